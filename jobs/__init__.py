@@ -1,0 +1,1 @@
+"""The scheduler process and the one list of its jobs."""

@@ -1,0 +1,57 @@
+"""Alembic's environment, run by ``tracker db …`` (Flask-Migrate) inside the app."""
+
+import logging
+from logging.config import fileConfig
+
+import sqlalchemy as sa
+from alembic import context
+from flask import current_app
+
+from tracker.models import Base
+from tracker.models.base import UTCDateTime
+
+config = context.config
+if config.config_file_name and not config.attributes.get("skip_logging_config"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+logger = logging.getLogger("alembic.env")
+
+
+def _no_empty_revisions(context, revision, directives):  # type: ignore[no-untyped-def]
+    # `tracker db migrate` with no model changes writes nothing rather than an empty file.
+    if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
+        directives[:] = []
+        logger.info("No changes in schema detected.")
+
+
+def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
+    # Migrations name plain SQLAlchemy types, so they never import application code that may
+    # change after they were written.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, sa.JSON) and obj._variant_mapping:
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'
+    return False
+
+
+def run_migrations_online() -> None:
+    configure_args = dict(current_app.extensions["migrate"].configure_args)
+    configure_args.setdefault("process_revision_directives", _no_empty_revisions)
+    configure_args.setdefault("render_item", _render_item)
+    # Tests hand in a connection of their own; otherwise use the app's engine.
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=Base.metadata, **configure_args)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = current_app.extensions["migrate"].db.engine
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata, **configure_args)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (--sql) migrations are not supported: run them against a database")
+run_migrations_online()

@@ -1,0 +1,117 @@
+"""Shared fixtures: the app on SQLite and on PostgreSQL, one transaction per test.
+
+Every test that takes ``app``, ``db_session`` or ``client`` runs twice: on SQLite and on the
+PostgreSQL server named by ``TEST_DATABASE_URL`` (default: the local server's
+``tracker_test`` database). Without that server the PostgreSQL half is skipped and says why;
+under CI (``CI`` set) a missing server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from tests.support.databases import (
+    migrate_to_head,
+    postgres_url_or_reason,
+    reset_database,
+)
+from tracker import create_app
+from tracker.extensions import db
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and callspec.params.get("database_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_report_header() -> list[str]:
+    url, reason = postgres_url_or_reason()
+    if url:
+        return [f"PostgreSQL tests: on ({sa.make_url(url).render_as_string(hide_password=True)})"]
+    return [f"PostgreSQL tests: SKIPPED ({reason})"]
+
+
+def require(component: str, reason: str) -> None:
+    """Skip on a laptop without ``component``; fail under CI, where it must be there."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{component} is required in CI: {reason}", pytrace=False)
+    pytest.skip(f"{component} not available: {reason}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    url, reason = postgres_url_or_reason()
+    if url is None:
+        require("PostgreSQL", reason)
+    return url
+
+
+def make_test_app(database_url: str, instance_path: Path, **overrides: object) -> Flask:
+    config: dict[str, object] = {
+        "TRACKER_ENV": "test",
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(instance_path),
+        "MAIL_FILE_DIR": str(instance_path / "mail"),
+        "SCHEDULER_LOCK_FILE": str(instance_path / "scheduler.lock"),
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app on a database migrated once per session from empty to head."""
+    app = make_test_app(database_url, tmp_path_factory.mktemp("instance"))
+    with app.app_context():
+        reset_database(db.engine)
+        migrate_to_head(app)
+        db.engine.dispose()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[scoped_session]:
+    """A session inside a transaction that is rolled back after the test.
+
+    Code under test may commit: its commits become savepoints of the outer transaction.
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+        )
+        db.session = session
+        try:
+            yield session
+        finally:
+            session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app: Flask, db_session: scoped_session) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,130 @@
+"""Plain functions that build valid test data; tests say only what matters to them."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tracker.domain.calendar import Quarter, WindowRules
+from tracker.domain.enums import Role
+from tracker.models import (
+    Commitment,
+    Organisation,
+    Place,
+    Pledge,
+    Priority,
+    ReportingPeriod,
+    Return,
+    User,
+)
+
+_counter = itertools.count(1)
+
+LUTON_PRIORITIES = [
+    ("inclusive-economy", "Inclusive economy"),
+    ("improving-wellbeing", "Improving wellbeing"),
+    ("child-friendly-town", "Child friendly town"),
+    ("net-zero-town", "Net zero town"),
+    ("empowered-community", "Empowered community"),
+]
+
+
+def make_place(session: Session, name: str = "Luton 2040") -> Place:
+    existing = session.query(Place).filter_by(slug="luton-2040").one_or_none()
+    if existing:
+        return existing
+    place = Place(slug="luton-2040", name=name)
+    place.priorities = [
+        Priority(code=code, name=label, position=i)
+        for i, (code, label) in enumerate(LUTON_PRIORITIES)
+    ]
+    session.add(place)
+    session.flush()
+    return place
+
+
+def make_organisation(session: Session, name: str | None = None, **fields: Any) -> Organisation:
+    n = next(_counter)
+    name = name or f"Organisation {n}"
+    organisation = Organisation(name=name, slug=fields.pop("slug", f"org-{n}"), **fields)
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def make_commitment(
+    session: Session, organisation: Organisation | None = None, **fields: Any
+) -> Commitment:
+    organisation = organisation or make_organisation(session)
+    pledge = organisation.pledges[0] if organisation.pledges else None
+    if pledge is None:
+        pledge = Pledge(organisation=organisation, statement="We pledge…")
+        session.add(pledge)
+    n = next(_counter)
+    text = fields.pop("original_text", f"Commitment number {n}")
+    commitment = Commitment(
+        pledge=pledge,
+        organisation_id=organisation.id,
+        key=fields.pop("key", f"key-{n}"),
+        original_text=text,
+        title=fields.pop("title", text),
+        **fields,
+    )
+    session.add(commitment)
+    session.flush()
+    return commitment
+
+
+def make_period(
+    session: Session, quarter: Quarter | None = None, *, flush: bool = True, **fields: Any
+) -> ReportingPeriod:
+    quarter = quarter or Quarter(2024, 1)
+    window = quarter.window(WindowRules())
+    values = {
+        "slug": quarter.slug,
+        "year": quarter.year,
+        "quarter": quarter.number,
+        "starts_on": quarter.starts_on,
+        "ends_on": quarter.ends_on,
+        "opens_on": window.opens_on,
+        "due_on": window.due_on,
+        "closes_on": window.closes_on,
+    }
+    values.update(fields)
+    period = ReportingPeriod(**values)
+    if flush:
+        existing = session.query(ReportingPeriod).filter_by(slug=values["slug"]).one_or_none()
+        if existing:
+            return existing
+        session.add(period)
+        session.flush()
+    return period
+
+
+def make_return(
+    session: Session, organisation: Organisation, period: ReportingPeriod, **fields: Any
+) -> Return:
+    return_ = Return(organisation=organisation, period=period, **fields)
+    session.add(return_)
+    session.flush()
+    return return_
+
+
+def make_user(session: Session, role: Role = Role.LEAD, **fields: Any) -> User:
+    n = next(_counter)
+    user = User(
+        email=fields.pop("email", f"person{n}@example.org"),
+        name=fields.pop("name", f"Person {n}"),
+        role=role,
+        **fields,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def today() -> date:
+    return date(2024, 7, 1)

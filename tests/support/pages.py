@@ -1,0 +1,60 @@
+"""A test client helper that reads pages the way a user does.
+
+``get_page`` checks the status, parses the HTML, and hands back a ``Page`` that knows the title,
+the main heading and the GOV.UK error summary, so each test reads like a user's step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+
+@dataclass
+class Page:
+    response: TestResponse
+    soup: BeautifulSoup
+
+    @property
+    def title(self) -> str:
+        return self.soup.title.get_text(strip=True) if self.soup.title else ""
+
+    @property
+    def h1(self) -> str:
+        heading = self.soup.find("h1")
+        return heading.get_text(" ", strip=True) if heading else ""
+
+    @property
+    def text(self) -> str:
+        main = self.soup.find("main") or self.soup
+        return " ".join(main.get_text(" ", strip=True).split())
+
+    @property
+    def errors(self) -> list[str]:
+        """The messages in the GOV.UK error summary, in order."""
+        summary = self.soup.select_one(".govuk-error-summary")
+        if summary is None:
+            return []
+        return [item.get_text(" ", strip=True) for item in summary.select("li")]
+
+    def link(self, text: str) -> str:
+        for anchor in self.soup.find_all("a"):
+            if anchor.get_text(" ", strip=True) == text:
+                return anchor["href"]
+        raise AssertionError(f"no link {text!r} on {self.title!r}")
+
+
+def get_page(client: FlaskClient, url: str, *, status: int = 200) -> Page:
+    response = client.get(url)
+    assert response.status_code == status, (
+        f"GET {url}: expected {status}, got {response.status_code}"
+    )
+    assert response.mimetype == "text/html"
+    page = Page(response, BeautifulSoup(response.get_data(as_text=True), "html.parser"))
+    # Every page says where you are: its own title, then the service's name.
+    assert page.title.endswith("Pledge Tracker"), page.title
+    assert page.soup.find("main", id="main-content") is not None
+    return page

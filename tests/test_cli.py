@@ -1,0 +1,78 @@
+"""The ``tracker`` command: migrations from the shell, and one clear line for bad configuration."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.support.commands import run_tracker
+
+
+def test_db_upgrade_creates_the_schema_and_a_second_run_changes_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    first = run_tracker("db", "upgrade", instance=tmp_path / "instance", DATABASE_URL=url)
+    assert first.returncode == 0, first.stderr
+    assert "Running upgrade  -> 0001" in first.stderr
+
+    with sqlite3.connect(tmp_path / "x.db") as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"organisations", "commitments", "returns", "notifications", "audit_events"} <= tables
+
+    second = run_tracker("db", "upgrade", instance=tmp_path / "instance", DATABASE_URL=url)
+    assert second.returncode == 0, second.stderr
+    assert "Running upgrade" not in second.stderr
+
+
+def test_the_default_database_lives_in_the_instance_folder(tmp_path):
+    result = run_tracker("db", "upgrade", instance=tmp_path / "instance")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "instance" / "tracker.db").exists()
+    assert (tmp_path / "instance" / "secret_key").exists()
+
+
+def test_an_unreachable_database_server_is_named_in_one_line(tmp_path):
+    result = run_tracker(
+        "db",
+        "upgrade",
+        instance=tmp_path,
+        DATABASE_URL="postgresql://postgres@127.0.0.1:1/tracker",
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("tracker: could not reach the database server at 127.0.0.1:1")
+
+
+def test_an_unopenable_sqlite_file_is_named(tmp_path):
+    result = run_tracker(
+        "db", "upgrade", instance=tmp_path, DATABASE_URL="sqlite:////no/such/folder/x.db"
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "/no/such/folder/x.db" in result.stderr
+
+
+def test_production_without_a_secret_key_refuses_to_start(tmp_path):
+    for command in (["db", "upgrade"], ["run"], ["jobs", "run"]):
+        result = run_tracker(*command, instance=tmp_path, TRACKER_ENV="production")
+        assert result.returncode == 2, command
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip() == (
+            "tracker: configuration error: SECRET_KEY is not set: production refuses to start "
+            'without one (make one with: python -c "import secrets; print(secrets.token_hex(32))")'
+        )
+
+
+def test_bad_settings_get_one_line(tmp_path):
+    result = run_tracker("db", "upgrade", instance=tmp_path, MAIL_PORT="twenty-five")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "tracker: configuration error: MAIL_PORT must be a whole number, not 'twenty-five'"
+    )
+
+
+def test_help_lists_the_commands(tmp_path):
+    result = run_tracker("--help", instance=tmp_path)
+    assert result.returncode == 0
+    for command in ("db", "run", "jobs"):
+        assert f"  {command} " in result.stdout

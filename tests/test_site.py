@@ -1,0 +1,155 @@
+"""The front door: home page, health check, assets, error pages and security headers."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import make_commitment, make_organisation
+from tests.support.pages import get_page
+from tracker.extensions import db
+
+
+def test_home_page_has_an_honest_empty_state(client):
+    page = get_page(client, "/")
+    assert page.title == "Pledges – Luton 2040 Pledge Tracker"
+    assert page.h1 == "Luton 2040 pledges"
+    assert "No pledges yet" in page.text
+    assert "tracker seed load" in page.text
+
+
+def test_home_page_lists_organisations_with_their_commitment_counts(client, db_session):
+    active = make_organisation(db_session, name="Active Luton")
+    make_commitment(db_session, active)
+    make_commitment(db_session, active)
+    make_organisation(db_session, name="barnfield College")
+
+    page = get_page(client, "/")
+    rows = [
+        [cell.get_text(strip=True) for cell in row.find_all(["th", "td"])]
+        for row in page.soup.select("tbody tr")
+    ]
+    assert rows == [["Active Luton", "2"], ["barnfield College", "0"]]
+    assert "2 organisations have pledged" in page.text
+
+
+def test_user_text_is_escaped(client, db_session):
+    make_organisation(db_session, name="<script>alert(1)</script> Trust")
+    response = client.get("/")
+    assert b"<script>alert(1)</script>" not in response.data
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt; Trust" in response.data
+
+
+def test_the_layout_is_gov_uk(client):
+    page = get_page(client, "/")
+    assert page.soup.html["lang"] == "en-GB"
+    skip = page.soup.select_one("a.govuk-skip-link")
+    assert skip["href"] == "#main-content"
+    assert (
+        page.soup.select_one(".govuk-service-navigation__service-name").get_text(strip=True)
+        == "Luton 2040 Pledge Tracker"
+    )
+    assert page.soup.select_one(".govuk-phase-banner .govuk-tag").get_text(strip=True) == "Beta"
+    assert page.link("Accessibility statement") == "/accessibility-statement"
+    stylesheet = page.soup.find("link", rel="stylesheet")["href"]
+    assert stylesheet == "/assets/govuk-frontend.min.css"
+
+
+def test_accessibility_statement(client):
+    page = get_page(client, "/accessibility-statement")
+    assert "WCAG" in page.text
+    assert page.h1 == "Accessibility statement for Luton 2040 Pledge Tracker"
+
+
+def test_unknown_page_is_a_gov_uk_404(client):
+    page = get_page(client, "/no-such-page", status=404)
+    assert page.h1 == "Page not found"
+
+
+@pytest.mark.parametrize(
+    ("path", "mimetype"),
+    [
+        ("/assets/govuk-frontend.min.css", "text/css"),
+        ("/assets/govuk-frontend.min.js", "text/javascript"),
+        ("/assets/fonts/bold-b542beb274-v2.woff2", "font/woff2"),
+        ("/assets/images/govuk-crest.svg", "image/svg+xml"),
+        ("/assets/images/favicon.ico", "image/vnd.microsoft.icon"),
+        ("/static/init.js", "text/javascript"),
+    ],
+)
+def test_gov_uk_frontend_assets_are_served(client, path, mimetype):
+    response = client.get(path)
+    assert response.status_code == 200, path
+    assert response.mimetype == mimetype
+    response.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/assets/../package.json",
+        "/assets/index.mjs",
+        "/assets/govuk/all.scss",
+        "/assets/nothing.css",
+    ],
+)
+def test_only_the_built_assets_are_served(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_healthz_answers_when_the_database_does(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(app, tmp_path):
+    from tests.conftest import make_test_app
+
+    broken = make_test_app(
+        "postgresql+psycopg://postgres@127.0.0.1:1/none",
+        tmp_path,
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}},
+    )
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
+
+
+def test_security_headers_on_every_response(client):
+    for path in ["/", "/healthz", "/no-such-page"]:
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        for directive in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"]:
+            assert directive in policy
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_the_inline_script_carries_this_responses_nonce(client):
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'nonce="{nonce}"'.encode() in response.data
+    assert client.get("/").headers["Content-Security-Policy"] != policy
+
+
+def test_sqlite_connections_enforce_foreign_keys(app, db_session):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    assert db_session.execute(sa.text("PRAGMA foreign_keys")).scalar_one() == 1
+
+
+def test_every_path_is_kebab_case(app):
+    for rule in app.url_map.iter_rules():
+        static_part = "".join(part for part in rule.rule.split("<") if ">" not in part)
+        assert static_part == static_part.lower(), rule.rule
+        assert "_" not in static_part, rule.rule
+
+
+def test_no_state_changes_answer_a_get(app):
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods:
+            assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, (
+                f"{rule.rule} answers GET and changes state: split it"
+            )

@@ -1,0 +1,173 @@
+"""Settings from the environment, with safe development defaults.
+
+``TRACKER_ENV`` picks the profile: ``development`` (the default), ``test`` or ``production``.
+Every problem is a ``ConfigError`` with one line a person can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tracker.domain.calendar import WindowRules
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigError(Exception):
+    """The configuration cannot work; the message says which setting and why."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _secret_key(env: Mapping[str, str], environment: str, instance_path: Path) -> str:
+    key = env.get("SECRET_KEY", "").strip()
+    if key:
+        if environment == "production" and len(key) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        return key
+    if environment == "production":
+        raise ConfigError(
+            "SECRET_KEY is not set: production refuses to start without one "
+            '(make one with: python -c "import secrets; print(secrets.token_hex(32))")'
+        )
+    if environment == "test":
+        return "test-" + "x" * 32
+    # Development keeps one key across restarts so sign-ins survive a reload.
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{instance_path / 'tracker.db'}"
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants a driver name.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not (url.startswith("sqlite:") or url.startswith("postgresql+psycopg:")):
+        raise ConfigError(
+            f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, not {url.split(':')[0]}:…"
+        )
+    return url
+
+
+def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    environment = env.get("TRACKER_ENV", "development").strip() or "development"
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(
+            f"TRACKER_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}"
+        )
+    instance_path = instance_path or Path(
+        env.get("TRACKER_INSTANCE_PATH") or PROJECT_ROOT / "instance"
+    )
+    production = environment == "production"
+    place_name = env.get("PLACE_NAME", "Luton 2040").strip() or "Luton 2040"
+
+    mail_server = env.get("MAIL_SERVER", "").strip()
+    mail_backend = env.get("MAIL_BACKEND", "smtp" if mail_server else "file").strip()
+    if mail_backend not in {"smtp", "file"}:
+        raise ConfigError(f"MAIL_BACKEND must be smtp or file, not {mail_backend!r}")
+    if mail_backend == "smtp" and not mail_server:
+        raise ConfigError("MAIL_BACKEND is smtp but MAIL_SERVER is not set")
+    mail_use_tls = _bool(env, "MAIL_USE_TLS", False)
+    mail_use_ssl = _bool(env, "MAIL_USE_SSL", False)
+    if mail_use_tls and mail_use_ssl:
+        raise ConfigError("set MAIL_USE_TLS (STARTTLS) or MAIL_USE_SSL, not both")
+
+    window = {
+        "opens_days_before_end": _int(env, "REPORTING_OPENS_DAYS_BEFORE_END", 14, low=0, high=80),
+        "due_days_after_end": _int(env, "REPORTING_DUE_DAYS_AFTER_END", 21, low=0, high=180),
+        "closes_days_after_end": _int(env, "REPORTING_CLOSES_DAYS_AFTER_END", 42, low=0, high=365),
+    }
+    try:
+        WindowRules(**window)
+    except ValueError as error:
+        raise ConfigError(f"REPORTING_* settings do not work together: {error}") from None
+
+    return {
+        "TRACKER_ENV": environment,
+        "TESTING": environment == "test",
+        "SECRET_KEY": _secret_key(env, environment, instance_path),
+        "SQLALCHEMY_DATABASE_URI": _database_url(env, instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "INSTANCE_PATH": str(instance_path),
+        "PLACE_NAME": place_name,
+        "SERVICE_NAME": env.get("SERVICE_NAME", "").strip() or f"{place_name} Pledge Tracker",
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "GOVUK_FRONTEND_DIST": env.get("GOVUK_FRONTEND_DIST")
+        or str(PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"),
+        "MAIL_BACKEND": mail_backend,
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": _int(
+            env,
+            "MAIL_PORT",
+            465 if mail_use_ssl else 587 if mail_use_tls else 25,
+            low=1,
+            high=65535,
+        ),
+        "MAIL_USE_TLS": mail_use_tls,
+        "MAIL_USE_SSL": mail_use_ssl,
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "").strip()
+        or f"{place_name} Pledge Tracker <no-reply@localhost>",
+        "MAIL_FILE_DIR": str(instance_path / "mail"),
+        "REPORTING_OPENS_DAYS_BEFORE_END": window["opens_days_before_end"],
+        "REPORTING_DUE_DAYS_AFTER_END": window["due_days_after_end"],
+        "REPORTING_CLOSES_DAYS_AFTER_END": window["closes_days_after_end"],
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_UPLOAD_MB", 10, low=1, high=100) * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "TIMEZONE": "Europe/London",
+        "SCHEDULER_LOCK_FILE": str(instance_path / "scheduler.lock"),
+        # How often a waiting scheduler checks whether the active one has gone.
+        "SCHEDULER_POLL_SECONDS": _int(env, "SCHEDULER_POLL_SECONDS", 5, low=1, high=600),
+    }
+
+
+def window_rules(config: Mapping[str, Any]) -> WindowRules:
+    """The reporting window rules an app was configured with."""
+    return WindowRules(
+        opens_days_before_end=config["REPORTING_OPENS_DAYS_BEFORE_END"],
+        due_days_after_end=config["REPORTING_DUE_DAYS_AFTER_END"],
+        closes_days_after_end=config["REPORTING_CLOSES_DAYS_AFTER_END"],
+    )

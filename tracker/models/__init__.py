@@ -1,0 +1,31 @@
+"""The schema: every model, importable from one place."""
+
+from tracker.models.audit import AuditEvent
+from tracker.models.base import Base
+from tracker.models.board import BoardSummary
+from tracker.models.notification import Notification
+from tracker.models.organisation import Organisation, OrganisationContact
+from tracker.models.place import Place, Priority
+from tracker.models.pledge import Commitment, Milestone, Pledge, TargetChange, Theme
+from tracker.models.reporting import CommitmentUpdate, ReportingPeriod, Return
+from tracker.models.user import User
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "BoardSummary",
+    "Commitment",
+    "CommitmentUpdate",
+    "Milestone",
+    "Notification",
+    "Organisation",
+    "OrganisationContact",
+    "Place",
+    "Pledge",
+    "Priority",
+    "ReportingPeriod",
+    "Return",
+    "TargetChange",
+    "Theme",
+    "User",
+]

@@ -1,0 +1,35 @@
+"""Frozen board summaries: what the Place Board saw for a period, never rewritten by later edits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.models.base import Base, utcnow
+from tracker.models.reporting import ReportingPeriod
+
+
+class BoardSummary(Base):
+    __tablename__ = "board_summaries"
+    __table_args__ = (
+        UniqueConstraint("period_id", "revision"),
+        CheckConstraint("revision >= 1", name="revision_positive"),
+        CheckConstraint(
+            "revision = 1 OR length(coalesce(reason, '')) > 0", name="rebuild_has_reason"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("reporting_periods.id", ondelete="CASCADE"))
+    # A rebuild adds a revision with a reason; earlier revisions stay as they were.
+    revision: Mapped[int] = mapped_column(default=1)
+    reason: Mapped[str | None] = mapped_column(Text)
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)
+    built_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    published_at: Mapped[datetime | None]
+    data: Mapped[dict[str, Any]]
+
+    period: Mapped[ReportingPeriod] = relationship()

@@ -1,0 +1,160 @@
+"""The quarterly cycle: reporting periods, returns, and one update per commitment per return."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.domain.calendar import Quarter
+from tracker.domain.enums import DeliveryStatus, EvidenceGrade, PeriodState, ReturnState
+from tracker.models.base import Base, Timestamped, enum_check, enum_column
+from tracker.models.pledge import Amount
+
+if TYPE_CHECKING:
+    from tracker.models.organisation import Organisation
+    from tracker.models.pledge import Commitment
+    from tracker.models.user import User
+
+
+class ReportingPeriod(Timestamped, Base):
+    """A quarter of the UK financial year and its return window."""
+
+    __tablename__ = "reporting_periods"
+    __table_args__ = (
+        UniqueConstraint("year", "quarter"),
+        enum_check("state", PeriodState),
+        CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter_in_range"),
+        CheckConstraint("starts_on < ends_on", name="starts_before_ends"),
+        CheckConstraint("opens_on <= due_on AND due_on <= closes_on", name="window_in_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(20), unique=True)
+    # The calendar year the financial year starts in: 2024 for 2024/25.
+    year: Mapped[int]
+    quarter: Mapped[int]
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    opens_on: Mapped[date]
+    due_on: Mapped[date]
+    closes_on: Mapped[date]
+    state: Mapped[PeriodState] = mapped_column(
+        enum_column(PeriodState), default=PeriodState.UPCOMING
+    )
+    version: Mapped[int] = mapped_column(default=1)
+
+    returns: Mapped[list[Return]] = relationship(back_populates="period")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def as_quarter(self) -> Quarter:
+        return Quarter(self.year, self.quarter)
+
+    @property
+    def label(self) -> str:
+        return self.as_quarter.label
+
+    def __repr__(self) -> str:
+        return f"<ReportingPeriod {self.slug}>"
+
+
+class Return(Timestamped, Base):
+    """One organisation's submission for one period."""
+
+    __tablename__ = "returns"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "period_id"),
+        enum_check("state", ReturnState),
+        CheckConstraint(
+            "state NOT IN ('submitted', 'accepted') OR submitted_at IS NOT NULL",
+            name="submitted_has_time",
+        ),
+        CheckConstraint(
+            "state <> 'returned' OR length(coalesce(review_comment, '')) > 0",
+            name="returned_has_comment",
+        ),
+        CheckConstraint(
+            "extended_due_on IS NULL OR length(coalesce(extension_reason, '')) > 0",
+            name="extension_has_reason",
+        ),
+        Index("ix_returns_period_state", "period_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    period_id: Mapped[int] = mapped_column(ForeignKey("reporting_periods.id", ondelete="CASCADE"))
+    state: Mapped[ReturnState] = mapped_column(
+        enum_column(ReturnState), default=ReturnState.NOT_STARTED
+    )
+    submitted_at: Mapped[datetime | None]
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    extended_due_on: Mapped[date | None]
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+
+    organisation: Mapped[Organisation] = relationship()
+    period: Mapped[ReportingPeriod] = relationship(back_populates="returns")
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    updates: Mapped[list[CommitmentUpdate]] = relationship(
+        back_populates="return_", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def deadline(self) -> date:
+        due = self.period.due_on
+        return max(due, self.extended_due_on) if self.extended_due_on else due
+
+
+class CommitmentUpdate(Timestamped, Base):
+    """One commitment's progress in one return."""
+
+    __tablename__ = "commitment_updates"
+    __table_args__ = (
+        UniqueConstraint("return_id", "commitment_id"),
+        enum_check("status", DeliveryStatus),
+        enum_check("evidence_grade", EvidenceGrade),
+        CheckConstraint(
+            "status NOT IN ('at_risk', 'off_track', 'discontinued')"
+            " OR length(coalesce(narrative, '')) > 0",
+            name="explained_when_not_on_track",
+        ),
+        CheckConstraint("unchanged_quarters >= 0", name="unchanged_quarters_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"))
+    commitment_id: Mapped[int] = mapped_column(
+        ForeignKey("commitments.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus))
+    progress_value: Mapped[Decimal | None] = mapped_column(Amount)
+    narrative: Mapped[str | None] = mapped_column(Text)
+    evidence_url: Mapped[str | None] = mapped_column(String(2000))
+    evidence_grade: Mapped[EvidenceGrade] = mapped_column(
+        enum_column(EvidenceGrade), default=EvidenceGrade.SELF_DECLARED
+    )
+    risks: Mapped[str | None] = mapped_column(Text)
+    # "No change since last quarter": counts as reporting; the run of such quarters is kept.
+    no_change: Mapped[bool] = mapped_column(default=False)
+    unchanged_quarters: Mapped[int] = mapped_column(default=0)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    return_: Mapped[Return] = relationship(back_populates="updates")
+    commitment: Mapped[Commitment] = relationship()
+    updated_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}

@@ -1,0 +1,1 @@
+"""Use cases that read and write the database. They flush; the request or job commits."""

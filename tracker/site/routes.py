@@ -1,0 +1,62 @@
+"""The front door: home page, health check, GOV.UK Frontend assets, accessibility statement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, send_from_directory
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from tracker.extensions import db
+from tracker.services.organisations import list_organisations
+
+bp = Blueprint("site", __name__)
+
+# The compiled stylesheet and script; everything else comes from the package's assets/ folder.
+BUNDLES = {"govuk-frontend.min.css", "govuk-frontend.min.js"}
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    return render_template("site/home.html", organisations=list_organisations())
+
+
+@bp.get("/accessibility-statement")
+def accessibility_statement() -> ResponseReturnValue:
+    return render_template("site/accessibility.html")
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """200 when the database answers, 503 when it does not (for load balancers and compose)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"status": "unavailable", "database": "unreachable"}, 503
+    return {"status": "ok", "database": "ok"}, 200
+
+
+@bp.get("/assets/<path:filename>")
+def assets(filename: str) -> ResponseReturnValue:
+    """GOV.UK Frontend's CSS, JS, fonts and images, from the npm package set-up installed.
+
+    The compiled CSS asks for fonts and images at absolute ``/assets/…`` paths, so the package's
+    ``assets/`` folder is served here, with its CSS and JS beside it.
+    """
+    dist = Path(current_app.config["GOVUK_FRONTEND_DIST"])
+    if filename in BUNDLES:
+        return send_from_directory(dist, filename, max_age=3600)
+    return send_from_directory(dist / "assets", filename, max_age=3600)
+
+
+@bp.app_errorhandler(404)
+def not_found(error: Exception) -> ResponseReturnValue:
+    return render_template("errors/404.html"), 404
+
+
+@bp.app_errorhandler(500)
+def server_error(error: Exception) -> ResponseReturnValue:
+    return render_template("errors/500.html"), 500

@@ -1,0 +1,50 @@
+"""What every template can use: the service's name, navigation for the user's role, status tags."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, request, url_for
+from flask_login import current_user
+
+from tracker.security import csp_nonce
+
+
+def navigation() -> list[dict[str, Any]]:
+    """Header links for whoever is looking; a link is marked active on its own pages."""
+    items = [("Pledges", "site.home")]
+    links = []
+    for text, endpoint in items:
+        href = url_for(endpoint)
+        links.append({"text": text, "href": href, "active": request.path == href})
+    return links
+
+
+def london_time(value: datetime | None, fmt: str = "%-d %B %Y at %-I:%M%p") -> str:
+    """A stored UTC time as people in the place read it."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+    return local.strftime(fmt).replace("AM", "am").replace("PM", "pm")
+
+
+def long_date(value: date | None) -> str:
+    """GOV.UK style dates: 1 April 2025."""
+    return value.strftime("%-d %B %Y") if value else ""
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "service_name": app.config["SERVICE_NAME"],
+            "place_name": app.config["PLACE_NAME"],
+            "navigation": navigation,
+            "cspNonce": csp_nonce(),
+            "current_user": current_user,
+        }
+
+    app.jinja_env.filters["london_time"] = london_time
+    app.jinja_env.filters["long_date"] = long_date
