@@ -38,6 +38,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 
 run: install ## Migrate the SQLite database, then serve the app and run the scheduler on http://$(HOST):$(PORT)
 	@$(BIN)/tracker db upgrade 2>&1 | grep -v '^INFO  \[alembic.runtime.migration\] \(Context\|Will assume\)' || true
+	@$(BIN)/tracker seed load seed/luton-2040-pledges.txt --if-empty | head -3
 	@echo
 	@echo "Pledge Tracker is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo "Emails are written to instance/mail/ in development."
@@ -49,6 +50,9 @@ run: install ## Migrate the SQLite database, then serve the app and run the sche
 test: install ## Install what the tests need and run the whole suite (SQLite, PostgreSQL, Chromium)
 	@$(BIN)/ruff check .
 	@$(BIN)/python -m pytest
+
+bench: install ## Print the benchmark figures (seed import time) beside their targets
+	@$(BIN)/python -m tests.benchmarks
 
 lint: install ## Check style with ruff
 	@$(BIN)/ruff check .

@@ -76,3 +76,82 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0
     for command in ("db", "run", "jobs"):
         assert f"  {command} " in result.stdout
+
+
+def test_seed_load_dry_run_writes_nothing_and_a_real_load_twice_changes_nothing(tmp_path):
+    instance = tmp_path / "instance"
+    url = f"sqlite:///{tmp_path / 'seed.db'}"
+    assert run_tracker("db", "upgrade", instance=instance, DATABASE_URL=url).returncode == 0
+
+    dry = run_tracker(
+        "seed",
+        "load",
+        "seed/luton-2040-pledges.txt",
+        "--dry-run",
+        instance=instance,
+        DATABASE_URL=url,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("Dry run of luton-2040-pledges.txt: nothing was written.")
+    with sqlite3.connect(tmp_path / "seed.db") as connection:
+        assert connection.execute("SELECT count(*) FROM organisations").fetchone() == (0,)
+
+    first = run_tracker(
+        "seed", "load", "seed/luton-2040-pledges.txt", instance=instance, DATABASE_URL=url
+    )
+    assert first.returncode == 0, first.stderr
+    assert "Organisations: 40 (40 new, 0 changed, 0 unchanged)" in first.stdout
+    assert "Importing organisations" in first.stderr  # the progress bar
+
+    second = run_tracker(
+        "seed",
+        "load",
+        "seed/luton-2040-pledges.txt",
+        "--if-empty",
+        instance=instance,
+        DATABASE_URL=url,
+    )
+    assert second.stdout.strip() == "Organisations are already loaded: skipping the seed."
+
+    again = run_tracker(
+        "seed", "load", "seed/luton-2040-pledges.txt", instance=instance, DATABASE_URL=url
+    )
+    assert "Organisations: 40 (0 new, 0 changed, 40 unchanged)" in again.stdout
+
+    exported = run_tracker(
+        "export",
+        "--format",
+        "csv",
+        "--output",
+        str(tmp_path / "o.csv"),
+        instance=instance,
+        DATABASE_URL=url,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert len((tmp_path / "o.csv").read_text().splitlines()) > 338
+    as_json = run_tracker("export", "--format", "json", instance=instance, DATABASE_URL=url)
+    assert as_json.stdout.startswith('{"schema": "pledge-tracker/open-data/v1"')
+
+
+def test_bad_pledge_pages_get_one_line_and_write_nothing(tmp_path):
+    instance = tmp_path / "instance"
+    url = f"sqlite:///{tmp_path / 'bad.db'}"
+    assert run_tracker("db", "upgrade", instance=instance, DATABASE_URL=url).returncode == 0
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "binary.bin").write_bytes(b"\x00\x01\x02PNG\x00\x00" * 50)
+    (tmp_path / "prose.txt").write_text("Just a paragraph.\nAnd another one.\n")
+    cases = {
+        tmp_path / "missing.txt": "no such file",
+        tmp_path / "empty.txt": "The pledge page is empty.",
+        tmp_path / "binary.bin": "looks like a binary file",
+        tmp_path / "prose.txt": "No organisations found",
+    }
+    for path, message in cases.items():
+        result = run_tracker("seed", "load", str(path), instance=instance, DATABASE_URL=url)
+        assert result.returncode == 1, path
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+    with sqlite3.connect(tmp_path / "bad.db") as connection:
+        assert connection.execute("SELECT count(*) FROM organisations").fetchone() == (0,)
+        assert connection.execute("SELECT count(*) FROM places").fetchone() == (0,)

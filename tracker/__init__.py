@@ -91,6 +91,8 @@ def _sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from tracker.public.routes import bp as public
     from tracker.site.routes import bp as site
 
     app.register_blueprint(site)
+    app.register_blueprint(public)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ from flask.cli import FlaskGroup
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from tracker.config import ConfigError
+from tracker.config import PROJECT_ROOT, ConfigError
 
 
 def _create_app() -> Flask:
@@ -38,6 +39,101 @@ def jobs_run() -> None:
     from jobs.scheduler import run_scheduler
 
     run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@cli.group()
+def seed() -> None:
+    """Load a pledge page into organisations, pledges and commitments."""
+
+
+@seed.command("load")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show the report without writing anything.")
+@click.option(
+    "--place",
+    "place_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=PROJECT_ROOT / "seed" / "luton-2040-place.json",
+    show_default=True,
+    help="JSON naming the place and its priorities.",
+)
+@click.option("--if-empty", is_flag=True, help="Do nothing if organisations already exist.")
+def seed_load(path: Path, dry_run: bool, place_file: Path, if_empty: bool) -> None:
+    """Import the pledge page at PATH (safe to repeat: the same page changes nothing)."""
+    from sqlalchemy import func, select
+
+    from tracker.domain.pledge_page import PledgePageError, decode_pledge_page, parse_pledge_page
+    from tracker.extensions import db
+    from tracker.models import Organisation
+    from tracker.services.pledge_import import (
+        PlaceFileError,
+        import_pledge_page,
+        read_place_file,
+        report_lines,
+    )
+
+    if if_empty and db.session.scalar(select(func.count()).select_from(Organisation)):
+        click.echo("Organisations are already loaded: skipping the seed.")
+        return
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise click.ClickException(f"{path}: no such file") from None
+    except OSError as error:
+        raise click.ClickException(f"{path}: cannot read it ({error.strerror})") from None
+    try:
+        page = parse_pledge_page(decode_pledge_page(data))
+        place = read_place_file(place_file)
+    except (PledgePageError, PlaceFileError) as error:
+        raise click.ClickException(f"{path}: {error}") from None
+
+    with click.progressbar(
+        length=len(page.organisations), label="Importing organisations", file=sys.stderr
+    ) as bar:
+        try:
+            report = import_pledge_page(
+                page, place, source=path.name, progress=lambda _: bar.update(1)
+            )
+        except Exception:
+            db.session.rollback()
+            raise
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    click.echo("\n".join(report_lines(report, dry_run=dry_run)))
+
+
+@cli.command("export")
+@click.option(
+    "--format", "format_", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, writable=True),
+    help="Write to this file instead of standard output.",
+)
+def export(format_: str, output: Path | None) -> None:
+    """Export the open data: every organisation and commitment, as JSON or CSV."""
+    from datetime import UTC, datetime
+
+    from tracker.services.open_data import iter_csv, iter_json
+
+    chunks = iter_json(datetime.now(UTC)) if format_ == "json" else iter_csv()
+    if output is None:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        partial.replace(output)  # a reader never sees half a file
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"{output}: cannot write it ({error.strerror})") from None
+    click.echo(f"Wrote {output}", err=True)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,227 @@
+"""The open-data document (JSON) and table (CSV): every organisation and commitment.
+
+Both stream: rows come from the database in batches and leave as text, so a region's worth of
+commitments never sits in memory at once. Three queries whatever the size: priorities and
+themes, organisations, then commitments in the organisations' order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tracker.domain.enums import DeliveryStatus
+from tracker.domain.smart import smart_score
+from tracker.extensions import db
+from tracker.models import Commitment, Organisation, Place, Pledge, Priority, Theme
+from tracker.models.pledge import commitment_themes
+
+SCHEMA = "pledge-tracker/open-data/v1"
+CSV_COLUMNS = [
+    "organisation",
+    "organisation_slug",
+    "commitment_id",
+    "text",
+    "title",
+    "priority",
+    "secondary_priority",
+    "themes",
+    "status",
+    "target_metric",
+    "target_value",
+    "target_unit",
+    "baseline",
+    "target_due",
+    "smart_score",
+    "smart_missing",
+    "flags",
+]
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """Text that a spreadsheet would take for a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    place_name: str
+    priorities: list[dict[str, str]]
+    priority_codes: dict[int, str]
+    theme_slugs: dict[int, list[str]]
+    themes: list[dict[str, str]]
+
+
+def _catalogue() -> _Catalogue:
+    place = db.session.scalars(select(Place)).first()
+    priorities = db.session.scalars(select(Priority).order_by(Priority.position)).all()
+    themes = db.session.scalars(select(Theme).order_by(Theme.slug)).all()
+    slug_of = {theme.id: theme.slug for theme in themes}
+    by_commitment: dict[int, list[str]] = {}
+    rows = db.session.execute(
+        select(commitment_themes.c.commitment_id, commitment_themes.c.theme_id)
+    )
+    for commitment_id, theme_id in rows:
+        by_commitment.setdefault(commitment_id, []).append(slug_of[theme_id])
+    for slugs in by_commitment.values():
+        slugs.sort()
+    return _Catalogue(
+        place_name=place.name if place else "",
+        priorities=[{"code": p.code, "name": p.name} for p in priorities],
+        priority_codes={p.id: p.code for p in priorities},
+        theme_slugs=by_commitment,
+        themes=[{"slug": t.slug, "name": t.name} for t in themes],
+    )
+
+
+def _organisations() -> list[tuple[int, str, str, str | None]]:
+    first_pledge = (
+        select(Pledge.organisation_id, func.min(Pledge.id).label("pledge_id"))
+        .group_by(Pledge.organisation_id)
+        .subquery()
+    )
+    return list(
+        db.session.execute(
+            select(Organisation.id, Organisation.name, Organisation.slug, Pledge.statement)
+            .outerjoin(first_pledge, first_pledge.c.organisation_id == Organisation.id)
+            .outerjoin(Pledge, Pledge.id == first_pledge.c.pledge_id)
+            .order_by(func.lower(Organisation.name), Organisation.id)
+        )
+    )
+
+
+def _commitments_by_organisation() -> Iterator[tuple[int, Commitment]]:
+    rows = db.session.execute(
+        select(Commitment.organisation_id, Commitment)
+        .join(Organisation, Organisation.id == Commitment.organisation_id)
+        .order_by(
+            func.lower(Organisation.name), Organisation.id, Commitment.position, Commitment.id
+        )
+        .execution_options(yield_per=1000)
+    )
+    for organisation_id, commitment in rows:  # noqa: UP028  (rows, not Row objects, go out)
+        yield organisation_id, commitment
+
+
+def _record(commitment: Commitment, catalogue: _Catalogue) -> dict[str, Any]:
+    score = smart_score(
+        title=commitment.title,
+        metric=commitment.metric,
+        target_value=commitment.target_value,
+        owner=commitment.owner_name,
+        priority=commitment.primary_priority_id,
+        target_date=commitment.target_date,
+    )
+    return {
+        "id": commitment.id,
+        "text": commitment.original_text,
+        "title": commitment.title,
+        "priority": catalogue.priority_codes.get(commitment.primary_priority_id or 0),
+        "secondary_priority": catalogue.priority_codes.get(commitment.secondary_priority_id or 0),
+        "themes": catalogue.theme_slugs.get(commitment.id, []),
+        "status": str(commitment.current_status or DeliveryStatus.NOT_STARTED),
+        "target": {
+            "metric": commitment.metric,
+            "value": _number(commitment.target_value),
+            "unit": commitment.unit,
+            "baseline": _number(commitment.baseline_value),
+            "due": commitment.target_date.isoformat() if commitment.target_date else None,
+        },
+        "smart": {"score": score.score, "missing": list(score.missing)},
+        "flags": commitment.flags,
+    }
+
+
+def iter_organisations(
+    catalogue: _Catalogue | None = None,
+) -> Iterator[tuple[tuple[int, str, str, str | None], list[dict]]]:
+    """Each organisation with its commitment records, in name order."""
+    catalogue = catalogue or _catalogue()
+    commitments = _commitments_by_organisation()
+    pending = next(commitments, None)
+    for organisation in _organisations():
+        records = []
+        while pending is not None and pending[0] == organisation[0]:
+            records.append(_record(pending[1], catalogue))
+            db.session.expunge(pending[1])  # keep memory flat while streaming
+            pending = next(commitments, None)
+        yield organisation, records
+
+
+def iter_json(generated_at: datetime) -> Iterator[str]:
+    """The open-data JSON document, in pieces."""
+    catalogue = _catalogue()
+    head = {
+        "schema": SCHEMA,
+        "generated_at": generated_at.isoformat(timespec="seconds"),
+        "place": {"name": catalogue.place_name, "priorities": catalogue.priorities},
+        "themes": catalogue.themes,
+    }
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "organisations": ['
+    for index, ((_, name, slug, statement), records) in enumerate(iter_organisations(catalogue)):
+        organisation = {"name": name, "slug": slug, "statement": statement, "commitments": records}
+        yield ("," if index else "") + json.dumps(organisation, ensure_ascii=False)
+    yield "]}\n"
+
+
+def iter_csv() -> Iterator[str]:
+    """The open-data table: one row per commitment, cells guarded against formula injection."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    for (_, name, slug, _), records in iter_organisations():
+        for record in records:
+            target = record["target"]
+            row = [
+                name,
+                slug,
+                record["id"],
+                record["text"],
+                record["title"],
+                record["priority"],
+                record["secondary_priority"],
+                ";".join(record["themes"]),
+                record["status"],
+                target["metric"],
+                target["value"],
+                target["unit"],
+                target["baseline"],
+                target["due"],
+                record["smart"]["score"],
+                "".join(record["smart"]["missing"]),
+                ";".join(record["flags"]),
+            ]
+            writer.writerow([csv_safe(cell) for cell in row])
+        yield flush()
+
+
+def is_published() -> bool:
+    """Whether the place publishes its pledges (on unless an admin turned it off)."""
+    place = db.session.scalars(select(Place)).first()
+    return place is None or place.publish_publicly
