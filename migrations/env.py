@@ -8,7 +8,7 @@ from alembic import context
 from flask import current_app
 
 from tracker.models import Base
-from tracker.models.base import UTCDateTime
+from tracker.models.base import StrEnumType, UTCDateTime
 
 config = context.config
 if config.config_file_name and not config.attributes.get("skip_logging_config"):
@@ -28,6 +28,8 @@ def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
     # change after they were written.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, StrEnumType):
+        return f"sa.String(length={obj.impl.length})"
     if type_ == "type" and isinstance(obj, sa.JSON) and obj._variant_mapping:
         autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
         return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.globals import _cv_app as flask_app_context
 from flask.testing import FlaskClient
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -25,6 +26,8 @@ from tests.support.databases import (
 )
 from tracker import create_app
 from tracker.extensions import db
+
+pytest_plugins = ["tests.support.smtp"]
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -60,6 +63,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request starts with a clean ``g``, as a real request does.
+
+    Tests hold an app context open (for the rolled-back session), and Flask reuses it for the
+    requests they make, so without this one browser's signed-in user would leak into another's.
+    """
+
+    def open(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def, override]
+        context = flask_app_context.get(None)
+        if context is not None:
+            context.g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 def make_test_app(database_url: str, instance_path: Path, **overrides: object) -> Flask:
     config: dict[str, object] = {
         "TRACKER_ENV": "test",
@@ -73,7 +90,23 @@ def make_test_app(database_url: str, instance_path: Path, **overrides: object) -
         "SERVER_NAME": None,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    _apps.append(app)
+    return app
+
+
+_apps: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_database_connections() -> Iterator[None]:
+    """Close every pooled connection after each test: nothing leaks into the next one."""
+    yield
+    for made in _apps:
+        with made.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 @pytest.fixture(scope="session")

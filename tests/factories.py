@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from tracker.domain.calendar import Quarter, WindowRules
 from tracker.domain.enums import Role
@@ -113,12 +114,26 @@ def make_return(
     return return_
 
 
-def make_user(session: Session, role: Role = Role.LEAD, **fields: Any) -> User:
+PASSWORD = "a perfectly good test password"
+# Hashing with scrypt is deliberately slow; one hash serves every test user.
+_PASSWORD_HASH = generate_password_hash(PASSWORD)
+
+
+def make_user(
+    session: Session,
+    role: Role = Role.LEAD,
+    *,
+    organisations: list[Organisation] | None = None,
+    with_password: bool = True,
+    **fields: Any,
+) -> User:
     n = next(_counter)
     user = User(
         email=fields.pop("email", f"person{n}@example.org"),
         name=fields.pop("name", f"Person {n}"),
         role=role,
+        password_hash=_PASSWORD_HASH if with_password else None,
+        organisations=list(organisations or []),
         **fields,
     )
     session.add(user)

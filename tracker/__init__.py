@@ -52,7 +52,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
 
     from tracker import cli, security, templating
+    from tracker.auth import access, session
 
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+    session.init_app(app)
+    access.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     cli.init_app(app)
@@ -82,17 +91,30 @@ def _init_extensions(app: Flask) -> None:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
-    # SQLite ignores foreign keys unless each connection asks for them.
+def _sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
     if type(dbapi_connection).__module__.startswith("sqlite3"):
+        # SQLite ignores foreign keys unless each connection asks for them.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # Python's sqlite3 module opens and commits transactions on its own, which breaks
+        # SAVEPOINTs; let SQLAlchemy say BEGIN itself (see _sqlite_begin).
+        dbapi_connection.isolation_level = None
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
 
 
 def _register_blueprints(app: Flask) -> None:
+    from tracker.admin.routes import bp as admin
+    from tracker.auth.routes import bp as auth
     from tracker.public.routes import bp as public
     from tracker.site.routes import bp as site
 
     app.register_blueprint(site)
     app.register_blueprint(public)
+    app.register_blueprint(auth)
+    app.register_blueprint(admin)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -134,6 +134,126 @@ def export(format_: str, output: Path | None) -> None:
         partial.unlink(missing_ok=True)
         raise click.ClickException(f"{output}: cannot write it ({error.strerror})") from None
     click.echo(f"Wrote {output}", err=True)
+
+
+@cli.group()
+def users() -> None:
+    """Create accounts from the command line."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's full name.")
+@click.option(
+    "--role", type=click.Choice(["admin", "lead", "board"]), required=True, help="What they do."
+)
+@click.option(
+    "--organisation",
+    "organisation_slugs",
+    multiple=True,
+    metavar="SLUG",
+    help="An organisation a lead reports for (repeat for several).",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read a password from standard input instead of printing an invitation link.",
+)
+def users_create(
+    email: str, name: str, role: str, organisation_slugs: tuple[str, ...], password_stdin: bool
+) -> None:
+    """Create an account and print its invitation link (or set its password from stdin)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from tracker.domain.enums import Role
+    from tracker.domain.passwords import password_problem
+    from tracker.extensions import db
+    from tracker.models import Organisation
+    from tracker.services import accounts
+
+    found = {
+        o.slug: o
+        for o in db.session.scalars(
+            select(Organisation).where(Organisation.slug.in_(organisation_slugs))
+        )
+    }
+    missing = [slug for slug in organisation_slugs if slug not in found]
+    if missing:
+        raise click.ClickException(f"no organisation with the slug {', '.join(missing)}")
+    if role == "lead" and not organisation_slugs:
+        raise click.ClickException("a lead needs at least one --organisation SLUG")
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        problem = password_problem(password, user_inputs=(name, email))
+        if problem:
+            raise click.ClickException(problem)
+    try:
+        user = accounts.create_user(
+            email=email,
+            name=name,
+            role=Role(role),
+            organisations=[found[slug] for slug in organisation_slugs],
+            actor_label="command line",
+        )
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from None
+    if password is not None:
+        accounts.set_password(user, password)
+        db.session.commit()
+        click.echo(f"Created {user.email} ({role}); they can sign in now.")
+        return
+    with current_app.test_request_context():
+        link = accounts.invite(user, actor=None, now=datetime.now(UTC))
+    db.session.commit()
+    click.echo(f"Created {user.email} ({role}). Invitation link (works once, for 7 days):")
+    click.echo(link)
+
+
+DEMO_PASSWORD = "pledge tracker demo"  # noqa: S105  (printed on purpose, development only)
+DEMO_ACCOUNTS = (
+    ("admin@example.org", "Alex Admin", "admin", None),
+    ("lead@example.org", "Lee Lead", "lead", "active-luton"),
+    ("board@example.org", "Bo Board", "board", None),
+)
+
+
+@users.command("demo")
+def users_demo() -> None:
+    """Create the demo accounts (development only) and print how to sign in."""
+    from sqlalchemy import select
+
+    from tracker.domain.enums import Role
+    from tracker.extensions import db
+    from tracker.models import Organisation
+    from tracker.services import accounts
+
+    if current_app.config["TRACKER_ENV"] == "production":
+        raise click.ClickException("demo accounts are for development: not in production")
+    for email, name, role, slug in DEMO_ACCOUNTS:
+        if accounts.find_user(email) is not None:
+            continue
+        organisations = []
+        if slug:
+            organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+            if organisation is None:
+                raise click.ClickException(f"load the seed first: no organisation {slug}")
+            organisations = [organisation]
+        user = accounts.create_user(
+            email=email,
+            name=name,
+            role=Role(role),
+            organisations=organisations,
+            actor_label="demo set-up",
+        )
+        accounts.set_password(user, DEMO_PASSWORD)
+    db.session.commit()
+    click.echo(f"Demo accounts (password for each: {DEMO_PASSWORD!r}):")
+    for email, _, role, slug in DEMO_ACCOUNTS:
+        extra = f" of {slug}" if slug else ""
+        click.echo(f"  {email:<20} {role}{extra}")
 
 
 def init_app(app: Flask) -> None:

@@ -151,6 +151,11 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "REPORTING_DUE_DAYS_AFTER_END": window["due_days_after_end"],
         "REPORTING_CLOSES_DAYS_AFTER_END": window["closes_days_after_end"],
         "SESSION_COOKIE_SECURE": production,
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 60, low=5, high=24 * 60),
+        "SESSION_ABSOLUTE_HOURS": _int(env, "SESSION_ABSOLUTE_HOURS", 12, low=1, high=24 * 30),
+        # How many proxies in front of the app may set X-Forwarded-For; 0 trusts none, so a
+        # forged header cannot dodge the sign-in throttle.
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0, low=0, high=5),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,

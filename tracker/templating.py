@@ -9,16 +9,28 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
+from tracker.domain.enums import Role
 from tracker.security import csp_nonce
 
 
 def navigation() -> list[dict[str, Any]]:
-    """Header links for whoever is looking; a link is marked active on its own pages."""
+    """Header links for whoever is looking: what their role can use, and nothing else.
+
+    A link is the current page on its own URL and active anywhere under it.
+    """
     items = [("Pledges", "site.home")]
+    if current_user.is_authenticated:
+        if current_user.role == Role.ADMIN:
+            items.append(("Admin", "admin.overview"))
+        items.append(("Your account", "auth.account"))
+    else:
+        items.append(("Sign in", "auth.sign_in"))
     links = []
     for text, endpoint in items:
         href = url_for(endpoint)
-        links.append({"text": text, "href": href, "active": request.path == href})
+        current = request.path == href
+        active = current or (href != "/" and request.path.startswith(href + "/"))
+        links.append({"text": text, "href": href, "current": current, "active": active})
     return links
 
 

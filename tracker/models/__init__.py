@@ -1,5 +1,6 @@
 """The schema: every model, importable from one place."""
 
+from tracker.models.account import SignInAttempt, TokenPurpose, UserToken
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.board import BoardSummary
@@ -25,7 +26,10 @@ __all__ = [
     "Priority",
     "ReportingPeriod",
     "Return",
+    "SignInAttempt",
     "TargetChange",
     "Theme",
+    "TokenPurpose",
     "User",
+    "UserToken",
 ]

@@ -55,9 +55,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class StrEnumType(TypeDecorator[StrEnum]):
+    """A StrEnum stored as its string value and read back as the enum member.
+
+    A plain string column plus a check constraint (``enum_check``) rather than a database enum
+    type: adding a value is then an ordinary migration on SQLite and PostgreSQL alike.
+    """
+
+    impl = String(32)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int = 32) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
 def enum_column(enum: type[StrEnum], length: int = 32) -> Any:
     """A string column for a StrEnum; pair it with ``enum_check`` on the table."""
-    return String(length)
+    return StrEnumType(enum, length)
 
 
 def enum_check(column: str, enum: type[StrEnum], *, nullable: bool = False) -> CheckConstraint:

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, stream_with_context
 from flask.typing import ResponseReturnValue
 
+from tracker.auth.access import public
 from tracker.services.open_data import is_published, iter_csv, iter_json
 
 bp = Blueprint("public", __name__)
 
 
 @bp.get("/open-data.json")
+@public
 def open_data_json() -> ResponseReturnValue:
     """Every organisation and commitment, as the documented open-data JSON (streamed)."""
     if not is_published():
@@ -24,6 +26,7 @@ def open_data_json() -> ResponseReturnValue:
 
 
 @bp.get("/open-data.csv")
+@public
 def open_data_csv() -> ResponseReturnValue:
     """The same data as a table, one row per commitment (streamed)."""
     if not is_published():

@@ -1,13 +1,17 @@
-"""Reading organisations."""
+"""Organisations: listing them, and the admin's changes to them (audited)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from tracker.domain.enums import ContactRole, Sector
+from tracker.domain.pledge_page import slugify
 from tracker.extensions import db
-from tracker.models import Commitment, Organisation
+from tracker.models import Commitment, Organisation, OrganisationContact, User
+from tracker.services import audit
 
 
 @dataclass(frozen=True)
@@ -35,3 +39,117 @@ def list_organisations() -> list[OrganisationListing]:
         OrganisationListing(slug=slug, name=name, sector=sector, commitment_count=n or 0)
         for slug, name, sector, n in rows
     ]
+
+
+class OrganisationError(ValueError):
+    """A change to an organisation that cannot be made; the message is for the person asking."""
+
+
+class StaleEdit(OrganisationError):
+    """Someone else saved the record after this form was opened."""
+
+
+@dataclass(frozen=True)
+class OrganisationDetails:
+    name: str
+    sector: Sector | None
+    website: str | None
+    deputy_name: str | None = None
+    deputy_email: str | None = None
+    sponsor_name: str | None = None
+    sponsor_email: str | None = None
+
+
+def _snapshot(organisation: Organisation) -> dict[str, object]:
+    snapshot: dict[str, object] = {
+        "name": organisation.name,
+        "slug": organisation.slug,
+        "sector": organisation.sector,
+        "website": organisation.website,
+    }
+    for contact in organisation.contacts:
+        snapshot[f"{contact.role}"] = f"{contact.name} <{contact.email}>"
+    return snapshot
+
+
+def unique_slug(name: str) -> str:
+    """A readable, unused slug for a new organisation's URLs."""
+    base = slugify(name) or "organisation"
+    taken = set(
+        db.session.scalars(select(Organisation.slug).where(Organisation.slug.like(f"{base}%")))
+    )
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def create_organisation(details: OrganisationDetails, *, actor: User) -> Organisation:
+    """Add an organisation that pledged (its slug is made from its name, once)."""
+    organisation = Organisation(slug=unique_slug(details.name), name=details.name)
+    db.session.add(organisation)
+    _apply(organisation, details)
+    db.session.flush()
+    audit.record(
+        "created",
+        "organisation",
+        organisation.id,
+        actor=actor,
+        organisation_id=organisation.id,
+        after=_snapshot(organisation),
+    )
+    return organisation
+
+
+def update_organisation(
+    organisation: Organisation, details: OrganisationDetails, *, version: int, actor: User
+) -> None:
+    """Save an edit; refuses one made on a version someone else has since changed."""
+    if organisation.version != version:
+        raise StaleEdit(
+            "Someone else changed this organisation while you were editing it. "
+            "Their changes are shown below: make yours again."
+        )
+    before = _snapshot(organisation)
+    _apply(organisation, details)
+    organisation.name_needs_review = False  # a person has now looked at the name
+    after = _snapshot(organisation)
+    if before == after:
+        return
+    organisation.updated_at = datetime.now(UTC)  # bumps the version even if only contacts changed
+    db.session.flush()
+    audit.record(
+        "updated",
+        "organisation",
+        organisation.id,
+        actor=actor,
+        organisation_id=organisation.id,
+        before=before,
+        after=after,
+    )
+
+
+def _apply(organisation: Organisation, details: OrganisationDetails) -> None:
+    organisation.name = details.name
+    organisation.sector = details.sector
+    organisation.website = details.website or None
+    for role, name, email in (
+        (ContactRole.DEPUTY, details.deputy_name, details.deputy_email),
+        (ContactRole.SPONSOR, details.sponsor_name, details.sponsor_email),
+    ):
+        existing = organisation.contact(role)
+        if name and email:
+            if existing is None:
+                organisation.contacts.append(OrganisationContact(role=role, name=name, email=email))
+            else:
+                existing.name, existing.email = name, email
+        elif existing is not None:
+            organisation.contacts.remove(existing)
+
+
+def organisation_by_slug(slug: str) -> Organisation | None:
+    return db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+
+
+def all_organisations() -> list[Organisation]:
+    return list(db.session.scalars(select(Organisation).order_by(func.lower(Organisation.name))))

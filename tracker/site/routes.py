@@ -6,9 +6,11 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from tracker.auth.access import public
 from tracker.extensions import db
 from tracker.services.organisations import list_organisations
 
@@ -19,16 +21,19 @@ BUNDLES = {"govuk-frontend.min.css", "govuk-frontend.min.js"}
 
 
 @bp.get("/")
+@public
 def home() -> ResponseReturnValue:
     return render_template("site/home.html", organisations=list_organisations())
 
 
 @bp.get("/accessibility-statement")
+@public
 def accessibility_statement() -> ResponseReturnValue:
     return render_template("site/accessibility.html")
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> ResponseReturnValue:
     """200 when the database answers, 503 when it does not (for load balancers and compose)."""
     try:
@@ -40,6 +45,7 @@ def healthz() -> ResponseReturnValue:
 
 
 @bp.get("/assets/<path:filename>")
+@public
 def assets(filename: str) -> ResponseReturnValue:
     """GOV.UK Frontend's CSS, JS, fonts and images, from the npm package set-up installed.
 
@@ -60,3 +66,21 @@ def not_found(error: Exception) -> ResponseReturnValue:
 @bp.app_errorhandler(500)
 def server_error(error: Exception) -> ResponseReturnValue:
     return render_template("errors/500.html"), 500
+
+
+@bp.app_errorhandler(400)
+def bad_request(error: Exception) -> ResponseReturnValue:
+    reason = None
+    if isinstance(error, CSRFError):
+        reason = "The form had expired or came from another site."
+    return render_template("errors/400.html", reason=reason), 400
+
+
+@bp.app_errorhandler(403)
+def forbidden(error: Exception) -> ResponseReturnValue:
+    return render_template("errors/403.html"), 403
+
+
+@bp.app_errorhandler(413)
+def too_large(error: Exception) -> ResponseReturnValue:
+    return render_template("errors/400.html", reason="The file was too large."), 413

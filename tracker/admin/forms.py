@@ -1,0 +1,165 @@
+"""Forms for managing people and organisations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovRadioInput,
+    GovSelect,
+    GovTextInput,
+)
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
+
+from tracker.domain.enums import Role, Sector
+from tracker.forms import Form, email_field, name_field, no_control_characters, options, submit
+
+ROLE_CHOICES = options((role.value, role.label) for role in Role)
+ROLE_HINTS = {
+    Role.ADMIN: "Sets up organisations and people, opens periods, reviews returns",
+    Role.LEAD: "Reports progress for their own organisations each quarter",
+    Role.BOARD: "Reads everything, changes nothing",
+}
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = GovCheckboxesInput()
+
+
+class UserForm(Form):
+    name = name_field()
+    role = RadioField(
+        "Role",
+        choices=ROLE_CHOICES,
+        widget=GovRadioInput(),
+        validators=[InputRequired(message="Select a role")],
+    )
+    organisations = MultiCheckboxField(
+        "Organisations they lead",
+        coerce=int,
+        description="Only for organisation leads.",
+        validate_choice=True,
+    )
+
+    def set_organisation_choices(self, organisations: list[Any]) -> None:
+        self.organisations.choices = options((o.id, o.name) for o in organisations)
+
+    def validate_organisations(self, field: Any) -> None:
+        if self.role.data == Role.LEAD and not field.data:
+            raise ValidationError("Select the organisations this lead reports for")
+        if self.role.data != Role.LEAD and field.data:
+            raise ValidationError("Only organisation leads belong to organisations: clear these")
+
+
+class InviteForm(UserForm):
+    email = email_field()
+    submit = submit("Send invitation")
+
+
+class EditUserForm(UserForm):
+    submit = submit("Save changes")
+
+
+def _contact_pair(form: Any, role: str) -> None:
+    name, email = getattr(form, f"{role}_name"), getattr(form, f"{role}_email")
+    if bool(name.data) != bool(email.data):
+        missing = email if name.data else name
+        missing.errors = [*missing.errors, f"Enter both the {role}'s name and email address"]
+        raise ValidationError("")
+
+
+class OrganisationForm(Form):
+    name = StringField(
+        "Name",
+        widget=GovTextInput(),
+        validators=[
+            DataRequired(message="Enter the organisation's name"),
+            Length(max=200, message="Name must be 200 characters or fewer"),
+            no_control_characters,
+        ],
+    )
+    sector = SelectField(
+        "Sector",
+        choices=options([("", "Not known")] + [(s.value, s.label) for s in Sector]),
+        widget=GovSelect(),
+        validators=[Optional()],
+    )
+    website = StringField(
+        "Website",
+        widget=GovTextInput(),
+        description="For example, https://www.example.org.uk",
+        validators=[
+            Optional(),
+            Length(max=500, message="Website must be 500 characters or fewer"),
+            URL(require_tld=True, message="Enter a website address starting with https://"),
+        ],
+    )
+    deputy_name = StringField("Deputy's name", widget=GovTextInput(), validators=[Length(max=200)])
+    deputy_email = StringField(
+        "Deputy's email address",
+        widget=GovTextInput(),
+        validators=[
+            Optional(),
+            Email(
+                message="Enter the deputy's email address in the correct format",
+                check_deliverability=False,
+            ),
+        ],
+    )
+    sponsor_name = StringField(
+        "Sponsor's name", widget=GovTextInput(), validators=[Length(max=200)]
+    )
+    sponsor_email = StringField(
+        "Sponsor's email address",
+        widget=GovTextInput(),
+        validators=[
+            Optional(),
+            Email(
+                message="Enter the sponsor's email address in the correct format",
+                check_deliverability=False,
+            ),
+        ],
+    )
+    version = HiddenField()
+    submit = submit("Save")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        for role in ("deputy", "sponsor"):
+            try:
+                _contact_pair(self, role)
+            except ValidationError:
+                valid = False
+        return valid
+
+
+class AuditFilterForm(Form):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    organisation = SelectField("Organisation", widget=GovSelect(), validators=[Optional()])
+    user = SelectField("Person", widget=GovSelect(), validators=[Optional()])
+    since = StringField(
+        "From (YYYY-MM-DD)", widget=GovTextInput(), validators=[Optional(), Length(max=10)]
+    )
+    until = StringField(
+        "To (YYYY-MM-DD)", widget=GovTextInput(), validators=[Optional(), Length(max=10)]
+    )
+    page = IntegerField(validators=[Optional()])

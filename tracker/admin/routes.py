@@ -1,0 +1,341 @@
+"""The programme team's pages: people, organisations, the audit log and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.admin.forms import (
+    ROLE_HINTS,
+    AuditFilterForm,
+    EditUserForm,
+    InviteForm,
+    OrganisationForm,
+)
+from tracker.auth.access import roles
+from tracker.domain.enums import NotificationState, Role, Sector
+from tracker.extensions import db
+from tracker.forms import options
+from tracker.models import Notification, Organisation, User
+from tracker.services import accounts
+from tracker.services.audit_log import audit_events
+from tracker.services.organisations import (
+    OrganisationDetails,
+    StaleEdit,
+    all_organisations,
+    create_organisation,
+    organisation_by_slug,
+    update_organisation,
+)
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+admin_only = roles(Role.ADMIN)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def actor() -> User:
+    return current_user._get_current_object()
+
+
+@bp.get("")
+@admin_only
+def overview() -> ResponseReturnValue:
+    counts = {
+        "organisations": db.session.scalar(select(func.count()).select_from(Organisation)),
+        "people": db.session.scalar(select(func.count()).select_from(User)),
+        "failed_emails": db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.state == NotificationState.FAILED)
+        ),
+        "names_to_confirm": db.session.scalar(
+            select(func.count()).select_from(Organisation).where(Organisation.name_needs_review)
+        ),
+    }
+    return render_template("admin/overview.html", counts=counts)
+
+
+# People ---------------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+@admin_only
+def users() -> ResponseReturnValue:
+    people = db.session.scalars(
+        select(User).options(selectinload(User.organisations)).order_by(func.lower(User.name))
+    ).all()
+    return render_template("admin/users.html", people=people)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@admin_only
+def invite_user() -> ResponseReturnValue:
+    form = InviteForm()
+    organisations = all_organisations()
+    form.set_organisation_choices(organisations)
+    if form.validate_on_submit():
+        chosen = [o for o in organisations if o.id in set(form.organisations.data or [])]
+        try:
+            user = accounts.create_user(
+                email=form.email.data,
+                name=form.name.data,
+                role=Role(form.role.data),
+                organisations=chosen,
+                actor=actor(),
+            )
+        except accounts.AccountError as error:
+            form.email.errors = [str(error)]
+        else:
+            accounts.invite(user, actor=actor(), now=now())
+            db.session.commit()
+            flash(f"Invitation sent to {user.email}", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/invite.html", form=form, role_hints=ROLE_HINTS)
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_only
+def edit_user(user_id: int) -> ResponseReturnValue:
+    user = _user_or_404(user_id)
+    form = EditUserForm(obj=None if request.method == "POST" else user)
+    organisations = all_organisations()
+    form.set_organisation_choices(organisations)
+    if request.method == "GET":
+        form.role.data = user.role.value
+        form.organisations.data = [o.id for o in user.organisations]
+    if form.validate_on_submit():
+        chosen = [o for o in organisations if o.id in set(form.organisations.data or [])]
+        try:
+            accounts.update_user(
+                user,
+                actor=actor(),
+                name=form.name.data,
+                role=Role(form.role.data),
+                organisations=chosen,
+            )
+        except accounts.AccountError as error:
+            form.role.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"Saved changes to {user.name}", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/edit_user.html", form=form, person=user, role_hints=ROLE_HINTS)
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@admin_only
+def deactivate_user(user_id: int) -> ResponseReturnValue:
+    user = _user_or_404(user_id)
+    try:
+        accounts.set_active(user, False, actor=actor())
+    except accounts.AccountError as error:
+        flash(str(error))
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    db.session.commit()
+    flash(f"{user.name} can no longer sign in", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@admin_only
+def reactivate_user(user_id: int) -> ResponseReturnValue:
+    user = _user_or_404(user_id)
+    accounts.set_active(user, True, actor=actor())
+    db.session.commit()
+    flash(f"{user.name} can sign in again", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/invitation")
+@admin_only
+def resend_invitation(user_id: int) -> ResponseReturnValue:
+    user = _user_or_404(user_id)
+    if user.password_hash is not None:
+        flash(f"{user.name} has already set up their account")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    accounts.invite(user, actor=actor(), now=now())
+    db.session.commit()
+    flash(
+        f"A new invitation has been sent to {user.email}; the old link no longer works", "success"
+    )
+    return redirect(url_for("admin.users"))
+
+
+# Organisations --------------------------------------------------------------------------------
+
+
+@bp.get("/organisations")
+@admin_only
+def organisations() -> ResponseReturnValue:
+    rows = db.session.scalars(
+        select(Organisation)
+        .options(selectinload(Organisation.leads), selectinload(Organisation.contacts))
+        .order_by(func.lower(Organisation.name))
+    ).all()
+    return render_template("admin/organisations.html", organisations=rows)
+
+
+def _details(form: OrganisationForm) -> OrganisationDetails:
+    return OrganisationDetails(
+        name=form.name.data,
+        sector=Sector(form.sector.data) if form.sector.data else None,
+        website=form.website.data or None,
+        deputy_name=form.deputy_name.data or None,
+        deputy_email=(form.deputy_email.data or "").lower() or None,
+        sponsor_name=form.sponsor_name.data or None,
+        sponsor_email=(form.sponsor_email.data or "").lower() or None,
+    )
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"])
+@admin_only
+def new_organisation() -> ResponseReturnValue:
+    form = OrganisationForm()
+    if form.validate_on_submit():
+        organisation = create_organisation(_details(form), actor=actor())
+        db.session.commit()
+        flash(f"Added {organisation.name}", "success")
+        return redirect(url_for("admin.organisations"))
+    return render_template("admin/organisation_form.html", form=form, organisation=None)
+
+
+@bp.route("/organisations/<slug>", methods=["GET", "POST"])
+@admin_only
+def edit_organisation(slug: str) -> ResponseReturnValue:
+    organisation = organisation_by_slug(slug)
+    if organisation is None:
+        abort(404)
+    form = OrganisationForm()
+    if request.method == "GET":
+        _fill(form, organisation)
+    elif form.validate_on_submit():
+        try:
+            version = int(form.version.data or 0)
+            update_organisation(organisation, _details(form), version=version, actor=actor())
+            db.session.commit()
+        except (StaleEdit, StaleDataError):
+            db.session.rollback()
+            organisation = organisation_by_slug(slug)
+            mine = {field.name: field.data for field in form}
+            _fill(form, organisation)
+            form.name.errors = [
+                "Someone else changed this organisation while you were editing it. "
+                "The form now shows their version; your version is below it."
+            ]
+            return render_template(
+                "admin/organisation_form.html", form=form, organisation=organisation, mine=mine
+            ), 409
+        flash(f"Saved {organisation.name}", "success")
+        return redirect(url_for("admin.organisations"))
+    return render_template("admin/organisation_form.html", form=form, organisation=organisation)
+
+
+def _fill(form: OrganisationForm, organisation: Organisation) -> None:
+    form.name.data = organisation.name
+    form.sector.data = organisation.sector.value if organisation.sector else ""
+    form.website.data = organisation.website or ""
+    for role in ("deputy", "sponsor"):
+        contact = organisation.contact(role)  # type: ignore[arg-type]
+        getattr(form, f"{role}_name").data = contact.name if contact else ""
+        getattr(form, f"{role}_email").data = contact.email if contact else ""
+    form.version.data = str(organisation.version)
+
+
+# Audit log and outbox -------------------------------------------------------------------------
+
+
+def _parse_day(field: object) -> date | None:
+    value = field.data  # type: ignore[attr-defined]
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        field.errors = [
+            *field.errors,
+            f"{field.label.text.split(' (')[0]} must be a date like 2024-07-31",
+        ]  # type: ignore[attr-defined]
+        return None
+
+
+@bp.get("/audit")
+@admin_only
+def audit() -> ResponseReturnValue:
+    form = AuditFilterForm(request.args)
+    organisations = all_organisations()
+    people = db.session.scalars(select(User).order_by(func.lower(User.name))).all()
+    form.organisation.choices = options(
+        [("", "All organisations")] + [(str(o.id), o.name) for o in organisations]
+    )
+    form.user.choices = options([("", "Everyone")] + [(str(p.id), p.name) for p in people])
+    form.validate()
+    since, until = _parse_day(form.since), _parse_day(form.until)
+    if since and until and since > until:
+        form.until.errors = [*form.until.errors, "To must be the same as or after From"]
+    page = audit_events(
+        organisation_id=int(form.organisation.data)
+        if (form.organisation.data or "").isdigit()
+        else None,
+        actor_id=int(form.user.data) if (form.user.data or "").isdigit() else None,
+        since=since,
+        until=until,
+        page=form.page.data or 1 if not form.page.errors else 1,
+    )
+    return render_template("admin/audit.html", form=form, page=page, filters=request.args)
+
+
+@bp.get("/notifications")
+@admin_only
+def notifications() -> ResponseReturnValue:
+    state = request.args.get("state", "")
+    query = select(Notification).order_by(Notification.id.desc()).limit(200)
+    if state in {s.value for s in NotificationState}:
+        query = query.where(Notification.state == state)
+    else:
+        state = ""
+    counts = dict(
+        db.session.execute(
+            select(Notification.state, func.count()).group_by(Notification.state)
+        ).all()
+    )
+    rows = db.session.scalars(query).all()
+    return render_template(
+        "admin/notifications.html",
+        notifications=rows,
+        state=state,
+        counts=counts,
+        states=list(NotificationState),
+    )
+
+
+@bp.post("/notifications/<int:notification_id>/resend")
+@admin_only
+def resend_notification(notification_id: int) -> ResponseReturnValue:
+    from tracker.mail import resend
+
+    notification = db.session.get(Notification, notification_id)
+    if notification is None:
+        abort(404)
+    if notification.state != NotificationState.FAILED:
+        flash("Only failed emails can be sent again")
+        return redirect(url_for("admin.notifications"))
+    resend(notification.id)
+    db.session.commit()
+    flash(f"Email to {notification.recipient_email} will be sent again shortly", "success")
+    return redirect(url_for("admin.notifications"))

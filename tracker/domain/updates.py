@@ -1,0 +1,257 @@
+"""The rules of one quarterly commitment update.
+
+DESIGN.md ("Commitment update", "How it flows" step 3, "What makes it better"): each quarter a
+lead gives every commitment a delivery status, a progress value toward the target, a narrative,
+an evidence link and the risks or support needed.
+
+- **Status** is required. At risk and off track need a narrative saying what is holding the
+  commitment back; discontinued needs the reason (the database enforces the same).
+- **Lengths** are counted as the GOV.UK character count component counts them, with a line
+  break as one character (browsers send CRLF): narrative up to 5,000, risks up to 2,000.
+- **Progress value** is optional (a lead may not have this quarter's figure), only for a
+  commitment with a numeric target, 0 or more, under a trillion and with at most 4 decimal
+  places (the ``Numeric(18, 4)`` column).
+- **Evidence link** is optional; when given it is an http(s) address with a host, up to 2,000
+  characters (the column's size).
+- **Current status** of a commitment is its latest accepted update's, ``not_started`` if none.
+- **"No change since last quarter"** is one click: it copies the previous update and counts the
+  quarters without change (it still counts as reporting).
+- **Evidence grade**: ``verified`` when an admin confirmed it, else ``evidence_attached`` with a
+  link or file, else ``self_declared``.
+- **Stalled** (shown to the board next to red commitments): see :func:`is_stalled`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from tracker.domain.enums import DeliveryStatus, EvidenceGrade
+
+NARRATIVE_MAX = 5_000
+RISKS_MAX = 2_000
+EVIDENCE_URL_MAX = 2_000
+PROGRESS_VALUE_LIMIT = Decimal(10) ** 12
+PROGRESS_VALUE_PLACES = 4
+
+# Delivery ends with these: nothing more can stall.
+FINAL_STATUSES = frozenset({DeliveryStatus.COMPLETED, DeliveryStatus.DISCONTINUED})
+
+# GOV.UK Frontend tag modifiers; the label comes from the enum.
+_TAG_CLASSES = {
+    DeliveryStatus.NOT_STARTED: "govuk-tag--grey",
+    DeliveryStatus.ON_TRACK: "govuk-tag--green",
+    DeliveryStatus.AT_RISK: "govuk-tag--yellow",
+    DeliveryStatus.OFF_TRACK: "govuk-tag--red",
+    DeliveryStatus.COMPLETED: "govuk-tag--blue",
+    DeliveryStatus.DISCONTINUED: "govuk-tag--grey",
+}
+
+# The fields in the order the update form shows them, so the error summary follows the page.
+FIELD_ORDER = ("status", "progress_value", "narrative", "evidence_url", "risks")
+
+
+@dataclass(frozen=True)
+class UpdateProblem:
+    """One thing to fix in an update: the form field and a GOV.UK-style error message."""
+
+    field: str
+    message: str
+
+
+def check_update(
+    *,
+    status: DeliveryStatus | str | None,
+    narrative: str | None,
+    progress_value: Decimal | None,
+    has_numeric_target: bool,
+    evidence_url: str | None,
+    risks: str | None,
+) -> list[UpdateProblem]:
+    """Everything wrong with an update, one problem per field, in the order of the form."""
+    problems = {}
+    status_ = _status_or_none(status)
+    if status_ is None:
+        problems["status"] = "Select how the commitment is going"
+
+    text = _text(narrative)
+    if not text and status_ in {DeliveryStatus.AT_RISK, DeliveryStatus.OFF_TRACK}:
+        problems["narrative"] = "Explain what is holding the commitment back"
+    elif not text and status_ is DeliveryStatus.DISCONTINUED:
+        problems["narrative"] = "Give the reason the commitment was discontinued"
+    elif len(text) > NARRATIVE_MAX:
+        problems["narrative"] = f"Progress update must be {NARRATIVE_MAX:,} characters or less"
+
+    if len(_text(risks)) > RISKS_MAX:
+        problems["risks"] = f"Risks and support needed must be {RISKS_MAX:,} characters or less"
+
+    value_problem = _progress_value_problem(progress_value, has_numeric_target)
+    if value_problem:
+        problems["progress_value"] = value_problem
+
+    url_problem = _evidence_url_problem(evidence_url)
+    if url_problem:
+        problems["evidence_url"] = url_problem
+
+    return [UpdateProblem(field, problems[field]) for field in FIELD_ORDER if field in problems]
+
+
+def status_tag(status: DeliveryStatus | str) -> tuple[str, str]:
+    """The label and GOV.UK tag class of a status: ``("On track", "govuk-tag--green")``."""
+    status_ = DeliveryStatus(status)
+    return status_.label, _TAG_CLASSES[status_]
+
+
+@dataclass(frozen=True)
+class PreviousUpdate:
+    """What carry-forward needs of a commitment's previous update."""
+
+    status: DeliveryStatus
+    progress_value: Decimal | None = None
+    narrative: str | None = None
+    evidence_url: str | None = None
+    risks: str | None = None
+    unchanged_quarters: int = 0
+
+
+@dataclass(frozen=True)
+class CarriedForward:
+    """A "no change since last quarter" update, ready to save."""
+
+    status: DeliveryStatus
+    progress_value: Decimal | None
+    narrative: str | None
+    evidence_url: str | None
+    risks: str | None
+    unchanged_quarters: int
+    no_change: bool = True
+
+
+def carry_forward(previous: PreviousUpdate | None) -> CarriedForward:
+    """The update "no change since last quarter" makes from the previous one."""
+    if previous is None:
+        return CarriedForward(
+            status=DeliveryStatus.NOT_STARTED,
+            progress_value=None,
+            narrative=None,
+            evidence_url=None,
+            risks=None,
+            unchanged_quarters=1,
+        )
+    # The narrative comes too: at risk, off track and discontinued must stay explained.
+    # The evidence link comes but not its "verified" grade: an admin checked last quarter's.
+    return CarriedForward(
+        status=DeliveryStatus(previous.status),
+        progress_value=previous.progress_value,
+        narrative=previous.narrative,
+        evidence_url=previous.evidence_url,
+        risks=previous.risks,
+        unchanged_quarters=max(0, previous.unchanged_quarters) + 1,
+    )
+
+
+def current_status(
+    accepted_statuses_newest_first: Sequence[DeliveryStatus | str],
+) -> DeliveryStatus:
+    """A commitment's status: its latest accepted update's, ``not_started`` if it has none."""
+    for status in accepted_statuses_newest_first:
+        return DeliveryStatus(status)
+    return DeliveryStatus.NOT_STARTED
+
+
+def evidence_grade(*, evidence_url: str | None, has_file: bool, verified: bool) -> EvidenceGrade:
+    """How well an update is evidenced: verified, evidence attached, or self-declared."""
+    # An admin's confirmation is itself the evidence, whether or not anything was attached.
+    if verified:
+        return EvidenceGrade.VERIFIED
+    if has_file or _text(evidence_url):
+        return EvidenceGrade.EVIDENCE_ATTACHED
+    return EvidenceGrade.SELF_DECLARED
+
+
+class StatusPoint(NamedTuple):
+    """One update in a commitment's history: ``(status, progress_value[, no_change])``."""
+
+    status: DeliveryStatus
+    progress_value: Decimal | None
+    no_change: bool = False
+
+
+STALLED_AFTER_UPDATES = 3  # the same three quarters running: two quarters without progress
+
+
+def is_stalled(history: Sequence[tuple]) -> bool:
+    """Whether a commitment has made no progress for two quarters (history newest first).
+
+    Stalled when its latest status is not final (completed and discontinued never stall) and
+    either the two latest updates were both "no change since last quarter", or the three
+    latest updates have the same status and the same progress value. A run with no progress
+    value at all only stalls as ``not_started``: a commitment without figures that stays
+    on track (or at risk, already flagged amber) cannot be shown to have stalled by numbers.
+    Items are ``(status, progress_value)`` or ``(status, progress_value, no_change)``.
+    """
+    points = [StatusPoint(DeliveryStatus(item[0]), *item[1:]) for item in history]
+    if not points or points[0].status in FINAL_STATUSES:
+        return False
+    if len(points) >= 2 and points[0].no_change and points[1].no_change:
+        return True
+    latest = points[:STALLED_AFTER_UPDATES]
+    if len(latest) < STALLED_AFTER_UPDATES:
+        return False
+    status, value = latest[0].status, latest[0].progress_value
+    if any(p.status != status or p.progress_value != value for p in latest):
+        return False
+    return value is not None or status is DeliveryStatus.NOT_STARTED
+
+
+def _status_or_none(status: DeliveryStatus | str | None) -> DeliveryStatus | None:
+    # A tampered form value is treated as no answer, not a crash.
+    try:
+        return DeliveryStatus(status) if status else None
+    except ValueError:
+        return None
+
+
+def _text(value: str | None) -> str:
+    # Blank is missing; CRLF counts once, as the GOV.UK character count shows it.
+    return (value or "").replace("\r\n", "\n").strip()
+
+
+def _progress_value_problem(value: Decimal | None, has_numeric_target: bool) -> str | None:
+    if value is None:
+        return None
+    if not has_numeric_target:
+        return "Leave progress value empty: this commitment has no numeric target"
+    if not value.is_finite():
+        return "Progress value must be a number"
+    if value < 0:
+        return "Progress value must be 0 or more"
+    if value >= PROGRESS_VALUE_LIMIT:
+        return "Progress value must be less than 1,000,000,000,000"
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > PROGRESS_VALUE_PLACES:
+        return f"Progress value must have {PROGRESS_VALUE_PLACES} decimal places or fewer"
+    return None
+
+
+def _evidence_url_problem(url: str | None) -> str | None:
+    text = (url or "").strip()
+    if not text:
+        return None
+    if len(text) > EVIDENCE_URL_MAX:
+        return f"Evidence link must be {EVIDENCE_URL_MAX:,} characters or less"
+    bad = "Enter the evidence link in the correct format, like https://www.example.org/report"
+    if any(character.isspace() for character in text):
+        return bad
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return bad
+    if parts.scheme.lower() not in {"http", "https"} or not host:
+        return bad
+    return None

@@ -1,0 +1,614 @@
+"""The one mail layer: every email is first a row in the outbox, then delivered.
+
+The ``notifications`` table *is* the outbox, and this module keeps RELIABILITY.md's
+"Nothing lost" rules for it:
+
+- ``queue_email`` records an email inside the caller's transaction and only flushes, so "a
+  change, its audit row and any email it queues commit together or not at all". Each email
+  carries an idempotency key (kind, organisation, period, recipient, step); a second email with
+  a key already there is not recorded, so each reminder is sent at most once per key, even when
+  two jobs race (``INSERT … ON CONFLICT DO NOTHING``).
+- ``deliver_queued`` is the sender: the body of the scheduler's mail job, and its own
+  transaction boundary. It commits once per state change, so a crash never loses a sent mark
+  for long and never sends again what it has already marked sent. States only move forward,
+  ``queued → sending → sent | failed``, and rows are never deleted. A sender claims rows with
+  ``FOR UPDATE SKIP LOCKED``, so two senders at once never claim the same row.
+- Temporary SMTP errors retry with exponential backoff and jitter; permanent errors stop
+  (the admin outbox page shows them, and ``resend`` queues one again).
+- An SMTP outage delays mail, never drops it: when the server cannot be reached, the claimed
+  rows go back to the queue without using up their attempts.
+- A sweeper re-queues rows stuck in ``sending`` (a sender that crashed mid-batch).
+- The notification id is the ``Message-ID``.
+
+The one duplicate this cannot rule out: a crash after the server accepted a message but before
+its sent mark committed. The sweeper then sends it again, with the same ``Message-ID``, which
+lets mail clients fold the copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+import smtplib
+import ssl
+from collections import deque
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.errors import MessageError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tracker.domain.enums import NotificationState
+from tracker.extensions import db
+from tracker.models import Notification
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "STUCK_AFTER",
+    "DeliveryResult",
+    "FileTransport",
+    "SmtpTransport",
+    "backoff",
+    "build_message",
+    "deliver_queued",
+    "message_id",
+    "queue_email",
+    "resend",
+    "safe_header",
+    "transport_for",
+]
+
+log = logging.getLogger(__name__)
+
+# Eight tries with doubling delays span about four hours before a message is given up on.
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=6)
+BACKOFF_JITTER = 0.2
+# Far longer than a batch normally takes, so only a sender that died leaves rows this old.
+STUCK_AFTER = timedelta(minutes=10)
+SMTP_TIMEOUT_SECONDS = 30
+FALLBACK_MESSAGE_ID_DOMAIN = "pledge-tracker.invalid"
+
+# Column sizes in the notifications table: PostgreSQL refuses longer values, SQLite would not.
+_MAX_LENGTHS = {
+    "kind": 60,
+    "idempotency_key": 255,
+    "to_email": 320,
+    "to_name": 200,
+    "subject": 300,
+}
+# C0 and C1 controls (CR and LF among them) and Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+# A kind names the development mail file, so it must be safe in a file name.
+_KIND = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+# Errors that mean "the server or the network said no", as opposed to a bug in this code.
+_SMTP_ERRORS = (smtplib.SMTPException, OSError)
+# ``email`` reports a malformed address as any of these.
+_ADDRESS_ERRORS = (ValueError, IndexError, MessageError)
+
+
+# Queueing ------------------------------------------------------------------------------------
+
+
+def safe_header(text: str) -> str:
+    """Collapse runs of whitespace and control characters (CR/LF among them) to single spaces."""
+    return _WHITESPACE_OR_CONTROL.sub(" ", text).strip()
+
+
+def queue_email(
+    *,
+    kind: str,
+    idempotency_key: str,
+    to_email: str,
+    to_name: str | None,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    organisation_id: int | None = None,
+    period_id: int | None = None,
+    user_id: int | None = None,
+) -> Notification | None:
+    """Record an email in the outbox (flush only); None if its idempotency key is already there."""
+    _check_kind(kind)
+    _check_header("idempotency_key", idempotency_key)
+    _check_address(to_email)
+    if to_name:
+        _check_header("to_name", to_name)
+    _check_header("subject", subject)
+
+    insert = _insert_for_dialect()(Notification)
+    statement = (
+        insert.values(
+            kind=kind,
+            idempotency_key=idempotency_key,
+            recipient_email=to_email,
+            recipient_name=to_name or None,
+            recipient_user_id=user_id,
+            organisation_id=organisation_id,
+            period_id=period_id,
+            subject=subject,
+            body_text=text,
+            body_html=html,
+            state=NotificationState.QUEUED,
+            attempts=0,
+        )
+        # Checking first and inserting after would let two racing jobs both insert; the unique
+        # key settles the race inside the database, and the loser's insert does nothing.
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Notification.id)
+    )
+    new_id = db.session.execute(statement).scalar_one_or_none()
+    if new_id is None:
+        return None
+    return db.session.get(Notification, new_id)
+
+
+def _insert_for_dialect() -> Any:
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"queue_email supports PostgreSQL and SQLite, not {dialect}")
+
+
+def _check_header(field: str, value: str) -> None:
+    if not value or not value.strip():
+        raise ValueError(f"{field} is empty")
+    if _CONTROL.search(value):
+        # Callers build subjects and names from user text: a CR/LF there would let that text
+        # add headers (Bcc: …) to the email. Refuse loudly; safe_header() is the clean-up.
+        raise ValueError(f"{field} contains a line break or control character: {value!r}")
+    limit = _MAX_LENGTHS[field]
+    if len(value) > limit:
+        raise ValueError(f"{field} is longer than {limit} characters")
+
+
+def _check_kind(kind: str) -> None:
+    _check_header("kind", kind)
+    if not _KIND.fullmatch(kind):
+        raise ValueError(f"kind must be lower-case letters, digits, '_', '-' or '.': {kind!r}")
+
+
+def _check_address(address: str) -> None:
+    _check_header("to_email", address)
+    try:
+        parsed = Address(addr_spec=address)
+    except _ADDRESS_ERRORS as error:
+        raise ValueError(f"to_email is not an email address: {address!r} ({error})") from None
+    if not parsed.username or not parsed.domain:
+        raise ValueError(f"to_email is not an email address: {address!r}")
+
+
+# Building ------------------------------------------------------------------------------------
+
+
+def build_message(
+    notification: Notification, config: Mapping[str, Any], *, now: datetime | None = None
+) -> EmailMessage:
+    """The email for an outbox row: headers, a plain-text part and an optional HTML alternative."""
+    # Rows may have been written by something other than queue_email: check them again.
+    _check_address(notification.recipient_email)
+    if notification.recipient_name:
+        _check_header("to_name", notification.recipient_name)
+    _check_header("subject", notification.subject)
+
+    sender = _sender(config)
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(
+        display_name=notification.recipient_name or "", addr_spec=notification.recipient_email
+    )
+    message["Subject"] = notification.subject
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Message-ID"] = message_id(notification, sender.domain)
+    # RFC 3834: mail robots and out-of-office responders should not answer a reminder.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(notification.body_text)
+    if notification.body_html:
+        message.add_alternative(notification.body_html, subtype="html")
+    return message
+
+
+def message_id(notification: Notification, domain: str) -> str:
+    """The Message-ID of a notification: its id, then a short hash of its idempotency key."""
+    # The hash keeps ids apart across databases: one that was reset counts from 1 again.
+    digest = hashlib.sha256(notification.idempotency_key.encode()).hexdigest()[:12]
+    if not _DOMAIN.fullmatch(domain or ""):
+        domain = FALLBACK_MESSAGE_ID_DOMAIN
+    return f"<notification-{notification.id}.{digest}@{domain}>"
+
+
+def _sender(config: Mapping[str, Any]) -> Address:
+    name, address = parseaddr(config["MAIL_DEFAULT_SENDER"])
+    try:
+        return Address(display_name=name, addr_spec=address)
+    except _ADDRESS_ERRORS as error:
+        raise ValueError(f"MAIL_DEFAULT_SENDER is not an email address ({error})") from None
+
+
+# Transports ----------------------------------------------------------------------------------
+
+
+class Transport(Protocol):
+    """Delivers messages over one connection, opened on entering and closed on leaving."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def send(self, message: EmailMessage, notification: Notification) -> None: ...
+
+
+class SmtpTransport:
+    """Sends through an SMTP server: one connection per batch, TLS and login as configured."""
+
+    def __init__(self, config: Mapping[str, Any], *, timeout: float = SMTP_TIMEOUT_SECONDS):
+        self.host: str = config["MAIL_SERVER"]
+        self.port = int(config["MAIL_PORT"])
+        self.use_ssl = bool(config.get("MAIL_USE_SSL"))
+        self.use_tls = bool(config.get("MAIL_USE_TLS"))
+        self.username: str | None = config.get("MAIL_USERNAME")
+        self.password: str | None = config.get("MAIL_PASSWORD")
+        self.envelope_from = _sender(config).addr_spec
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    @property
+    def connected(self) -> bool:
+        # smtplib drops its socket when the server hangs up (a 421, say), mid-batch or not.
+        return self._smtp is not None and self._smtp.sock is not None
+
+    def __enter__(self) -> Self:
+        smtp: smtplib.SMTP
+        if self.use_ssl:
+            smtp = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.use_tls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except _SMTP_ERRORS:
+            # The server already hung up: nothing is lost, the results are in the outbox.
+            smtp.close()
+
+    def send(self, message: EmailMessage, notification: Notification) -> None:
+        if self._smtp is None:
+            raise smtplib.SMTPServerDisconnected("not connected")
+        # An explicit envelope: the one recipient on the row, whatever the headers say.
+        self._smtp.send_message(
+            message, from_addr=self.envelope_from, to_addrs=[notification.recipient_email]
+        )
+
+
+class FileTransport:
+    """Writes each message to ``MAIL_FILE_DIR/{id:06d}-{kind}.eml`` (development)."""
+
+    connected = True
+
+    def __init__(self, config: Mapping[str, Any]):
+        self.folder = Path(config["MAIL_FILE_DIR"])
+
+    def __enter__(self) -> Self:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
+
+    def send(self, message: EmailMessage, notification: Notification) -> None:
+        path = self.folder / self.file_name(notification)
+        # Write then rename, so whoever reads the folder never sees half a message.
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(message.as_bytes())
+        partial.replace(path)
+
+    @staticmethod
+    def file_name(notification: Notification) -> str:
+        """The file a notification is written to."""
+        # queue_email checks kinds; a row written some other way must not escape the folder.
+        kind = re.sub(r"[^a-z0-9_-]+", "-", notification.kind.lower()).strip("-") or "email"
+        return f"{notification.id:06d}-{kind}.eml"
+
+
+def transport_for(config: Mapping[str, Any]) -> SmtpTransport | FileTransport:
+    """The transport MAIL_BACKEND names: ``smtp`` or ``file``."""
+    backend = config["MAIL_BACKEND"]
+    if backend == "smtp":
+        return SmtpTransport(config)
+    if backend == "file":
+        return FileTransport(config)
+    raise ValueError(f"MAIL_BACKEND must be smtp or file, not {backend!r}")
+
+
+# Delivering ----------------------------------------------------------------------------------
+
+
+Outcome = Literal["sent", "retried", "failed"]
+
+
+@dataclass
+class DeliveryResult:
+    """What one run of the sender did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    stuck_requeued: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """How long to wait after the ``attempts``-th try: 1 min × 2^(attempts-1), at most 6 h, ±20%."""
+    # The exponent stops growing long after the cap is reached, so the arithmetic stays small.
+    doublings = min(max(attempts, 1) - 1, 20)
+    delay = min(BACKOFF_BASE * 2**doublings, BACKOFF_CAP)
+    # Jitter spreads a burst of failures (a greylisting server, say) over time.
+    return delay * rng.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
+
+
+def deliver_queued(
+    *,
+    now: datetime,
+    batch_size: int = 50,
+    config: Mapping[str, Any] | None = None,
+    rng: random.Random | None = None,
+) -> DeliveryResult:
+    """Send the queued emails that are due (the mail job); commits once per state change."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    config = current_app.config if config is None else config
+    # Jitter needs no secrecy, only spread.
+    rng = rng or random.Random()  # noqa: S311
+    # A configuration mistake stops the run here, before any row is claimed.
+    _sender(config)
+    transport: Transport = transport_for(config)
+    result = DeliveryResult()
+
+    result.stuck_requeued, result.failed = _sweep_stuck(now)
+    pending = deque(_claim(now, batch_size))
+    while pending:
+        with ExitStack() as connection:
+            try:
+                connection.enter_context(transport)
+            except _SMTP_ERRORS as error:
+                log.warning("mail server unreachable, %d emails wait: %s", len(pending), error)
+                result.retried += _release(pending, now, rng, _describe(error)[1])
+                pending.clear()
+                break
+            while pending:
+                result.count(_deliver_one(transport, pending.popleft(), config, now, rng))
+                # The server hung up: reconnect for the rest of the batch (the outer loop).
+                if not transport.connected:
+                    break
+    if result != DeliveryResult():
+        log.info("mail delivery: %s", result)
+    return result
+
+
+def resend(notification_id: int) -> Notification:
+    """Queue a failed email again with a fresh set of attempts (an admin's "resend"); flush only."""
+    notification = db.session.get(Notification, notification_id, with_for_update=True)
+    if notification is None:
+        raise LookupError(f"no notification {notification_id}")
+    if notification.state != NotificationState.FAILED:
+        # Resending a queued or sent email would send it twice.
+        raise ValueError(f"only a failed email can be resent, not a {notification.state} one")
+    notification.state = NotificationState.QUEUED
+    notification.next_attempt_at = None
+    # A fresh budget: otherwise an email that ran out of attempts would fail on its first
+    # temporary error. The audit row the caller writes keeps the history.
+    notification.attempts = 0
+    db.session.flush()
+    return notification
+
+
+def _sweep_stuck(now: datetime) -> tuple[int, int]:
+    """Re-queue rows a crashed sender left in ``sending``; give up on those that keep crashing."""
+    stuck = (Notification.state == NotificationState.SENDING) & (
+        Notification.claimed_at < now - STUCK_AFTER
+    )
+    gave_up = db.session.execute(
+        update(Notification)
+        .where(stuck, Notification.attempts >= MAX_ATTEMPTS)
+        .values(
+            state=NotificationState.FAILED,
+            last_error=f"the sender stopped while sending it, {MAX_ATTEMPTS} times",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    requeued = db.session.execute(
+        update(Notification)
+        .where(stuck)
+        .values(
+            state=NotificationState.QUEUED,
+            next_attempt_at=None,
+            last_error="re-queued: the sender stopped before recording the result",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if requeued or gave_up:
+        log.warning("re-queued %d emails stuck in sending, gave up on %d", requeued, gave_up)
+    return requeued, gave_up
+
+
+def _claim(now: datetime, batch_size: int) -> list[Notification]:
+    """Take up to ``batch_size`` due rows for this sender, in the order they were queued."""
+    rows = db.session.scalars(
+        select(Notification)
+        .where(
+            Notification.state == NotificationState.QUEUED,
+            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+        )
+        .order_by(Notification.id)
+        .limit(batch_size)
+        # Another sender's rows are skipped rather than waited for (PostgreSQL; SQLite has one
+        # writer at a time and ignores it).
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        row.state = NotificationState.SENDING
+        row.claimed_at = now
+        # Counted before the try, so a message that crashes the sender still runs out.
+        row.attempts += 1
+    db.session.commit()
+    return list(rows)
+
+
+def _deliver_one(
+    transport: Transport,
+    row: Notification,
+    config: Mapping[str, Any],
+    now: datetime,
+    rng: random.Random,
+) -> Outcome:
+    """Send one claimed row and record the outcome: ``sent``, ``retried`` or ``failed``."""
+    try:
+        message = build_message(row, config, now=now)
+    except _ADDRESS_ERRORS as error:
+        # A row no message can be made from (written by hand, say) will never go: say why.
+        _finish(row, now, state=NotificationState.FAILED, last_error=_short(f"bad email: {error}"))
+        return "failed"
+    try:
+        transport.send(message, row)
+    except _SMTP_ERRORS as error:
+        permanent, reason = _describe(error)
+        log.warning("email %d not sent (attempt %d): %s", row.id, row.attempts, reason)
+        if permanent:
+            _finish(row, now, state=NotificationState.FAILED, last_error=reason)
+            return "failed"
+        if row.attempts >= MAX_ATTEMPTS:
+            reason = _short(f"gave up after {row.attempts} attempts: {reason}")
+            _finish(row, now, state=NotificationState.FAILED, last_error=reason)
+            return "failed"
+        _finish(
+            row,
+            now,
+            state=NotificationState.QUEUED,
+            next_attempt_at=now + backoff(row.attempts, rng),
+            last_error=reason,
+        )
+        return "retried"
+    _finish(row, now, state=NotificationState.SENT, sent_at=now, last_error=None)
+    return "sent"
+
+
+def _finish(row: Notification, claimed_at: datetime, **values: Any) -> None:
+    """Record one row's outcome and commit, if this sender still holds the row."""
+    changed = db.session.execute(
+        update(Notification)
+        # Only the claim this sender made: if it took so long that the sweeper handed the row
+        # to another sender, that sender's record stands.
+        .where(
+            Notification.id == row.id,
+            Notification.state == NotificationState.SENDING,
+            Notification.claimed_at == claimed_at,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not changed:
+        log.warning("email %d was re-claimed while this sender held it", row.id)
+
+
+def _release(rows: deque[Notification], now: datetime, rng: random.Random, reason: str) -> int:
+    """Put claimed rows that were never tried back in the queue, undoing the claim's attempt."""
+    ids = [row.id for row in rows]
+    released = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.id.in_(ids),
+            Notification.state == NotificationState.SENDING,
+            Notification.claimed_at == now,
+        )
+        .values(
+            state=NotificationState.QUEUED,
+            # The server, not the message, is the problem: an outage of any length must not
+            # use up the message's attempts, so it waits and goes when the server is back.
+            attempts=Notification.attempts - 1,
+            next_attempt_at=now + backoff(1, rng),
+            last_error=_short(f"mail server unreachable: {reason}"),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return released
+
+
+def _describe(error: BaseException) -> tuple[bool, str]:
+    """Whether a sending error is permanent, and a short message for the outbox page."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        answers = list(error.recipients.values())
+        permanent = bool(answers) and all(500 <= code < 600 for code, _ in answers)
+        text = "; ".join(f"{code} {_decode(reply)}" for code, reply in answers)
+        return permanent, _short(f"recipient refused: {text}")
+    if isinstance(error, smtplib.SMTPResponseException):
+        permanent = 500 <= error.smtp_code < 600
+        return permanent, _short(f"{error.smtp_code} {_decode(error.smtp_error)}")
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        # The server lacks something the message needs (SMTPUTF8): trying again won't help.
+        return True, _short(str(error))
+    return False, _short(f"{type(error).__name__}: {error}")
+
+
+def _decode(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _short(text: str, limit: int = 500) -> str:
+    text = safe_header(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
