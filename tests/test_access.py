@@ -49,8 +49,8 @@ def test_actions_are_post_only(app):
         assert "GET" not in endpoints[endpoint], endpoint
 
 
-def test_a_route_without_a_rule_is_refused_at_runtime(tmp_path, database_url):
-    app = make_test_app(database_url, tmp_path)
+def test_a_route_without_a_rule_is_refused_at_runtime(app, tmp_path, database_url):
+    app = make_test_app(database_url, tmp_path)  # a fresh app, to register a rogue route on
     forgotten = Blueprint("forgotten", __name__)
 
     @forgotten.get("/forgotten")
@@ -224,14 +224,10 @@ def test_role_organisation_action_matrix(matrix_app, who):
 # Forms -------------------------------------------------------------------------------------------
 
 
-def test_csrf_is_required_on_every_form(database_url, tmp_path):
+def test_csrf_is_required_on_every_form(app, database_url, tmp_path):
+    # ``app`` first: the shared test database is migrated before this second app uses it.
     app = make_test_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
-    from tracker.auth.routes import bp  # noqa: F401  (already registered)
-
     with app.app_context():
-        from tests.support.databases import migrate_to_head
-
-        migrate_to_head(app)
         client = app.test_client()
         for path in ["/sign-in", "/password-reset", "/sign-out"]:
             response = client.post(path, data={"email": "a@example.org", "password": "x"})
@@ -243,8 +239,6 @@ def test_csrf_is_required_on_every_form(database_url, tmp_path):
             data={"csrf_token": csrf_token(page), "email": "a@example.org", "password": "xxxxxxxx"},
         )
         assert response.status_code == 200  # a real answer: wrong password, not a CSRF refusal
-        with app.app_context():
-            db.engine.dispose()
 
 
 form_values = st.one_of(

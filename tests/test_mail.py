@@ -97,9 +97,9 @@ def test_queueing_twice_with_one_key_keeps_one_row(db_session):
 
     assert again is None
     assert rows_with_key(db_session, first.idempotency_key) == 1
-    assert first.state == NotificationState.QUEUED
-    assert first.attempts == 0
+    db_session.refresh(first)
     assert first.subject == "Your 2024/25 Q1 return is due in 7 days"
+    assert (first.state, first.attempts) == (NotificationState.QUEUED, 0)
 
 
 def test_queueing_leaves_the_commit_to_the_caller(db_session):
