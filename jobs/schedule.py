@@ -2,7 +2,6 @@
 
 Each entry names a job, when it runs (an APScheduler trigger in Europe/London time) and the
 function it calls; the function calls one service and is tested by calling it directly.
-The jobs themselves arrive with the scheduled-jobs issue; the process runs with an empty list.
 """
 
 from __future__ import annotations
@@ -12,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from jobs import tasks
 
 
 @dataclass(frozen=True)
@@ -22,4 +24,11 @@ class ScheduledJob:
     func: Callable[..., Any]
 
 
-JOBS: tuple[ScheduledJob, ...] = ()
+JOBS: tuple[ScheduledJob, ...] = (
+    ScheduledJob(
+        id="deliver-email",
+        description="Send queued emails, retrying temporary failures with backoff",
+        trigger=IntervalTrigger(seconds=30),
+        func=tasks.deliver_email,
+    ),
+)

@@ -441,3 +441,16 @@ def test_queued_email_commits_with_the_change_or_not_at_all(client, db_session, 
     )
     assert "taken@example.org already has an account" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == before
+
+
+def test_names_are_escaped_in_emails(client, db_session, mail_to):
+    admin = make_user(db_session, Role.ADMIN, name="<b>Boss</b>")
+    sign_in(client, admin)
+    client.post(
+        "/admin/users/new",
+        data={"email": "esc@example.org", "name": "<script>x</script>", "role": "board"},
+    )
+    [message] = mail_to()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<b>Boss</b>" not in html

@@ -155,3 +155,78 @@ def test_bad_pledge_pages_get_one_line_and_write_nothing(tmp_path):
     with sqlite3.connect(tmp_path / "bad.db") as connection:
         assert connection.execute("SELECT count(*) FROM organisations").fetchone() == (0,)
         assert connection.execute("SELECT count(*) FROM places").fetchone() == (0,)
+
+
+def test_users_create_prints_an_invitation_or_takes_a_password(tmp_path):
+    instance = tmp_path / "instance"
+    url = f"sqlite:///{tmp_path / 'users.db'}"
+    assert run_tracker("db", "upgrade", instance=instance, DATABASE_URL=url).returncode == 0
+    invited = run_tracker(
+        "users",
+        "create",
+        "Admin@Example.org",
+        "--name",
+        "Ada",
+        "--role",
+        "admin",
+        instance=instance,
+        DATABASE_URL=url,
+    )
+    assert invited.returncode == 0, invited.stderr
+    assert "http://127.0.0.1:5000/invitations/" in invited.stdout
+
+    scripted = run_tracker(
+        "users",
+        "create",
+        "board@example.org",
+        "--name",
+        "Bo",
+        "--role",
+        "board",
+        "--password-stdin",
+        instance=instance,
+        DATABASE_URL=url,
+        input="a long board password\n",
+    )
+    assert scripted.returncode == 0, scripted.stderr
+    assert "they can sign in now" in scripted.stdout
+
+    for args, message in [
+        (["admin@example.org", "--name", "Again", "--role", "admin"], "already has an account"),
+        (["x@example.org", "--name", "X", "--role", "lead"], "needs at least one --organisation"),
+        (
+            ["y@example.org", "--name", "Y", "--role", "lead", "--organisation", "nope"],
+            "no organisation with the slug nope",
+        ),
+    ]:
+        result = run_tracker("users", "create", *args, instance=instance, DATABASE_URL=url)
+        assert result.returncode == 1
+        assert message in result.stderr and "Traceback" not in result.stderr
+    weak = run_tracker(
+        "users",
+        "create",
+        "w@example.org",
+        "--name",
+        "W",
+        "--role",
+        "board",
+        "--password-stdin",
+        instance=instance,
+        DATABASE_URL=url,
+        input="password\n",
+    )
+    assert weak.returncode == 1 and "too common" in weak.stderr
+
+
+def test_demo_accounts_need_the_seed_and_are_printed(tmp_path):
+    instance = tmp_path / "instance"
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    run_tracker("db", "upgrade", instance=instance, DATABASE_URL=url)
+    early = run_tracker("users", "demo", instance=instance, DATABASE_URL=url)
+    assert early.returncode == 1 and "load the seed first" in early.stderr
+    run_tracker("seed", "load", "seed/luton-2040-pledges.txt", instance=instance, DATABASE_URL=url)
+    demo = run_tracker("users", "demo", instance=instance, DATABASE_URL=url)
+    assert demo.returncode == 0
+    assert "lead@example.org     lead of active-luton" in demo.stdout
+    again = run_tracker("users", "demo", instance=instance, DATABASE_URL=url)
+    assert again.returncode == 0  # safe to repeat

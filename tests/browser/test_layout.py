@@ -31,7 +31,7 @@ def test_home_page_is_styled_and_accessible(browser_app, live_server, page, chec
     font = page.eval_on_selector("h1", "el => getComputedStyle(el).fontFamily")
     assert "GDS Transport" in font
     assert "govuk-frontend-supported" in page.get_attribute("body", "class")
-    assert page.get_by_role("cell", name="0").count() == 1
+    assert page.get_by_role("row", name="Active Luton 0").count() == 1
     assert not failed, failed
     assert all(status < 400 for _, status in responses), responses
     assert any("/assets/fonts/" in url and status == 200 for url, status in responses)

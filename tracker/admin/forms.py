@@ -39,6 +39,11 @@ ROLE_HINTS = {
 }
 
 
+# Made before the shared fields below so that, on the invitation form, it comes first in the
+# error summary as it does on the page (WTForms orders fields by when they were made).
+_INVITEE_EMAIL = email_field()
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = GovCheckboxesInput()
 
@@ -69,7 +74,7 @@ class UserForm(Form):
 
 
 class InviteForm(UserForm):
-    email = email_field()
+    email = _INVITEE_EMAIL
     submit = submit("Send invitation")
 
 

@@ -1,0 +1,59 @@
+"""Signing in and the admin pages in a real browser, each checked by axe."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import PASSWORD, make_organisation, make_user
+from tracker.domain.enums import Role
+from tracker.extensions import db
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def admin(browser_app):
+    with browser_app.app_context():
+        user = make_user(db.session, Role.ADMIN, email="browser.admin@example.org")
+        make_organisation(db.session, name="Browser Trust", slug="browser-trust")
+        db.session.commit()
+        return user.email
+
+
+def test_sign_in_errors_then_admin_pages(live_server, page, check_accessibility, admin):
+    page.goto(live_server + "/admin/users")
+    assert "/sign-in" in page.url  # sent to sign in first
+    page.get_by_role("button", name="Sign in").click()
+    assert page.title().startswith("Error: Sign in")
+    check_accessibility(page, "sign-in-errors")
+    # The error summary links to the field it names.
+    page.get_by_role("link", name="Enter an email address").click()
+    assert page.evaluate("document.activeElement.id") == "email"
+
+    page.get_by_label("Email address").fill(admin)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.url.endswith("/admin/users")  # back where they were going
+    check_accessibility(page, "admin-users")
+
+    page.get_by_role("link", name="Invite someone").click()
+    page.get_by_role("button", name="Send invitation").click()
+    assert page.title().startswith("Error: Invite someone")
+    check_accessibility(page, "admin-invite-errors")
+
+    for path, name in [
+        ("/admin", "admin-overview"),
+        ("/admin/organisations", "admin-organisations"),
+        ("/admin/organisations/browser-trust", "admin-organisation-edit"),
+        ("/admin/audit", "admin-audit"),
+        ("/admin/notifications", "admin-notifications"),
+        ("/account", "account"),
+        ("/account/password", "change-password"),
+        ("/password-reset", "password-reset"),
+    ]:
+        page.goto(live_server + path)
+        check_accessibility(page, name)
+
+    page.get_by_role("button", name="Sign out").first.click()
+    assert page.url.endswith("/sign-in")
+    assert page.get_by_text("You have signed out").is_visible()
