@@ -41,7 +41,8 @@ run: install ## Set up, load the Luton seed if empty, serve on http://127.0.0.1:
 	@head -3 instance/seed-report.txt
 	@echo "(the whole import report, with everything to check by hand: instance/seed-report.txt)"
 	@echo
-	@$(BIN)/tracker users demo
+	@$(BIN)/tracker periods sync > /dev/null
+	@$(BIN)/tracker demo
 	@echo
 	@echo "Pledge Tracker is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it; make run PORT=5001 if 5000 is taken)"
 	@echo "Emails are written to instance/mail/ in development."

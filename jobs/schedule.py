@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from jobs import tasks
@@ -30,5 +31,11 @@ JOBS: tuple[ScheduledJob, ...] = (
         description="Send queued emails, retrying temporary failures with backoff",
         trigger=IntervalTrigger(seconds=30),
         func=tasks.deliver_email,
+    ),
+    ScheduledJob(
+        id="sync-periods",
+        description="Make next quarter's reporting period; open and close periods on their dates",
+        trigger=CronTrigger(hour=0, minute=5),
+        func=tasks.sync_periods,
     ),
 )

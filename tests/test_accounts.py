@@ -208,7 +208,7 @@ def test_a_deactivated_account_gets_no_reset_email(client, db_session, mail_to):
 def test_sign_in_and_out(client, db_session):
     user = make_user(db_session, Role.BOARD, name="Bo Board")
     response = client.post("/sign-in", data={"email": user.email, "password": PASSWORD})
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/"  # board members start on the pledges
     page = get_page(client, "/account")
     assert "Bo Board" in page.text
     assert page.response.headers["Cache-Control"] == "no-store"
@@ -249,10 +249,10 @@ def test_next_redirects_stay_on_this_site(client, db_session):
     user = make_user(db_session, Role.ADMIN)
     for target, expected in [
         ("/admin/users", "/admin/users"),
-        ("https://evil.example/", "/"),
-        ("//evil.example/x", "/"),
-        ("/\\evil.example", "/"),
-        ("javascript:alert(1)", "/"),
+        ("https://evil.example/", "/admin"),  # an admin's own start page instead
+        ("//evil.example/x", "/admin"),
+        ("/\\evil.example", "/admin"),
+        ("javascript:alert(1)", "/admin"),
     ]:
         response = client.post(
             "/sign-in?next=" + target, data={"email": user.email, "password": PASSWORD}

@@ -105,15 +105,29 @@ def test_status_outside_the_vocabulary_is_refused(db_session):
     savepoint.rollback()
 
 
-def test_off_track_without_narrative_is_refused(db_session):
+def test_a_complete_off_track_update_needs_a_narrative(db_session):
     commitment = make_commitment(db_session)
     return_ = make_return(db_session, commitment.pledge.organisation, make_period(db_session))
     flush_fails(
         db_session,
         CommitmentUpdate(
-            return_id=return_.id, commitment_id=commitment.id, status=DeliveryStatus.OFF_TRACK
+            return_id=return_.id,
+            commitment_id=commitment.id,
+            status=DeliveryStatus.OFF_TRACK,
+            complete=True,
         ),
     )
+    flush_fails(
+        db_session,
+        CommitmentUpdate(return_id=return_.id, commitment_id=commitment.id, complete=True),
+    )
+    # A draft may be saved half done, to come back to.
+    db_session.add(
+        CommitmentUpdate(
+            return_id=return_.id, commitment_id=commitment.id, status=DeliveryStatus.OFF_TRACK
+        )
+    )
+    db_session.flush()
 
 
 def test_returned_needs_a_comment(db_session):

@@ -111,6 +111,7 @@ def _sqlite_begin(connection: Any) -> None:
 def _register_blueprints(app: Flask) -> None:
     from tracker.admin.routes import bp as admin
     from tracker.auth.routes import bp as auth
+    from tracker.commitments.routes import bp as commitments
     from tracker.public.routes import bp as public
     from tracker.site.routes import bp as site
 
@@ -118,3 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(public)
     app.register_blueprint(auth)
     app.register_blueprint(admin)
+    app.register_blueprint(commitments)
+    from tracker.returns.routes import bp as returns
+
+    app.register_blueprint(returns)

@@ -212,48 +212,76 @@ def users_create(
     click.echo(link)
 
 
-DEMO_PASSWORD = "pledge tracker demo"  # noqa: S105  (printed on purpose, development only)
-DEMO_ACCOUNTS = (
-    ("admin@example.org", "Alex Admin", "admin", None),
-    ("lead@example.org", "Lee Lead", "lead", "active-luton"),
-    ("board@example.org", "Bo Board", "board", None),
-)
-
-
 @users.command("demo")
 def users_demo() -> None:
     """Create the demo accounts (development only) and print how to sign in."""
-    from sqlalchemy import select
-
-    from tracker.domain.enums import Role
     from tracker.extensions import db
-    from tracker.models import Organisation
-    from tracker.services import accounts
+    from tracker.services import demo as demo_data
 
     if current_app.config["TRACKER_ENV"] == "production":
         raise click.ClickException("demo accounts are for development: not in production")
-    for email, name, role, slug in DEMO_ACCOUNTS:
-        if accounts.find_user(email) is not None:
-            continue
-        organisations = []
-        if slug:
-            organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-            if organisation is None:
-                raise click.ClickException(f"load the seed first: no organisation {slug}")
-            organisations = [organisation]
-        user = accounts.create_user(
-            email=email,
-            name=name,
-            role=Role(role),
-            organisations=organisations,
-            actor_label="demo set-up",
-        )
-        accounts.set_password(user, DEMO_PASSWORD)
+    try:
+        demo_data.ensure_demo_accounts()
+    except demo_data.DemoError as error:
+        raise click.ClickException(str(error)) from None
     db.session.commit()
-    click.echo(f"Demo accounts (password for each: {DEMO_PASSWORD!r}):")
-    for email, _, role, slug in DEMO_ACCOUNTS:
-        extra = f" of {slug}" if slug else ""
-        click.echo(f"  {email:<20} {role}{extra}")
+    click.echo("\n".join(demo_data.demo_account_lines()))
+
+
+@cli.command("demo")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Play the history up to this day (YYYY-MM-DD) instead of today.",
+)
+@click.option(
+    "--seed",
+    "random_seed",
+    type=int,
+    default=2040,
+    show_default=True,
+    help="Random seed: the same seed makes the same history.",
+)
+def demo(today: Any, random_seed: int) -> None:
+    """Fill an empty database with the seed, demo accounts and a year of returns (not production).
+
+    Safe on every start: once any return exists it changes nothing.
+    """
+    from datetime import datetime
+
+    from tracker.config import window_rules
+    from tracker.extensions import db
+    from tracker.services import demo as demo_data
+
+    if current_app.config["TRACKER_ENV"] == "production":
+        raise click.ClickException("demo data is for development: not in production")
+    day = today.date() if today else datetime.now(demo_data.LONDON).date()
+    try:
+        if demo_data.needs_seed():
+            page, place = demo_data.read_seed()
+            with click.progressbar(
+                length=len(page.organisations), label="Importing organisations", file=sys.stderr
+            ) as bar:
+                demo_data.load_seed(page, place, progress=lambda _: bar.update(1))
+        demo_data.prepare(day, window_rules(current_app.config))
+        if demo_data.has_history():
+            db.session.commit()
+            click.echo("Returns already exist: the demo history is not added again.")
+        else:
+            with click.progressbar(
+                length=demo_data.history_size(day), label="Playing out returns", file=sys.stderr
+            ) as bar:
+                summary = demo_data.generate_history(day, seed=random_seed, progress=bar.update)
+            db.session.commit()
+            if summary is not None:
+                click.echo("\n".join(summary.lines()))
+    except demo_data.DemoError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo("\n".join(demo_data.demo_account_lines()))
 
 
 def init_app(app: Flask) -> None:
@@ -290,3 +318,24 @@ def main(argv: list[str] | None = None) -> Any:
         target = _database_target(_configured_database_url())
         click.echo(f"tracker: could not reach {target} (DATABASE_URL): {reason}", err=True)
         sys.exit(3)
+
+
+@cli.group()
+def periods() -> None:
+    """Reporting periods."""
+
+
+@periods.command("sync")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="Pretend it is this day.")
+def periods_sync(today: Any) -> None:
+    """Make the reporting periods up to next quarter and move their states on by date."""
+    from datetime import UTC, datetime
+
+    from tracker.config import window_rules
+    from tracker.extensions import db
+    from tracker.services.periods import ensure_periods
+
+    day = today.date() if today else datetime.now(UTC).date()
+    changes = ensure_periods(day, window_rules(current_app.config))
+    db.session.commit()
+    click.echo("\n".join(changes) if changes else "Reporting periods are up to date.")

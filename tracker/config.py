@@ -160,7 +160,9 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
-        "MAX_CONTENT_LENGTH": _int(env, "MAX_UPLOAD_MB", 10, low=1, high=100) * 1024 * 1024,
+        # The largest evidence file; a request may be a little larger for the form around it.
+        "EVIDENCE_MAX_BYTES": _int(env, "MAX_UPLOAD_MB", 10, low=1, high=100) * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": (_int(env, "MAX_UPLOAD_MB", 10, low=1, high=100) + 1) * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
         "TIMEZONE": "Europe/London",
         "SCHEDULER_LOCK_FILE": str(instance_path / "scheduler.lock"),

@@ -11,3 +11,16 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def insert_ignoring_conflicts(table: object, *, index_elements: list[str], **values: object):  # type: ignore[no-untyped-def]
+    """``INSERT … ON CONFLICT DO NOTHING`` for the database in use (PostgreSQL or SQLite).
+
+    For rows two people (or two processes) may create at the same moment: the loser's insert
+    does nothing, and both then read the one row.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).values(**values).on_conflict_do_nothing(index_elements=index_elements)

@@ -70,6 +70,7 @@ def name_field(label: str = "Full name", **kwargs: Any) -> StringField:
         validators=[
             DataRequired(message="Enter a name"),
             Length(max=200, message="Name must be 200 characters or fewer"),
+            no_control_characters,
         ],
         **kwargs,
     )
@@ -91,5 +92,6 @@ def submit(label: str) -> SubmitField:
 
 
 def no_control_characters(form: Any, field: Any) -> None:
-    if field.data and any(ord(c) < 32 and c not in "\r\n\t" for c in field.data):
-        raise ValidationError(f"{field.label.text} must not contain control characters")
+    """One-line fields (names go into email headers) refuse line breaks and control characters."""
+    if field.data and any(ord(c) < 32 or c == "\x7f" for c in field.data):
+        raise ValidationError(f"{field.label.text} must be on one line, without special characters")

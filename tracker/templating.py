@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
+from tracker.charts import format_amount
 from tracker.domain.enums import Role
+from tracker.domain.updates import status_tag
 from tracker.security import csp_nonce
 
 
@@ -22,6 +25,8 @@ def navigation() -> list[dict[str, Any]]:
     if current_user.is_authenticated:
         if current_user.role == Role.ADMIN:
             items.append(("Admin", "admin.overview"))
+        if current_user.role == Role.LEAD:
+            items.append(("Your returns", "returns.mine"))
         items.append(("Your account", "auth.account"))
     else:
         items.append(("Sign in", "auth.sign_in"))
@@ -42,6 +47,11 @@ def london_time(value: datetime | None, fmt: str = "%-d %B %Y at %-I:%M%p") -> s
     return local.strftime(fmt).replace("AM", "am").replace("PM", "pm")
 
 
+def _amount(value: Decimal | float | int | None) -> str:
+    """A figure as people write it: 120, 45.5, 12,500 (never 1.2E+2 or 120.0000)."""
+    return "" if value is None else format_amount(value)
+
+
 def long_date(value: date | None) -> str:
     """GOV.UK style dates: 1 April 2025."""
     return value.strftime("%-d %B %Y") if value else ""
@@ -60,3 +70,5 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["london_time"] = london_time
     app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["amount"] = _amount
+    app.jinja_env.globals["delivery_status_tag"] = status_tag

@@ -24,6 +24,7 @@ from tracker.extensions import db
 from tracker.forms import options
 from tracker.models import Notification, Organisation, User
 from tracker.services import accounts
+from tracker.services.audit import record as record_audit
 from tracker.services.audit_log import audit_events
 from tracker.services.organisations import (
     OrganisationDetails,
@@ -61,7 +62,12 @@ def overview() -> ResponseReturnValue:
             select(func.count()).select_from(Organisation).where(Organisation.name_needs_review)
         ),
     }
-    return render_template("admin/overview.html", counts=counts)
+    from tracker.services.periods import current_period
+    from tracker.services.returns import review_queue
+
+    period = current_period(now().date())
+    queue = review_queue(period, now().date()) if period else []
+    return render_template("admin/overview.html", counts=counts, period=period, queue=queue)
 
 
 # People ---------------------------------------------------------------------------------------
@@ -336,6 +342,184 @@ def resend_notification(notification_id: int) -> ResponseReturnValue:
         flash("Only failed emails can be sent again")
         return redirect(url_for("admin.notifications"))
     resend(notification.id)
+    record_audit(
+        "queued again",
+        "notification",
+        notification.id,
+        actor=actor(),
+        organisation_id=notification.organisation_id,
+        before={"state": "failed", "last_error": notification.last_error},
+    )
     db.session.commit()
     flash(f"Email to {notification.recipient_email} will be sent again shortly", "success")
     return redirect(url_for("admin.notifications"))
+
+
+# Reporting periods and the review queue ---------------------------------------------------------
+
+
+def _period_or_404(period: str):  # type: ignore[no-untyped-def]
+    from tracker.services.periods import period_by_slug
+
+    found = period_by_slug(period)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/periods")
+@admin_only
+def periods() -> ResponseReturnValue:
+    from tracker.services.periods import all_periods, state_on
+
+    today = now().date()
+    rows = [(p, state_on(p, today)) for p in all_periods()]
+    return render_template("admin/periods.html", rows=rows)
+
+
+@bp.route("/periods/<period>", methods=["GET", "POST"])
+@admin_only
+def edit_period(period: str) -> ResponseReturnValue:
+    from tracker.returns.forms import PeriodDatesForm
+    from tracker.services.periods import PeriodDates, PeriodError, change_dates
+
+    reporting_period = _period_or_404(period)
+    form = PeriodDatesForm()
+    if request.method == "GET":
+        form.opens_on.data = reporting_period.opens_on
+        form.due_on.data = reporting_period.due_on
+        form.closes_on.data = reporting_period.closes_on
+    elif form.validate_on_submit():
+        try:
+            change_dates(
+                reporting_period,
+                PeriodDates(form.opens_on.data, form.due_on.data, form.closes_on.data),
+                actor=actor(),
+            )
+        except PeriodError as error:
+            getattr(form, error.field).errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"Saved the dates for {reporting_period.label}", "success")
+            return redirect(url_for("admin.periods"))
+    return render_template("admin/period_form.html", form=form, period=reporting_period)
+
+
+@bp.route("/periods/<period>/extensions/<slug>", methods=["GET", "POST"])
+@admin_only
+def grant_extension(period: str, slug: str) -> ResponseReturnValue:
+    from tracker.returns.forms import ExtensionForm
+    from tracker.services.periods import PeriodError
+    from tracker.services.periods import grant_extension as grant
+
+    reporting_period = _period_or_404(period)
+    organisation = organisation_by_slug(slug)
+    if organisation is None:
+        abort(404)
+    form = ExtensionForm()
+    if form.validate_on_submit():
+        try:
+            grant(
+                organisation,
+                reporting_period,
+                new_due=form.due_on.data,
+                reason=form.reason.data,
+                actor=actor(),
+            )
+        except PeriodError as error:
+            getattr(form, error.field).errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"{organisation.name} now has until {form.due_on.data:%-d %B %Y}", "success")
+            return redirect(url_for("admin.review_queue", period=reporting_period.slug))
+    return render_template(
+        "admin/extension_form.html", form=form, period=reporting_period, organisation=organisation
+    )
+
+
+@bp.get("/returns/<period>")
+@admin_only
+def review_queue(period: str) -> ResponseReturnValue:
+    from tracker.services.returns import reporting_statuses, review_queue
+
+    reporting_period = _period_or_404(period)
+    today = now().date()
+    rows = review_queue(reporting_period, today)
+    statuses = reporting_statuses(today)
+    from tracker.domain.enums import ReturnState
+
+    waiting = sum(1 for r in rows if r.return_ and r.return_.state == ReturnState.SUBMITTED)
+    return render_template(
+        "admin/review_queue.html",
+        period=reporting_period,
+        rows=rows,
+        statuses=statuses,
+        waiting=waiting,
+        not_started=ReturnState.NOT_STARTED,
+    )
+
+
+@bp.route("/returns/<period>/<slug>", methods=["GET", "POST"])
+@admin_only
+def review_return(period: str, slug: str) -> ResponseReturnValue:
+    from tracker.returns.forms import SendBackForm
+    from tracker.services import returns as service
+
+    reporting_period = _period_or_404(period)
+    organisation = organisation_by_slug(slug)
+    if organisation is None:
+        abort(404)
+    view = service.return_view(organisation, reporting_period, now().date())
+    form = SendBackForm()
+    if form.validate_on_submit():
+        if view.return_ is None or not service.send_back(
+            view.return_, form.comment.data, actor=actor(), now=now()
+        ):
+            flash("Only a submitted return can be sent back")
+        else:
+            db.session.commit()
+            flash(f"Sent back to {organisation.name} with your comment", "success")
+        return redirect(url_for("admin.review_queue", period=reporting_period.slug))
+    return render_template("admin/review_return.html", view=view, form=form)
+
+
+@bp.post("/returns/<period>/<slug>/accept")
+@admin_only
+def accept_return(period: str, slug: str) -> ResponseReturnValue:
+    from tracker.services import returns as service
+
+    reporting_period = _period_or_404(period)
+    organisation = organisation_by_slug(slug)
+    return_ = service.find_return(organisation, reporting_period) if organisation else None
+    if return_ is None:
+        abort(404)
+    if service.accept(return_, actor=actor(), now=now()):
+        db.session.commit()
+        flash(f"Accepted {organisation.name}'s {reporting_period.label} return", "success")
+    else:
+        flash("Only a submitted return can be accepted")
+    return redirect(url_for("admin.review_queue", period=reporting_period.slug))
+
+
+@bp.post("/returns/<period>/<slug>/updates/<int:update_id>/verify")
+@admin_only
+def verify_evidence(period: str, slug: str, update_id: int) -> ResponseReturnValue:
+    from tracker.models import CommitmentUpdate
+    from tracker.services import returns as service
+
+    reporting_period = _period_or_404(period)
+    row = db.session.get(CommitmentUpdate, update_id)
+    if (
+        row is None
+        or row.return_.period_id != reporting_period.id
+        or row.return_.organisation.slug != slug
+    ):
+        abort(404)
+    try:
+        service.verify_evidence(row, actor=actor(), now=now())
+    except service.ReturnError as error:
+        flash(str(error))
+    else:
+        db.session.commit()
+        flash("Evidence marked as verified", "success")
+    return redirect(url_for("admin.review_return", period=period, slug=slug))

@@ -17,6 +17,7 @@ from tracker.auth.forms import (
     ResetPasswordForm,
     SignInForm,
 )
+from tracker.domain.enums import Role
 from tracker.extensions import db
 from tracker.models import TokenPurpose
 from tracker.services import accounts
@@ -47,6 +48,11 @@ def start_session(user: accounts.User) -> None:
 
 
 def home_for(user: accounts.User) -> str:
+    """Where a person lands after signing in: the place their work is."""
+    if user.role == Role.LEAD:
+        return url_for("returns.mine")
+    if user.role == Role.ADMIN:
+        return url_for("admin.overview")
     return url_for("site.home")
 
 

@@ -124,14 +124,24 @@ class CommitmentUpdate(Timestamped, Base):
     __tablename__ = "commitment_updates"
     __table_args__ = (
         UniqueConstraint("return_id", "commitment_id"),
-        enum_check("status", DeliveryStatus),
+        enum_check("status", DeliveryStatus, nullable=True),
         enum_check("evidence_grade", EvidenceGrade),
         CheckConstraint(
-            "status NOT IN ('at_risk', 'off_track', 'discontinued')"
+            "NOT complete OR status NOT IN ('at_risk', 'off_track', 'discontinued')"
             " OR length(coalesce(narrative, '')) > 0",
             name="explained_when_not_on_track",
         ),
+        CheckConstraint("NOT complete OR status IS NOT NULL", name="complete_has_status"),
         CheckConstraint("unchanged_quarters >= 0", name="unchanged_quarters_not_negative"),
+        CheckConstraint(
+            "evidence_file_size IS NULL OR evidence_file_size >= 0", name="file_size_not_negative"
+        ),
+        CheckConstraint(
+            "(evidence_file_key IS NULL) = (evidence_file_name IS NULL)", name="file_has_name"
+        ),
+        CheckConstraint(
+            "evidence_grade <> 'verified' OR verified_at IS NOT NULL", name="verified_has_time"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,13 +149,23 @@ class CommitmentUpdate(Timestamped, Base):
     commitment_id: Mapped[int] = mapped_column(
         ForeignKey("commitments.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus))
+    # A draft may be saved half done ("save and come back later"); a complete one has passed
+    # every rule, and a return is submitted only when all its updates are complete.
+    status: Mapped[DeliveryStatus | None] = mapped_column(enum_column(DeliveryStatus))
+    complete: Mapped[bool] = mapped_column(default=False)
     progress_value: Mapped[Decimal | None] = mapped_column(Amount)
     narrative: Mapped[str | None] = mapped_column(Text)
     evidence_url: Mapped[str | None] = mapped_column(String(2000))
     evidence_grade: Mapped[EvidenceGrade] = mapped_column(
         enum_column(EvidenceGrade), default=EvidenceGrade.SELF_DECLARED
     )
+    # An uploaded file, kept outside the web root under a random key (tracker/evidence.py).
+    evidence_file_key: Mapped[str | None] = mapped_column(String(100))
+    evidence_file_name: Mapped[str | None] = mapped_column(String(255))
+    evidence_file_type: Mapped[str | None] = mapped_column(String(100))
+    evidence_file_size: Mapped[int | None]
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    verified_at: Mapped[datetime | None]
     risks: Mapped[str | None] = mapped_column(Text)
     # "No change since last quarter": counts as reporting; the run of such quarters is kept.
     no_change: Mapped[bool] = mapped_column(default=False)
@@ -155,6 +175,7 @@ class CommitmentUpdate(Timestamped, Base):
 
     return_: Mapped[Return] = relationship(back_populates="updates")
     commitment: Mapped[Commitment] = relationship()
-    updated_by: Mapped[User | None] = relationship()
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
 
     __mapper_args__ = {"version_id_col": version}

@@ -1,0 +1,1 @@
+"""A commitment's own page and the form that sets its title, owner, priorities and SMART target."""

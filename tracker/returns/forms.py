@@ -1,0 +1,162 @@
+"""The quarterly update form, and the admin's review and period forms."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_wtf.file import FileField
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovCheckboxInput,
+    GovDateInput,
+    GovFileInput,
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import BooleanField, DateField, HiddenField, RadioField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from tracker.domain.enums import DeliveryStatus
+from tracker.domain.updates import NARRATIVE_MAX, RISKS_MAX
+from tracker.forms import Form, options
+
+STATUS_HINTS = {
+    DeliveryStatus.NOT_STARTED: "Work on this has not begun",
+    DeliveryStatus.ON_TRACK: "Going as planned",
+    DeliveryStatus.AT_RISK: "Could slip without action: say what is in the way",
+    DeliveryStatus.OFF_TRACK: "Will not be met as planned: say what is happening",
+    DeliveryStatus.COMPLETED: "Done",
+    DeliveryStatus.DISCONTINUED: "No longer being pursued: give the reason",
+}
+
+
+class UpdateForm(Form):
+    status = RadioField(
+        "How is this commitment going?",
+        choices=options((s.value, s.label) for s in DeliveryStatus),
+        widget=GovRadioInput(),
+        validators=[Optional()],
+    )
+    progress_value = StringField(
+        "Progress so far",
+        widget=GovTextInput(),
+        validators=[Optional(), Length(max=30, message="Progress so far must be a number")],
+    )
+    narrative = StringField(
+        "Progress update",
+        widget=GovCharacterCount(),
+        description=(
+            "What happened this quarter. Required if it is at risk, off track or discontinued."
+        ),
+        validators=[Length(max=NARRATIVE_MAX * 2)],
+    )
+    evidence_url = StringField(
+        "Link to evidence (optional)",
+        widget=GovTextInput(),
+        description="A web page or document that shows the progress, starting with https://",
+        validators=[Length(max=4000)],
+    )
+    evidence_file = FileField(
+        "Upload a file as evidence (optional)",
+        widget=GovFileInput(),
+        description="PDF, Word, Excel, PowerPoint, OpenDocument, CSV, text or an image",
+    )
+    remove_file = BooleanField("Remove the uploaded file", widget=GovCheckboxInput())
+    risks = StringField(
+        "Risks or support needed (optional)",
+        widget=GovCharacterCount(),
+        validators=[Length(max=RISKS_MAX * 2)],
+    )
+    version = HiddenField()
+    save = SubmitField("Save and continue", widget=GovSubmitInput())
+    draft = SubmitField("Save as draft", widget=GovSubmitInput())
+    no_change = SubmitField("No change since last quarter", widget=GovSubmitInput())
+
+    def progress_decimal(self) -> Decimal | None:
+        raw = (self.progress_value.data or "").replace(",", "").strip()
+        if not raw:
+            return None
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            return None
+        return value if value.is_finite() else None
+
+    def validate_progress_value(self, field: Any) -> None:
+        raw = (field.data or "").replace(",", "").strip()
+        if raw and self.progress_decimal() is None:
+            raise ValidationError("Progress so far must be a number, like 120 or 45.5")
+
+
+class SendBackForm(Form):
+    comment = StringField(
+        "What needs changing?",
+        widget=GovTextArea(),
+        description="The organisation's leads see this on their return and in an email.",
+        validators=[
+            InputRequired(message="Say what needs changing"),
+            Length(max=5000, message="Keep the comment to 5,000 characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Send back to the organisation", widget=GovSubmitInput())
+
+
+class DayMonthYearField(DateField):
+    """A GOV.UK date input (day, month, year boxes) that names what is wrong with a date."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        # The widget expects exactly three boxes; a tampered form must not break the page.
+        parts = [str(v).strip() for v in valuelist[:3]]
+        parts += [""] * (3 - len(parts))
+        self.raw_data = parts
+        if not any(parts):
+            self.data = None
+            return
+        day, month, year = parts
+        if not all(p.isdigit() for p in parts):
+            raise ValueError(f"{self.label.text} must be a real date, with numbers only")
+        if len(year) != 4:
+            raise ValueError(f"{self.label.text} must include a 4-digit year")
+        try:
+            self.data = date(int(year), int(month), int(day))
+        except ValueError:
+            self.data = None
+            raise ValueError(f"{self.label.text} must be a real date") from None
+
+
+def _date_field(label: str, message: str) -> DayMonthYearField:
+    return DayMonthYearField(
+        label,
+        widget=GovDateInput(),
+        validators=[InputRequired(message=message)],
+        description="For example, 21 7 2025",
+    )
+
+
+class PeriodDatesForm(Form):
+    opens_on = _date_field("Window opens", "Enter the date the window opens, like 16 6 2025")
+    due_on = _date_field("Returns due", "Enter the due date, like 21 7 2025")
+    closes_on = _date_field("Window closes", "Enter the date the window closes, like 11 8 2025")
+    version = HiddenField()
+    submit = SubmitField("Save dates", widget=GovSubmitInput())
+
+
+class ExtensionForm(Form):
+    due_on = _date_field("New due date", "Enter the new due date, like 4 8 2025")
+    reason = StringField(
+        "Reason for the extension",
+        widget=GovTextArea(),
+        validators=[
+            InputRequired(message="Give the reason for the extension"),
+            Length(max=2000, message="Keep the reason to 2,000 characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Grant extension", widget=GovSubmitInput())
+
+
+def parse_date(value: Any) -> date | None:
+    return value if isinstance(value, date) else None

@@ -1,0 +1,312 @@
+"""The lead's quarterly return: task list, one update per commitment, check answers, submit."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.auth.access import organisation, signed_in
+from tracker.domain.enums import DeliveryStatus, Role
+from tracker.domain.permissions import Action, allowed
+from tracker.domain.progress import percent_complete
+from tracker.evidence import EvidenceError, send_stored, store
+from tracker.evidence import delete as delete_stored
+from tracker.extensions import db
+from tracker.models import Commitment, CommitmentUpdate, ReportingPeriod
+from tracker.returns.forms import STATUS_HINTS, UpdateForm
+from tracker.services import returns as service
+from tracker.services.periods import all_periods, current_period, period_by_slug
+
+bp = Blueprint("returns", __name__)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _period_or_404(period: str) -> ReportingPeriod:
+    found = period_by_slug(period)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _commitment_or_404(commitment_id: int) -> Commitment:
+    commitment = db.session.get(Commitment, commitment_id)
+    if commitment is None or commitment.organisation_id != g.organisation.id:
+        abort(404)
+    return commitment
+
+
+def _can(action: Action) -> bool:
+    leads = any(o.id == g.organisation.id for o in current_user.organisations)
+    return allowed(Role(current_user.role), action, leads_organisation=leads)
+
+
+@bp.get("/returns")
+@signed_in
+def mine() -> ResponseReturnValue:
+    """A lead's start page: the current return of each organisation they report for."""
+    period = current_period(today())
+    rows = []
+    for org in current_user.organisations:
+        view = service.return_view(org, period, today()) if period else None
+        rows.append((org, view))
+    return render_template("returns/mine.html", rows=rows, period=period)
+
+
+@bp.get("/organisations/<slug>/returns")
+@organisation(Action.VIEW)
+def overview(slug: str) -> ResponseReturnValue:
+    periods = [p for p in all_periods() if p.opens_on <= today()]
+    views = [service.return_view(g.organisation, p, today()) for p in periods]
+    status = service.reporting_statuses(today()).get(g.organisation.id)
+    return render_template(
+        "returns/overview.html", organisation=g.organisation, views=views, status=status
+    )
+
+
+@bp.get("/organisations/<slug>/returns/<period>")
+@organisation(Action.VIEW)
+def task_list(slug: str, period: str) -> ResponseReturnValue:
+    view = service.return_view(g.organisation, _period_or_404(period), today())
+    return render_template(
+        "returns/task_list.html",
+        view=view,
+        can_edit=_can(Action.EDIT) and view.editable,
+        can_submit=_can(Action.SUBMIT) and view.editable,
+    )
+
+
+def _form_input(form: UpdateForm, commitment: Commitment) -> service.UpdateInput:
+    status = form.status.data if form.status.data in {s.value for s in DeliveryStatus} else None
+    return service.UpdateInput(
+        status=DeliveryStatus(status) if status else None,
+        progress_value=form.progress_decimal() if commitment.target_value is not None else None,
+        narrative=form.narrative.data,
+        evidence_url=form.evidence_url.data,
+        risks=form.risks.data,
+        remove_file=bool(form.remove_file.data),
+    )
+
+
+@bp.route(
+    "/organisations/<slug>/returns/<period>/commitments/<int:commitment_id>",
+    methods=["GET", "POST"],
+)
+@organisation(Action.EDIT)
+def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
+    reporting_period = _period_or_404(period)
+    commitment = _commitment_or_404(commitment_id)
+    view = service.return_view(g.organisation, reporting_period, today())
+    task = next((t for t in view.tasks if t.commitment.id == commitment.id), None)
+    if task is None:
+        abort(404)  # a heading or a commitment no longer on the page: nothing to report
+    back = url_for("returns.task_list", slug=slug, period=period)
+    if not view.editable:
+        flash(
+            "This return cannot be changed now"
+            if view.window_open
+            else f"This return opens on {reporting_period.opens_on:%-d %B %Y}"
+        )
+        return redirect(back)
+
+    form = UpdateForm()
+    existing = task.update
+    theirs = None
+    if request.method == "GET":
+        _fill(form, existing)
+    elif form.validate_on_submit():
+        data = _form_input(form, commitment)
+        complete = bool(form.save.data or form.no_change.data)
+        if form.no_change.data:
+            data = service.carried_forward(g.organisation, reporting_period, commitment)
+        problems = service.problems_with(commitment, data) if complete else []
+        upload = request.files.get(form.evidence_file.name)
+        # Kept only once everything else is right, so a refused form leaves no file behind.
+        if not problems and upload and upload.filename and not form.no_change.data:
+            try:
+                data = _with_file(data, upload)
+            except EvidenceError as error:
+                problems.append(("evidence_file", str(error)))
+        replaced_file = existing.evidence_file_key if existing else None
+        if not problems:
+            try:
+                version = int(form.version.data) if (form.version.data or "").isdigit() else None
+                service.save_update(
+                    g.organisation,
+                    reporting_period,
+                    commitment,
+                    data,
+                    version=version,
+                    complete=complete,
+                    actor=current_user._get_current_object(),
+                    today=today(),
+                )
+                db.session.commit()
+            except service.StaleUpdate as stale:
+                db.session.rollback()
+                _discard_new_file(data)
+                theirs = db.session.get(CommitmentUpdate, stale.theirs.id)
+                form.status.errors = [str(stale)]
+                return _render_update(form, view, task, commitment, theirs=theirs), 409
+            except StaleDataError:
+                db.session.rollback()
+                _discard_new_file(data)
+                theirs = db.session.scalar(
+                    select(CommitmentUpdate).where(
+                        CommitmentUpdate.return_id == view.return_.id,
+                        CommitmentUpdate.commitment_id == commitment.id,
+                    )
+                )
+                form.status.errors = [str(service.StaleUpdate(theirs))]
+                return _render_update(form, view, task, commitment, theirs=theirs), 409
+            except service.ReturnError as error:
+                db.session.rollback()
+                _discard_new_file(data)
+                flash(str(error))
+                return redirect(back)
+            if replaced_file and (data.file is not None or data.remove_file):
+                delete_stored(replaced_file)  # only after the commit that stopped using it
+            if form.draft.data:
+                flash("Your draft has been saved", "success")
+                return redirect(back)
+            return redirect(_next_task_url(view, commitment) or back)
+        for field_name, message in problems:
+            field = getattr(form, field_name, form.status)
+            field.errors = [*field.errors, message]
+    return _render_update(form, view, task, commitment, theirs=theirs)
+
+
+def _discard_new_file(data: service.UpdateInput) -> None:
+    if data.file is not None:
+        delete_stored(data.file.key)
+
+
+def _with_file(data: service.UpdateInput, upload) -> service.UpdateInput:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from flask import current_app
+
+    stored = store(
+        upload.stream, upload.filename, max_bytes=current_app.config["EVIDENCE_MAX_BYTES"]
+    )
+    return replace(data, file=stored)
+
+
+def _fill(form: UpdateForm, existing: CommitmentUpdate | None) -> None:
+    if existing is None:
+        return
+    form.status.data = existing.status.value if existing.status else None
+    form.progress_value.data = (
+        f"{existing.progress_value.normalize():f}" if existing.progress_value is not None else ""
+    )
+    form.narrative.data = existing.narrative or ""
+    form.evidence_url.data = existing.evidence_url or ""
+    form.risks.data = existing.risks or ""
+    form.version.data = str(existing.version)
+
+
+def _next_task_url(view: service.ReturnView, done: Commitment) -> str | None:
+    """After saving, the next commitment still to do (or the check-answers page)."""
+    tasks = view.tasks
+    index = next(i for i, t in enumerate(tasks) if t.commitment.id == done.id)
+    for task in tasks[index + 1 :] + tasks[:index]:
+        if task.state != "completed":
+            return url_for(
+                "returns.update",
+                slug=view.organisation.slug,
+                period=view.period.slug,
+                commitment_id=task.commitment.id,
+            )
+    return url_for("returns.check", slug=view.organisation.slug, period=view.period.slug)
+
+
+def _render_update(form, view, task, commitment, *, theirs=None):  # type: ignore[no-untyped-def]
+    pct = None
+    if (
+        commitment.target_value is not None
+        and task.update
+        and task.update.progress_value is not None
+    ):
+        pct = percent_complete(
+            baseline=commitment.baseline_value,
+            target=commitment.target_value,
+            current=task.update.progress_value,
+            direction=commitment.direction,
+        )
+    return render_template(
+        "returns/update.html",
+        form=form,
+        view=view,
+        task=task,
+        commitment=commitment,
+        percent=pct,
+        theirs=theirs,
+        status_hints=STATUS_HINTS,
+    )
+
+
+@bp.get("/organisations/<slug>/returns/<period>/commitments/<int:commitment_id>/evidence")
+@organisation(Action.VIEW)
+def evidence(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
+    reporting_period = _period_or_404(period)
+    commitment = _commitment_or_404(commitment_id)
+    return_ = service.find_return(g.organisation, reporting_period)
+    row = (
+        db.session.scalar(
+            select(CommitmentUpdate).where(
+                CommitmentUpdate.return_id == return_.id,
+                CommitmentUpdate.commitment_id == commitment.id,
+            )
+        )
+        if return_
+        else None
+    )
+    if row is None or row.evidence_file_key is None:
+        abort(404)
+    return send_stored(
+        _Stored(row.evidence_file_key, row.evidence_file_name, row.evidence_file_type or "")
+    )
+
+
+class _Stored:
+    def __init__(self, key: str, name: str, content_type: str) -> None:
+        self.key, self.name, self.content_type = key, name, content_type
+
+
+@bp.get("/organisations/<slug>/returns/<period>/check")
+@organisation(Action.VIEW)
+def check(slug: str, period: str) -> ResponseReturnValue:
+    view = service.return_view(g.organisation, _period_or_404(period), today())
+    return render_template(
+        "returns/check.html",
+        view=view,
+        can_edit=_can(Action.EDIT) and view.editable,
+        can_submit=_can(Action.SUBMIT) and view.ready_to_submit,
+    )
+
+
+@bp.post("/organisations/<slug>/returns/<period>/submit")
+@organisation(Action.SUBMIT)
+def submit(slug: str, period: str) -> ResponseReturnValue:
+    reporting_period = _period_or_404(period)
+    outcome = service.submit(
+        g.organisation,
+        reporting_period,
+        actor=current_user._get_current_object(),
+        now=datetime.now(UTC),
+    )
+    if not outcome.submitted:
+        db.session.rollback()
+        flash(outcome.message)
+        return redirect(url_for("returns.check", slug=slug, period=period))
+    db.session.commit()
+    return render_template(
+        "returns/submitted.html", organisation=g.organisation, period=reporting_period
+    )

@@ -1,0 +1,661 @@
+"""The quarterly return: the lead's task list, one update per commitment, submit and review.
+
+The rules (DESIGN.md "How it flows" step 3, RELIABILITY.md "Nothing lost"):
+- one return per organisation and period, one update per commitment per return (unique
+  constraints), made safely when two people arrive at once;
+- a draft may be saved half done; submitting needs a complete update for every commitment;
+- no lost updates: the form carries the update's version, and a stale save is refused with the
+  other person's words intact (``StaleUpdate``);
+- submission and review are conditional updates on the return's state, so twenty people
+  pressing "Submit" at once make exactly one submission;
+- accepting a return sets each commitment's current status; sending it back needs a comment and
+  emails the leads.
+Services flush; the request commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from flask import current_app, render_template, url_for
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from tracker.domain.calendar import days_overdue, is_overdue, was_late
+from tracker.domain.enums import DeliveryStatus, EvidenceGrade, PeriodState, ReturnState
+from tracker.domain.reporting_status import PeriodRecord, reporting_status
+from tracker.domain.updates import PreviousUpdate, carry_forward, check_update
+from tracker.evidence import StoredFile
+from tracker.extensions import db, insert_ignoring_conflicts
+from tracker.models import (
+    Commitment,
+    CommitmentUpdate,
+    Organisation,
+    Priority,
+    ReportingPeriod,
+    Return,
+    User,
+)
+from tracker.services import audit
+from tracker.services.periods import state_on
+
+EDITABLE = {ReturnState.NOT_STARTED, ReturnState.DRAFT, ReturnState.RETURNED}
+
+
+class ReturnError(ValueError):
+    """The return cannot change that way now; the message says why, for the person asking."""
+
+
+class StaleUpdate(ReturnError):
+    """Someone else saved this update after the form was opened."""
+
+    def __init__(self, theirs: CommitmentUpdate) -> None:
+        super().__init__(
+            "Someone else changed this update while you were editing it. "
+            "Their version is saved and shown below; yours is beside it."
+        )
+        self.theirs = theirs
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+def reportable_commitments(organisation_id: int) -> list[Commitment]:
+    """The commitments a return reports on: not lead-in headings, still on the pledge page."""
+    return list(
+        db.session.scalars(
+            select(Commitment)
+            .outerjoin(Priority, Priority.id == Commitment.primary_priority_id)
+            .where(
+                Commitment.organisation_id == organisation_id,
+                Commitment.is_heading.is_(False),
+                Commitment.removed_from_page_at.is_(None),
+            )
+            .order_by(func.coalesce(Priority.position, 99), Commitment.position, Commitment.id)
+            .options(selectinload(Commitment.primary_priority))
+        )
+    )
+
+
+def find_return(organisation: Organisation, period: ReportingPeriod) -> Return | None:
+    return db.session.scalar(
+        select(Return).where(
+            Return.organisation_id == organisation.id, Return.period_id == period.id
+        )
+    )
+
+
+def return_for(organisation: Organisation, period: ReportingPeriod) -> Return:
+    """The organisation's return for the period, made if missing (safe when two arrive at once)."""
+    found = find_return(organisation, period)
+    if found is not None:
+        return found
+    now = datetime.now(UTC)
+    db.session.execute(
+        insert_ignoring_conflicts(
+            Return,
+            index_elements=["organisation_id", "period_id"],
+            organisation_id=organisation.id,
+            period_id=period.id,
+            state=ReturnState.NOT_STARTED.value,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    found = find_return(organisation, period)
+    assert found is not None
+    return found
+
+
+def previous_period(period: ReportingPeriod) -> ReportingPeriod | None:
+    quarter = period.as_quarter.previous()
+    return db.session.scalar(
+        select(ReportingPeriod).where(
+            ReportingPeriod.year == quarter.year, ReportingPeriod.quarter == quarter.number
+        )
+    )
+
+
+def previous_updates(
+    organisation: Organisation, period: ReportingPeriod
+) -> dict[int, CommitmentUpdate]:
+    """Last quarter's submitted (or accepted) update per commitment, for "last quarter" columns."""
+    previous = previous_period(period)
+    if previous is None:
+        return {}
+    rows = db.session.scalars(
+        select(CommitmentUpdate)
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .where(
+            Return.organisation_id == organisation.id,
+            Return.period_id == previous.id,
+            Return.state.in_([ReturnState.SUBMITTED, ReturnState.ACCEPTED]),
+        )
+    )
+    return {row.commitment_id: row for row in rows}
+
+
+@dataclass
+class Task:
+    commitment: Commitment
+    update: CommitmentUpdate | None
+    previous: CommitmentUpdate | None
+
+    @property
+    def state(self) -> str:
+        if self.update is None:
+            return "not_started"
+        return "completed" if self.update.complete else "in_progress"
+
+
+@dataclass
+class TaskGroup:
+    priority: Priority | None
+    tasks: list[Task] = field(default_factory=list)
+
+
+@dataclass
+class ReturnView:
+    organisation: Organisation
+    period: ReportingPeriod
+    return_: Return | None
+    groups: list[TaskGroup]
+    today: date
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [task for group in self.groups for task in group.tasks]
+
+    @property
+    def state(self) -> ReturnState:
+        return self.return_.state if self.return_ else ReturnState.NOT_STARTED
+
+    @property
+    def deadline(self) -> date:
+        if self.return_ and self.return_.extended_due_on:
+            return max(self.period.due_on, self.return_.extended_due_on)
+        return self.period.due_on
+
+    @property
+    def days_left(self) -> int:
+        return (self.deadline - self.today).days
+
+    @property
+    def submitted_on(self) -> date | None:
+        submitted = self.return_.submitted_at if self.return_ else None
+        return submitted.date() if submitted else None
+
+    @property
+    def late(self) -> bool:
+        if self.submitted_on:
+            return was_late(self.period.due_on, self.submitted_on, extended_to=self.extended_to)
+        return is_overdue(self.period.due_on, self.today, extended_to=self.extended_to)
+
+    @property
+    def extended_to(self) -> date | None:
+        return self.return_.extended_due_on if self.return_ else None
+
+    @property
+    def window_open(self) -> bool:
+        return self.today >= self.period.opens_on
+
+    @property
+    def editable(self) -> bool:
+        return self.window_open and self.state in EDITABLE
+
+    @property
+    def completed_count(self) -> int:
+        return sum(1 for task in self.tasks if task.state == "completed")
+
+    @property
+    def ready_to_submit(self) -> bool:
+        return self.editable and bool(self.tasks) and self.completed_count == len(self.tasks)
+
+
+def return_view(organisation: Organisation, period: ReportingPeriod, today: date) -> ReturnView:
+    """Everything the task list shows, in a fixed handful of queries."""
+    return_ = find_return(organisation, period)
+    updates: dict[int, CommitmentUpdate] = {}
+    if return_ is not None:
+        updates = {
+            u.commitment_id: u
+            for u in db.session.scalars(
+                select(CommitmentUpdate).where(CommitmentUpdate.return_id == return_.id)
+            )
+        }
+    previous = previous_updates(organisation, period)
+    groups: dict[int | None, TaskGroup] = {}
+    for commitment in reportable_commitments(organisation.id):
+        key = commitment.primary_priority_id
+        group = groups.setdefault(key, TaskGroup(priority=commitment.primary_priority))
+        group.tasks.append(
+            Task(commitment, updates.get(commitment.id), previous.get(commitment.id))
+        )
+    return ReturnView(organisation, period, return_, list(groups.values()), today)
+
+
+# Writing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpdateInput:
+    status: DeliveryStatus | None
+    progress_value: Decimal | None = None
+    narrative: str | None = None
+    evidence_url: str | None = None
+    risks: str | None = None
+    no_change: bool = False
+    file: StoredFile | None = None
+    remove_file: bool = False
+
+
+def _editable_return(organisation: Organisation, period: ReportingPeriod, today: date) -> Return:
+    if today < period.opens_on:
+        raise ReturnError(f"This return opens on {period.opens_on:%-d %B %Y}")
+    return_ = return_for(organisation, period)
+    if return_.state not in EDITABLE:
+        raise ReturnError("This return has been submitted, so it cannot be changed")
+    return return_
+
+
+def problems_with(commitment: Commitment, data: UpdateInput) -> list[tuple[str, str]]:
+    """What stops an update being complete, as (field, message) pairs."""
+    return [
+        (problem.field, problem.message)
+        for problem in check_update(
+            status=data.status,
+            narrative=data.narrative,
+            progress_value=data.progress_value,
+            has_numeric_target=commitment.target_value is not None,
+            evidence_url=data.evidence_url,
+            risks=data.risks,
+        )
+    ]
+
+
+def carried_forward(
+    organisation: Organisation, period: ReportingPeriod, commitment: Commitment
+) -> UpdateInput:
+    """ "No change since last quarter": last quarter's words, carried into this one."""
+    last = previous_updates(organisation, period).get(commitment.id)
+    carried = carry_forward(
+        PreviousUpdate(
+            status=last.status,
+            progress_value=last.progress_value,
+            narrative=last.narrative,
+            evidence_url=last.evidence_url,
+            risks=last.risks,
+            unchanged_quarters=last.unchanged_quarters,
+        )
+        if last is not None and last.status is not None
+        else None
+    )
+    return UpdateInput(
+        status=carried.status,
+        progress_value=carried.progress_value,
+        narrative=carried.narrative,
+        evidence_url=carried.evidence_url,
+        risks=carried.risks,
+        no_change=True,
+    )
+
+
+def _snapshot(row: CommitmentUpdate) -> dict[str, object]:
+    return {
+        "status": row.status,
+        "progress_value": row.progress_value,
+        "narrative": row.narrative,
+        "evidence_url": row.evidence_url,
+        "evidence_file": row.evidence_file_name,
+        "risks": row.risks,
+        "no_change": row.no_change,
+        "complete": row.complete,
+    }
+
+
+def save_update(
+    organisation: Organisation,
+    period: ReportingPeriod,
+    commitment: Commitment,
+    data: UpdateInput,
+    *,
+    version: int | None,
+    complete: bool,
+    actor: User,
+    today: date,
+) -> CommitmentUpdate:
+    """Save one commitment's update (a draft, or complete when every rule is met).
+
+    ``version`` is the update's version the form was opened on (None for a first update); if
+    someone saved since, nothing is written and ``StaleUpdate`` carries their version.
+    """
+    return_ = _editable_return(organisation, period, today)
+    if complete and problems_with(commitment, data):
+        raise ReturnError("The update is not complete")
+    row = db.session.scalar(
+        select(CommitmentUpdate).where(
+            CommitmentUpdate.return_id == return_.id,
+            CommitmentUpdate.commitment_id == commitment.id,
+        )
+    )
+    if row is not None and row.version != version:
+        raise StaleUpdate(row)
+    created = row is None
+    if created:
+        row = CommitmentUpdate(return_id=return_.id, commitment_id=commitment.id)
+    before = {} if created else _snapshot(row)
+    unchanged = 0
+    if data.no_change:
+        previous = previous_updates(organisation, period).get(commitment.id)
+        unchanged = (previous.unchanged_quarters if previous else 0) + 1
+    row.status = data.status
+    row.progress_value = data.progress_value
+    row.narrative = (data.narrative or "").strip() or None
+    row.evidence_url = (data.evidence_url or "").strip() or None
+    row.risks = (data.risks or "").strip() or None
+    row.no_change = data.no_change
+    row.unchanged_quarters = unchanged
+    row.complete = complete
+    if data.remove_file or data.file is not None:
+        row.evidence_file_key = row.evidence_file_name = row.evidence_file_type = None
+        row.evidence_file_size = None
+    if data.file is not None:
+        row.evidence_file_key = data.file.key
+        row.evidence_file_name = data.file.name
+        row.evidence_file_type = data.file.content_type
+        row.evidence_file_size = data.file.size
+    has_evidence = bool(row.evidence_url or row.evidence_file_key)
+    if row.evidence_grade != EvidenceGrade.VERIFIED or not has_evidence:
+        row.evidence_grade = (
+            EvidenceGrade.EVIDENCE_ATTACHED if has_evidence else EvidenceGrade.SELF_DECLARED
+        )
+        row.verified_at = row.verified_by_id = None
+    row.updated_by_id = actor.id
+    if created:
+        try:
+            # Added inside the savepoint: a clash with someone else's first update rolls back
+            # to it, and this transaction carries on to tell the person.
+            with db.session.begin_nested():
+                db.session.add(row)
+                db.session.flush()
+        except IntegrityError:
+            # Someone else made the first update of this commitment a moment ago.
+            theirs = db.session.scalar(
+                select(CommitmentUpdate).where(
+                    CommitmentUpdate.return_id == return_.id,
+                    CommitmentUpdate.commitment_id == commitment.id,
+                )
+            )
+            raise StaleUpdate(theirs) from None
+    else:
+        db.session.flush()  # the version column refuses a save that raced another
+    if return_.state == ReturnState.NOT_STARTED:
+        return_.state = ReturnState.DRAFT
+        db.session.flush()
+    after = _snapshot(row)
+    if before != after:
+        audit.record(
+            "saved update" if not created else "started update",
+            "commitment_update",
+            row.id,
+            actor=actor,
+            organisation_id=organisation.id,
+            before={k: v for k, v in before.items() if before.get(k) != after.get(k)} or None,
+            after={k: v for k, v in after.items() if before.get(k) != after.get(k)},
+        )
+    return row
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    submitted: bool
+    message: str
+
+
+def submit(
+    organisation: Organisation, period: ReportingPeriod, *, actor: User, now: datetime
+) -> SubmitOutcome:
+    """Submit the return when every commitment has a complete update; exactly once."""
+    view = return_view(organisation, period, now.date())
+    if view.state in {ReturnState.SUBMITTED, ReturnState.ACCEPTED}:
+        return SubmitOutcome(False, "This return has already been submitted")
+    if not view.ready_to_submit:
+        missing = len(view.tasks) - view.completed_count
+        return SubmitOutcome(
+            False, f"Complete the {missing} commitment{'s' if missing != 1 else ''} still to do"
+        )
+    return_ = view.return_
+    assert return_ is not None
+    # One conditional UPDATE: whoever changes the state first wins; everyone else is told.
+    result = db.session.execute(
+        update(Return)
+        .where(Return.id == return_.id, Return.state.in_([ReturnState.DRAFT, ReturnState.RETURNED]))
+        .values(
+            state=ReturnState.SUBMITTED,
+            # A return sent back and submitted again keeps its first submission time: the
+            # deadline was met (or missed) then, and fixing it later is not lateness.
+            submitted_at=func.coalesce(Return.submitted_at, now),
+            submitted_by_id=actor.id,
+            version=Return.version + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(return_)
+        return SubmitOutcome(False, "This return has already been submitted")
+    db.session.refresh(return_)
+    audit.record(
+        "submitted",
+        "return",
+        return_.id,
+        actor=actor,
+        organisation_id=organisation.id,
+        after={"period": period.slug, "late": view.late},
+    )
+    return SubmitOutcome(True, "Return submitted")
+
+
+def _review(
+    return_: Return, state: ReturnState, *, actor: User, now: datetime, comment: str | None
+) -> bool:
+    result = db.session.execute(
+        update(Return)
+        .where(Return.id == return_.id, Return.state == ReturnState.SUBMITTED)
+        .values(
+            state=state,
+            reviewed_at=now,
+            reviewed_by_id=actor.id,
+            review_comment=comment,
+            version=Return.version + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(return_)
+    return result.rowcount == 1
+
+
+def accept(return_: Return, *, actor: User, now: datetime) -> bool:
+    """Accept a submitted return: each commitment's current status becomes its update's."""
+    if not _review(return_, ReturnState.ACCEPTED, actor=actor, now=now, comment=None):
+        return False
+    newer = _has_newer_accepted(return_)
+    for row in db.session.scalars(
+        select(CommitmentUpdate)
+        .where(CommitmentUpdate.return_id == return_.id)
+        .options(selectinload(CommitmentUpdate.commitment))
+    ):
+        # An older quarter accepted late never overrides a newer accepted status.
+        if row.status is not None and row.commitment_id not in newer:
+            row.commitment.current_status = row.status
+    db.session.flush()
+    audit.record(
+        "accepted", "return", return_.id, actor=actor, organisation_id=return_.organisation_id
+    )
+    return True
+
+
+def _has_newer_accepted(return_: Return) -> set[int]:
+    period = return_.period
+    newer = (
+        select(CommitmentUpdate.commitment_id)
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(
+            Return.organisation_id == return_.organisation_id,
+            Return.state == ReturnState.ACCEPTED,
+            Return.id != return_.id,
+            (ReportingPeriod.year * 10 + ReportingPeriod.quarter)
+            > period.year * 10 + period.quarter,
+        )
+    )
+    return set(db.session.scalars(newer))
+
+
+def send_back(return_: Return, comment: str, *, actor: User, now: datetime) -> bool:
+    """Return a submitted return to its leads with a comment; they are emailed."""
+    from tracker.mail import queue_email, safe_header
+
+    comment = comment.strip()
+    if not comment:
+        raise ReturnError("Say what needs changing")
+    if not _review(return_, ReturnState.RETURNED, actor=actor, now=now, comment=comment):
+        return False
+    organisation = return_.organisation
+    period = return_.period
+    link = current_app.config["PUBLIC_BASE_URL"] + url_for(
+        "returns.task_list", slug=organisation.slug, period=period.slug
+    )
+    for lead in organisation.leads:
+        if not lead.active:
+            continue
+        context = {
+            "lead": lead,
+            "organisation": organisation,
+            "period": period,
+            "comment": comment,
+            "link": link,
+            "reviewer": actor,
+        }
+        queue_email(
+            kind="return_sent_back",
+            idempotency_key=f"return-sent-back:{return_.id}:{return_.version}:{lead.id}",
+            to_email=lead.email,
+            to_name=safe_header(lead.name),
+            subject=safe_header(f"{organisation.name}: your {period.label} return needs changes")[
+                :300
+            ],
+            text=render_template("emails/return_sent_back.txt", **context),
+            html=render_template("emails/return_sent_back.html", **context),
+            organisation_id=organisation.id,
+            period_id=period.id,
+            user_id=lead.id,
+        )
+    audit.record(
+        "sent back",
+        "return",
+        return_.id,
+        actor=actor,
+        organisation_id=organisation.id,
+        after={"comment": comment},
+    )
+    return True
+
+
+def verify_evidence(row: CommitmentUpdate, *, actor: User, now: datetime) -> None:
+    """An admin confirms the evidence: the update's grade becomes verified."""
+    if not (row.evidence_url or row.evidence_file_key):
+        raise ReturnError("There is no evidence to verify")
+    row.evidence_grade = EvidenceGrade.VERIFIED
+    row.verified_by_id = actor.id
+    row.verified_at = now
+    db.session.flush()
+    audit.record(
+        "verified evidence",
+        "commitment_update",
+        row.id,
+        actor=actor,
+        organisation_id=row.return_.organisation_id,
+    )
+
+
+# The review queue and reporting status ---------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    organisation: Organisation
+    return_: Return | None
+    deadline: date
+    late: bool
+    days_overdue: int
+
+
+def review_queue(period: ReportingPeriod, today: date) -> list[QueueRow]:
+    """Every organisation with its return for the period (two queries)."""
+    returns = {
+        r.organisation_id: r
+        for r in db.session.scalars(select(Return).where(Return.period_id == period.id))
+    }
+    rows = []
+    for organisation in db.session.scalars(
+        select(Organisation).order_by(func.lower(Organisation.name))
+    ):
+        return_ = returns.get(organisation.id)
+        extended = return_.extended_due_on if return_ else None
+        submitted = return_.submitted_at.date() if return_ and return_.submitted_at else None
+        late = (
+            was_late(period.due_on, submitted, extended_to=extended)
+            if submitted
+            else is_overdue(period.due_on, today, extended_to=extended)
+        )
+        deadline = max(period.due_on, extended) if extended else period.due_on
+        overdue = 0 if submitted else days_overdue(period.due_on, today, extended_to=extended)
+        rows.append(QueueRow(organisation, return_, deadline, late, overdue))
+    return rows
+
+
+def reporting_statuses(today: date) -> dict[int, str]:
+    """Each organisation's reporting status today (active, late, non-communicating)."""
+    periods = [
+        p
+        for p in db.session.scalars(select(ReportingPeriod))
+        if state_on(p, today) != PeriodState.UPCOMING
+    ]
+    returns: dict[tuple[int, int], Return] = {
+        (r.organisation_id, r.period_id): r for r in db.session.scalars(select(Return))
+    }
+    statuses = {}
+    for organisation_id in db.session.scalars(select(Organisation.id)):
+        history = []
+        for period in periods:
+            r = returns.get((organisation_id, period.id))
+            submitted = r.submitted_at.date() if r and r.submitted_at else None
+            history.append(
+                PeriodRecord(
+                    quarter=period.as_quarter,
+                    due_on=period.due_on,
+                    extended_to=r.extended_due_on if r else None,
+                    submitted_on=submitted,
+                    closes_on=period.closes_on,
+                )
+            )
+        statuses[organisation_id] = reporting_status(history, today)
+    return statuses
+
+
+def leads_by_organisation(ids: list[int]) -> dict[int, list[User]]:
+    found: dict[int, list[User]] = defaultdict(list)
+    for organisation in db.session.scalars(
+        select(Organisation)
+        .where(Organisation.id.in_(ids))
+        .options(selectinload(Organisation.leads))
+    ):
+        found[organisation.id] = list(organisation.leads)
+    return found
