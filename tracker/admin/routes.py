@@ -358,6 +358,13 @@ def resend_notification(notification_id: int) -> ResponseReturnValue:
 # Reporting periods and the review queue ---------------------------------------------------------
 
 
+def _period_and_organisation_or_404(period: str, slug: str):  # type: ignore[no-untyped-def]
+    organisation = organisation_by_slug(slug)
+    if organisation is None:
+        abort(404)
+    return _period_or_404(period), organisation
+
+
 def _period_or_404(period: str):  # type: ignore[no-untyped-def]
     from tracker.services.periods import period_by_slug
 
@@ -412,10 +419,7 @@ def grant_extension(period: str, slug: str) -> ResponseReturnValue:
     from tracker.services.periods import PeriodError
     from tracker.services.periods import grant_extension as grant
 
-    reporting_period = _period_or_404(period)
-    organisation = organisation_by_slug(slug)
-    if organisation is None:
-        abort(404)
+    reporting_period, organisation = _period_and_organisation_or_404(period, slug)
     form = ExtensionForm()
     if form.validate_on_submit():
         try:
@@ -465,10 +469,7 @@ def review_return(period: str, slug: str) -> ResponseReturnValue:
     from tracker.returns.forms import SendBackForm
     from tracker.services import returns as service
 
-    reporting_period = _period_or_404(period)
-    organisation = organisation_by_slug(slug)
-    if organisation is None:
-        abort(404)
+    reporting_period, organisation = _period_and_organisation_or_404(period, slug)
     view = service.return_view(organisation, reporting_period, now().date())
     form = SendBackForm()
     if form.validate_on_submit():
@@ -488,9 +489,8 @@ def review_return(period: str, slug: str) -> ResponseReturnValue:
 def accept_return(period: str, slug: str) -> ResponseReturnValue:
     from tracker.services import returns as service
 
-    reporting_period = _period_or_404(period)
-    organisation = organisation_by_slug(slug)
-    return_ = service.find_return(organisation, reporting_period) if organisation else None
+    reporting_period, organisation = _period_and_organisation_or_404(period, slug)
+    return_ = service.find_return(organisation, reporting_period)
     if return_ is None:
         abort(404)
     if service.accept(return_, actor=actor(), now=now()):
