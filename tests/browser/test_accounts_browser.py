@@ -56,4 +56,4 @@ def test_sign_in_errors_then_admin_pages(live_server, page, check_accessibility,
 
     page.get_by_role("button", name="Sign out").first.click()
     assert page.url.endswith("/sign-in")
-    assert page.get_by_text("You have signed out").is_visible()
+    page.get_by_text("You have signed out").wait_for()  # is_visible() would not wait

@@ -50,5 +50,5 @@ def test_pages_work_without_javascript(browser, live_server):
     page = context.new_page()
     page.goto(live_server + "/")
     assert page.get_by_role("heading", level=1).inner_text() == "Luton 2040 pledges"
-    assert page.get_by_role("link", name="Accessibility statement").is_visible()
+    page.get_by_role("link", name="Accessibility statement").wait_for()
     context.close()

@@ -87,7 +87,7 @@ def test_the_leads_quarter_then_the_admins_review(live_server, page, check_acces
     assert "Check your answers" in page.get_by_role("heading", level=1).inner_text()
     check_accessibility(page, "return-check")
     page.get_by_role("button", name="Submit the").click()
-    assert page.get_by_role("heading", name="Return submitted").is_visible()
+    page.get_by_role("heading", name="Return submitted").wait_for()  # is_visible() would not wait
     check_accessibility(page, "return-submitted")
     page.get_by_role("button", name="Sign out").first.click()
 
@@ -97,7 +97,7 @@ def test_the_leads_quarter_then_the_admins_review(live_server, page, check_acces
     page.get_by_role("link", name="Review Journey Trust").click()
     check_accessibility(page, "admin-review-return")
     page.get_by_role("button", name="Accept").click()
-    assert page.get_by_text("Accepted Journey Trust").is_visible()
+    page.get_by_text("Accepted Journey Trust").wait_for()  # is_visible() would not wait
     for path, name in [("/admin/periods", "admin-periods"), ("/admin", "admin-overview-period")]:
         page.goto(live_server + path)
         check_accessibility(page, name)
