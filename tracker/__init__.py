@@ -110,16 +110,13 @@ def _sqlite_begin(connection: Any) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from tracker.admin.routes import bp as admin
+    from tracker.api.routes import bp as api
     from tracker.auth.routes import bp as auth
+    from tracker.board.routes import bp as board
     from tracker.commitments.routes import bp as commitments
     from tracker.public.routes import bp as public
+    from tracker.returns.routes import bp as returns
     from tracker.site.routes import bp as site
 
-    app.register_blueprint(site)
-    app.register_blueprint(public)
-    app.register_blueprint(auth)
-    app.register_blueprint(admin)
-    app.register_blueprint(commitments)
-    from tracker.returns.routes import bp as returns
-
-    app.register_blueprint(returns)
+    for blueprint in (site, public, api, auth, admin, commitments, returns, board):
+        app.register_blueprint(blueprint)

@@ -26,6 +26,12 @@ def cli() -> None:
     """Pledge Tracker: load pledges, run the web app and the scheduler, export open data."""
 
 
+def _add_feature_commands() -> None:
+    from tracker.board.commands import summary
+
+    cli.add_command(summary)
+
+
 @cli.group()
 def jobs() -> None:
     """The scheduler process and its jobs."""
@@ -339,3 +345,6 @@ def periods_sync(today: Any) -> None:
     changes = ensure_periods(day, window_rules(current_app.config))
     db.session.commit()
     click.echo("\n".join(changes) if changes else "Reporting periods are up to date.")
+
+
+_add_feature_commands()

@@ -1,0 +1,7 @@
+"""``/api/v1``: organisations, commitments, periods and published board summaries."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")

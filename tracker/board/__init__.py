@@ -1,0 +1,1 @@
+"""The Place Board's quarterly summary and board pack."""
