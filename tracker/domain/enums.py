@@ -145,6 +145,25 @@ class NotificationState(StrEnum):
     FAILED = "failed"
 
 
+class JobOutcome(StrEnum):
+    """How one run of a scheduled job ended; ``interrupted`` when its process died mid-run."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class ReminderOutcome(StrEnum):
+    """What became of one rung of an organisation's reminder ladder."""
+
+    SENT = "sent"
+    # Catch-up: the scheduler was down and a newer rung went instead.
+    SUPERSEDED = "superseded"
+    # Due, but nobody to send it to (no active lead, say): recorded so it is not tried daily.
+    NO_RECIPIENTS = "no_recipients"
+
+
 def values(enum: type[StrEnum]) -> list[str]:
     """The stored strings of an enum, for check constraints and choices."""
     return [member.value for member in enum]

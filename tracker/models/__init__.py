@@ -4,6 +4,7 @@ from tracker.models.account import SignInAttempt, TokenPurpose, UserToken
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.board import BoardSummary
+from tracker.models.jobs import JobRun, ReminderRecord
 from tracker.models.notification import Notification
 from tracker.models.organisation import Organisation, OrganisationContact
 from tracker.models.place import Place, Priority
@@ -17,6 +18,7 @@ __all__ = [
     "BoardSummary",
     "Commitment",
     "CommitmentUpdate",
+    "JobRun",
     "Milestone",
     "Notification",
     "Organisation",
@@ -24,6 +26,7 @@ __all__ = [
     "Place",
     "Pledge",
     "Priority",
+    "ReminderRecord",
     "ReportingPeriod",
     "Return",
     "SignInAttempt",
