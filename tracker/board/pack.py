@@ -1,0 +1,22 @@
+"""The board pack: the stored summary as an A4 PDF, with contents, page numbers and the charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template
+
+from tracker.board.views import SummaryView, template_helpers
+
+
+def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    # Everything the pack needs is inline; text from the database must not make the server fetch.
+    raise ValueError(f"the board pack fetches nothing ({url[:60]!r})")
+
+
+def render_pack(view: SummaryView) -> bytes:
+    """The PDF bytes of a summary (WeasyPrint renders the inline SVG charts)."""
+    from weasyprint import HTML
+
+    html = render_template("board/pack.html", view=view, data=view.data, **template_helpers())
+    return HTML(string=html, url_fetcher=_no_fetching).write_pdf()

@@ -1,0 +1,76 @@
+"""What the summary page, the PDF pack and the exports show, read from a stored snapshot only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+from tracker.board.charts import ORDER, status_bars, trend_columns
+from tracker.domain.enums import DeliveryStatus, ReportingStatus
+from tracker.models import BoardSummary
+
+RETURN_LABELS = {
+    "on_time": "On time",
+    "late": "Late",
+    "missing": "Missing",
+    "not_yet_due": "Not yet due",
+}
+
+
+def status_label(status: str) -> str:
+    return DeliveryStatus(status).label
+
+
+def reporting_label(status: str) -> str:
+    return ReportingStatus(status).label
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """A stored summary with its names and charts, for any template to render."""
+
+    summary: BoardSummary
+    data: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return str(self.data["period"]["label"])
+
+    @property
+    def slug(self) -> str:
+        return str(self.data["period"]["slug"])
+
+    @property
+    def statuses(self) -> list[str]:
+        return ORDER
+
+    @property
+    def priority_names(self) -> dict[str, str]:
+        return {p["code"]: p["name"] for p in self.data["priorities"]}
+
+    @property
+    def priority_chart(self) -> Markup:
+        headline = self.data["headline"]
+        rows = [("All commitments", headline["status_counts"])]
+        rows += [(p["name"], p["status_counts"]) for p in self.data["priorities"]]
+        return status_bars(
+            rows, title=f"Commitments by status and priority, {self.label}", chart_id="priorities"
+        )
+
+    @property
+    def trend_chart(self) -> Markup:
+        points = [(p["label"], p["status_counts"]) for p in self.data["trend"]]
+        return trend_columns(
+            points, title="Status of all commitments at the end of each quarter", chart_id="trend"
+        )
+
+
+def view_of(summary: BoardSummary) -> SummaryView:
+    return SummaryView(summary, summary.data)
+
+
+def template_helpers() -> dict[str, Any]:
+    """Names the summary templates use to turn stored codes into words."""
+    return {"status_label": status_label, "reporting_status": ReportingStatus}

@@ -1,0 +1,620 @@
+"""The board summary: aggregate queries, frozen snapshots, rebuilds and publishing.
+
+A summary is built by a fixed handful of grouped SQL queries whatever the number of
+organisations or commitments (never one per commitment), shaped by ``domain.summary`` and stored
+as a ``BoardSummary`` revision. Pages, the PDF pack and the CSV read the stored ``data`` only,
+so later edits never change what the board saw. A rebuild adds a revision, with a reason.
+Services flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import current_app, has_request_context, render_template, url_for
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy.orm import aliased
+
+from tracker.domain import summary as shape
+from tracker.domain.calendar import Quarter
+from tracker.domain.enums import DeliveryStatus, PeriodState, ReturnState, Role
+from tracker.domain.goalposts import LABELS as GOALPOST_LABELS
+from tracker.domain.smart import SHORT_TITLE
+from tracker.extensions import db
+from tracker.models import (
+    BoardSummary,
+    Commitment,
+    CommitmentUpdate,
+    Organisation,
+    Priority,
+    ReportingPeriod,
+    Return,
+    TargetChange,
+    Theme,
+    User,
+)
+from tracker.models.pledge import commitment_themes
+from tracker.services import audit
+from tracker.services.periods import state_on
+
+
+class SummaryError(ValueError):
+    """A summary cannot be built or published that way; the message says why."""
+
+
+# Building --------------------------------------------------------------------------------------
+
+
+def _ordinal(period: Any) -> ColumnElement[int]:
+    """Quarters as consecutive integers, so "the quarter before" is ordinal − 1."""
+    return period.year * 4 + period.quarter
+
+
+def _ordinal_of(quarter: Quarter) -> int:
+    return quarter.year * 4 + quarter.number
+
+
+def _info(period: ReportingPeriod) -> shape.PeriodInfo:
+    return shape.PeriodInfo(
+        slug=period.slug,
+        label=period.label,
+        starts_on=period.starts_on,
+        ends_on=period.ends_on,
+        due_on=period.due_on,
+        closes_on=period.closes_on,
+    )
+
+
+def _reportable() -> ColumnElement[bool]:
+    return and_(Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None))
+
+
+def _status_tables(ordinal: int) -> Any:
+    """Each reportable commitment's status now and last quarter, from accepted updates.
+
+    One row per commitment, made inside the database: the latest three accepted updates up to
+    this quarter, pivoted, which also decide whether the commitment has stalled.
+    """
+    period_ord = _ordinal(ReportingPeriod)
+    ranked = (
+        select(
+            CommitmentUpdate.commitment_id,
+            CommitmentUpdate.status,
+            CommitmentUpdate.progress_value,
+            CommitmentUpdate.no_change,
+            CommitmentUpdate.narrative,
+            period_ord.label("ord"),
+            ReportingPeriod.year,
+            ReportingPeriod.quarter,
+            func.row_number()
+            .over(partition_by=CommitmentUpdate.commitment_id, order_by=period_ord.desc())
+            .label("rn"),
+        )
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(
+            Return.state == ReturnState.ACCEPTED,
+            CommitmentUpdate.status.is_not(None),
+            period_ord <= ordinal,
+        )
+        .cte("ranked")
+    )
+
+    def nth(column: Any, n: int) -> Any:
+        return func.max(case((ranked.c.rn == n, column)))
+
+    latest = (
+        select(
+            ranked.c.commitment_id,
+            nth(ranked.c.status, 1).label("s1"),
+            nth(ranked.c.status, 2).label("s2"),
+            nth(ranked.c.status, 3).label("s3"),
+            nth(ranked.c.progress_value, 1).label("p1"),
+            nth(ranked.c.progress_value, 2).label("p2"),
+            nth(ranked.c.progress_value, 3).label("p3"),
+            func.max(case((and_(ranked.c.rn == 1, ranked.c.no_change), 1), else_=0)).label("nc1"),
+            func.max(case((and_(ranked.c.rn == 2, ranked.c.no_change), 1), else_=0)).label("nc2"),
+            nth(ranked.c.narrative, 1).label("narrative"),
+            nth(ranked.c.ord, 1).label("o1"),
+            nth(ranked.c.year, 1).label("year1"),
+            nth(ranked.c.quarter, 1).label("quarter1"),
+            func.count().label("n"),
+        )
+        .where(ranked.c.rn <= 3)
+        .group_by(ranked.c.commitment_id)
+        .cte("latest")
+    )
+    not_started = literal(DeliveryStatus.NOT_STARTED.value)
+    now = func.coalesce(latest.c.s1, not_started)
+    previous = case((latest.c.o1 == ordinal, func.coalesce(latest.c.s2, not_started)), else_=now)
+    final = [DeliveryStatus.COMPLETED.value, DeliveryStatus.DISCONTINUED.value]
+    same_three = and_(latest.c.n >= 3, latest.c.s1 == latest.c.s2, latest.c.s2 == latest.c.s3)
+    # domain.updates.is_stalled, in SQL: the tests hold the two to the same answers.
+    stalled = and_(
+        latest.c.s1.is_not(None),
+        latest.c.s1.not_in(final),
+        or_(
+            and_(latest.c.nc1 == 1, latest.c.nc2 == 1),
+            and_(
+                same_three,
+                or_(
+                    and_(
+                        latest.c.p1.is_not(None),
+                        latest.c.p1 == latest.c.p2,
+                        latest.c.p2 == latest.c.p3,
+                    ),
+                    and_(
+                        latest.c.p1.is_(None),
+                        latest.c.p2.is_(None),
+                        latest.c.p3.is_(None),
+                        latest.c.s1 == DeliveryStatus.NOT_STARTED.value,
+                    ),
+                ),
+            ),
+        ),
+    )
+    board = (
+        select(
+            Commitment.id.label("commitment_id"),
+            Commitment.organisation_id,
+            Commitment.primary_priority_id.label("priority_id"),
+            now.label("status"),
+            previous.label("previous_status"),
+            case((latest.c.o1 == ordinal, True), else_=False).label("reported"),
+            case((stalled, True), else_=False).label("stalled"),
+            latest.c.narrative,
+            latest.c.year1,
+            latest.c.quarter1,
+        )
+        .select_from(Commitment)
+        .outerjoin(latest, latest.c.commitment_id == Commitment.id)
+        .where(_reportable())
+        .cte("board")
+    )
+    return board
+
+
+def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
+    """Everything a summary is made of, in a fixed number of grouped queries."""
+    quarter = period.as_quarter
+    ordinal = _ordinal_of(quarter)
+    period_ord = _ordinal(ReportingPeriod)
+    trend_periods = list(
+        db.session.scalars(
+            select(ReportingPeriod)
+            .where(period_ord <= ordinal, period_ord > ordinal - shape.TREND_QUARTERS)
+            .order_by(period_ord)
+        )
+    )
+    previous = next((p for p in trend_periods if p.as_quarter == quarter.previous()), None)
+    priorities = [
+        shape.PriorityInfo(p.id, p.code, p.name)
+        for p in db.session.scalars(select(Priority).order_by(Priority.position, Priority.id))
+    ]
+    themes = [
+        shape.ThemeInfo(t.id, t.slug, t.name)
+        for t in db.session.scalars(select(Theme).order_by(Theme.name))
+    ]
+
+    board = _status_tables(ordinal)
+    status_groups = [
+        shape.StatusGroup(
+            row.priority_id,
+            row.status,
+            row.previous_status,
+            bool(row.reported),
+            bool(row.stalled),
+            row.n,
+        )
+        for row in db.session.execute(
+            select(
+                board.c.priority_id,
+                board.c.status,
+                board.c.previous_status,
+                board.c.reported,
+                board.c.stalled,
+                func.count().label("n"),
+            ).group_by(
+                board.c.priority_id,
+                board.c.status,
+                board.c.previous_status,
+                board.c.reported,
+                board.c.stalled,
+            )
+        )
+    ]
+    grid = [
+        shape.GridCell(row.organisation_id, row.priority_id, row.status, row.n)
+        for row in db.session.execute(
+            select(
+                board.c.organisation_id,
+                board.c.priority_id,
+                board.c.status,
+                func.count().label("n"),
+            ).group_by(board.c.organisation_id, board.c.priority_id, board.c.status)
+        )
+    ]
+    theme_groups = [
+        shape.ThemeGroup(row.theme_id, row.organisation_id, row.status, row.n)
+        for row in db.session.execute(
+            select(
+                commitment_themes.c.theme_id,
+                board.c.organisation_id,
+                board.c.status,
+                func.count().label("n"),
+            )
+            .join(commitment_themes, commitment_themes.c.commitment_id == board.c.commitment_id)
+            .group_by(commitment_themes.c.theme_id, board.c.organisation_id, board.c.status)
+        )
+    ]
+    named = or_(
+        board.c.status.in_([DeliveryStatus.OFF_TRACK.value, DeliveryStatus.AT_RISK.value]),
+        board.c.stalled,
+        and_(
+            board.c.status == DeliveryStatus.COMPLETED.value,
+            board.c.previous_status != DeliveryStatus.COMPLETED.value,
+        ),
+    )
+    lines = [
+        shape.CommitmentLine(
+            id=row.commitment_id,
+            title=row.title or row.original_text,
+            organisation=row.name,
+            organisation_slug=row.slug,
+            priority_id=row.priority_id,
+            status=row.status,
+            previous_status=row.previous_status if previous is not None else row.status,
+            stalled=bool(row.stalled),
+            narrative=row.narrative,
+            reported_in=Quarter(row.year1, row.quarter1).label if row.year1 else None,
+        )
+        for row in db.session.execute(
+            select(
+                board.c.commitment_id,
+                board.c.priority_id,
+                board.c.status,
+                board.c.previous_status,
+                board.c.stalled,
+                board.c.narrative,
+                board.c.year1,
+                board.c.quarter1,
+                Commitment.title,
+                Commitment.original_text,
+                Organisation.name,
+                Organisation.slug,
+            )
+            .join(Commitment, Commitment.id == board.c.commitment_id)
+            .join(Organisation, Organisation.id == board.c.organisation_id)
+            .where(named)
+        )
+    ]
+    smart_groups = _smart_groups()
+    returns = _returns(period, previous)
+    trend_groups = _trend_groups(ordinal)
+    goalposts = [
+        shape.GoalpostChange(
+            commitment_id=row.commitment_id,
+            title=row.title or row.original_text,
+            organisation=row.name,
+            field_label=GOALPOST_LABELS.get(row.field, row.field),
+            old=row.old_value,
+            new=row.new_value,
+            reason=row.reason,
+        )
+        for row in db.session.execute(
+            select(
+                TargetChange.commitment_id,
+                TargetChange.field,
+                TargetChange.old_value,
+                TargetChange.new_value,
+                TargetChange.reason,
+                Commitment.title,
+                Commitment.original_text,
+                Organisation.name,
+            )
+            .join(Commitment, Commitment.id == TargetChange.commitment_id)
+            .join(Organisation, Organisation.id == Commitment.organisation_id)
+            .where(TargetChange.period_id == period.id)
+            .order_by(func.lower(Organisation.name), TargetChange.changed_at, TargetChange.id)
+        )
+    ]
+    return shape.SummaryInputs(
+        period=_info(period),
+        previous=_info(previous) if previous is not None else None,
+        today=today,
+        priorities=priorities,
+        themes=themes,
+        status_groups=status_groups,
+        smart_groups=smart_groups,
+        lines=lines,
+        returns=returns,
+        grid=grid,
+        theme_groups=theme_groups,
+        trend_periods=[_info(p) for p in trend_periods],
+        trend_groups=trend_groups,
+        goalposts=goalposts,
+    )
+
+
+def _smart_groups() -> list[shape.SmartGroup]:
+    def filled(column: Any) -> ColumnElement[bool]:
+        return func.length(func.trim(func.coalesce(column, ""))) > 0
+
+    title_length = func.length(func.trim(func.coalesce(Commitment.title, "")))
+    letters = {
+        "S": and_(title_length > 0, title_length <= SHORT_TITLE),
+        "M": and_(filled(Commitment.metric), Commitment.target_value.is_not(None)),
+        "A": filled(Commitment.owner_name),
+        "R": Commitment.primary_priority_id.is_not(None),
+        "T": Commitment.target_date.is_not(None),
+    }
+    flags = [case((condition, 1), else_=0).label(letter) for letter, condition in letters.items()]
+    rows = db.session.execute(
+        select(Commitment.primary_priority_id, *flags, func.count().label("n"))
+        .where(_reportable())
+        .group_by(Commitment.primary_priority_id, *flags)
+    )
+    return [
+        shape.SmartGroup(
+            row.primary_priority_id,
+            "".join(letter for letter in letters if getattr(row, letter)),
+            row.n,
+        )
+        for row in rows
+    ]
+
+
+def _returns(
+    period: ReportingPeriod, previous: ReportingPeriod | None
+) -> list[shape.OrganisationReturn]:
+    """Every organisation with something to report, with its returns for now and last quarter."""
+    this = aliased(Return)
+    last = aliased(Return)
+    expected = select(Commitment.organisation_id).where(_reportable()).distinct()
+    query = (
+        select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.slug,
+            this.state,
+            this.submitted_at,
+            this.extended_due_on,
+            last.submitted_at.label("previous_submitted_at"),
+            last.extended_due_on.label("previous_extended_due_on"),
+        )
+        .outerjoin(this, and_(this.organisation_id == Organisation.id, this.period_id == period.id))
+        .outerjoin(
+            last,
+            and_(
+                last.organisation_id == Organisation.id,
+                last.period_id == (previous.id if previous is not None else -1),
+            ),
+        )
+        .where(Organisation.id.in_(expected))
+    )
+    return [
+        shape.OrganisationReturn(
+            id=row.id,
+            name=row.name,
+            slug=row.slug,
+            state=row.state.value if row.state else None,
+            submitted_on=row.submitted_at.date() if row.submitted_at else None,
+            extended_to=row.extended_due_on,
+            previous_submitted_on=(
+                row.previous_submitted_at.date() if row.previous_submitted_at else None
+            ),
+            previous_extended_to=row.previous_extended_due_on,
+        )
+        for row in db.session.execute(query)
+    ]
+
+
+def _trend_groups(ordinal: int) -> list[shape.TrendGroup]:
+    """The status mix at the end of each recent quarter: each accepted update holds its
+    commitment's status from its own quarter until the next accepted one."""
+    period_ord = _ordinal(ReportingPeriod)
+    spans = (
+        select(
+            CommitmentUpdate.commitment_id,
+            CommitmentUpdate.status,
+            period_ord.label("ord"),
+            func.lead(period_ord)
+            .over(partition_by=CommitmentUpdate.commitment_id, order_by=period_ord)
+            .label("next_ord"),
+        )
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .join(Commitment, Commitment.id == CommitmentUpdate.commitment_id)
+        .where(
+            Return.state == ReturnState.ACCEPTED,
+            CommitmentUpdate.status.is_not(None),
+            period_ord <= ordinal,
+            _reportable(),
+        )
+        .cte("spans")
+    )
+    at = aliased(ReportingPeriod)
+    at_ord = _ordinal(at)
+    rows = db.session.execute(
+        select(at.slug, spans.c.status, func.count().label("n"))
+        .join(
+            spans,
+            and_(
+                spans.c.ord <= at_ord,
+                or_(spans.c.next_ord.is_(None), spans.c.next_ord > at_ord),
+            ),
+        )
+        .where(at_ord <= ordinal, at_ord > ordinal - shape.TREND_QUARTERS)
+        .group_by(at.slug, spans.c.status)
+    )
+    return [shape.TrendGroup(row.slug, row.status, row.n) for row in rows]
+
+
+def _next_revision(period: ReportingPeriod) -> int:
+    latest = db.session.scalar(
+        select(func.max(BoardSummary.revision)).where(BoardSummary.period_id == period.id)
+    )
+    return (latest or 0) + 1
+
+
+def build_summary(
+    period: ReportingPeriod,
+    *,
+    actor: User | None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> BoardSummary:
+    """Build and store a new revision of the period's summary (a rebuild needs a reason)."""
+    now = now or datetime.now(UTC)
+    reason = (reason or "").strip() or None
+    revision = _next_revision(period)
+    if revision > 1 and reason is None:
+        raise SummaryError(
+            f"{period.label} already has a summary: give the reason for rebuilding it"
+        )
+    if state_on(period, now.date()) == PeriodState.UPCOMING:
+        raise SummaryError(f"{period.label} has not opened yet: there is nothing to summarise")
+    data = shape.shape_summary(summary_inputs(period, now.date()))
+    summary = BoardSummary(
+        period_id=period.id,
+        revision=revision,
+        reason=reason,
+        built_at=now,
+        built_by_id=actor.id if actor else None,
+        data=data,
+    )
+    db.session.add(summary)
+    db.session.flush()
+    audit.record(
+        "built board summary" if revision == 1 else "rebuilt board summary",
+        "board_summary",
+        summary.id,
+        actor=actor,
+        after={"period": period.slug, "revision": revision, "reason": reason},
+    )
+    return summary
+
+
+def ensure_summary(period: ReportingPeriod, *, now: datetime | None = None) -> BoardSummary | None:
+    """Build revision 1 unless the period has a summary already (for the scheduler)."""
+    if _next_revision(period) > 1:
+        return None
+    return build_summary(period, actor=None, now=now)
+
+
+def publish_summary(
+    summary: BoardSummary, *, actor: User | None, now: datetime | None = None
+) -> int:
+    """Publish a summary once and email each active board member; returns emails queued."""
+    if summary.published_at is not None:
+        return 0
+    now = now or datetime.now(UTC)
+    period = summary.period
+    if state_on(period, now.date()) in {PeriodState.UPCOMING, PeriodState.OPEN}:
+        raise SummaryError(
+            f"{period.label}'s return window is still open: publish after it closes "
+            f"on {period.closes_on:%-d %B %Y}"
+        )
+    summary.published_at = now
+    period.state = PeriodState.PUBLISHED
+    db.session.flush()
+    queued = 0
+    members = db.session.scalars(
+        select(User).where(User.role == Role.BOARD, User.active.is_(True)).order_by(User.id)
+    ).all()
+    with _request_context():
+        link = current_app.config["PUBLIC_BASE_URL"] + url_for("board.period", period=period.slug)
+        for member in members:
+            queued += _queue_published(summary, member, link)
+    audit.record(
+        "published board summary",
+        "board_summary",
+        summary.id,
+        actor=actor,
+        after={"period": period.slug, "revision": summary.revision, "emails": queued},
+    )
+    return queued
+
+
+def _queue_published(summary: BoardSummary, member: User, link: str) -> int:
+    from tracker.mail import queue_email, safe_header
+
+    period = summary.period
+    context = {"member": member, "period": period, "summary": summary, "link": link}
+    notification = queue_email(
+        kind="board_published",
+        idempotency_key=f"board-published:{summary.id}:{member.id}",
+        to_email=member.email,
+        to_name=safe_header(member.name),
+        subject=safe_header(f"The {period.label} board summary is ready"),
+        text=render_template("emails/board_published.txt", **context),
+        html=render_template("emails/board_published.html", **context),
+        period_id=period.id,
+        user_id=member.id,
+    )
+    return int(notification is not None)
+
+
+def _request_context() -> AbstractContextManager[object]:
+    """Emails are rendered like pages; a job or a command has no request, so it borrows one."""
+    return nullcontext() if has_request_context() else current_app.test_request_context()
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+def _visible(statement: Any, user: User) -> Any:
+    """Admins see every revision; board members only published ones."""
+    if user.role == Role.ADMIN:
+        return statement
+    return statement.where(BoardSummary.published_at.is_not(None))
+
+
+def latest_summary(user: User) -> BoardSummary | None:
+    """The newest summary the user may read: the latest quarter, its latest revision."""
+    return db.session.scalar(
+        _visible(
+            select(BoardSummary)
+            .join(ReportingPeriod, ReportingPeriod.id == BoardSummary.period_id)
+            .order_by(_ordinal(ReportingPeriod).desc(), BoardSummary.revision.desc())
+            .limit(1),
+            user,
+        )
+    )
+
+
+def summary_for(period: ReportingPeriod, user: User) -> BoardSummary | None:
+    """The period's latest revision the user may read."""
+    return db.session.scalar(
+        _visible(
+            select(BoardSummary)
+            .where(BoardSummary.period_id == period.id)
+            .order_by(BoardSummary.revision.desc())
+            .limit(1),
+            user,
+        )
+    )
+
+
+def revisions(period: ReportingPeriod) -> list[BoardSummary]:
+    return list(
+        db.session.scalars(
+            select(BoardSummary)
+            .where(BoardSummary.period_id == period.id)
+            .order_by(BoardSummary.revision.desc())
+        )
+    )
+
+
+def summarised_periods(user: User) -> list[ReportingPeriod]:
+    """Quarters with a summary the user may read, newest first."""
+    ids = _visible(select(BoardSummary.period_id), user)
+    return list(
+        db.session.scalars(
+            select(ReportingPeriod)
+            .where(ReportingPeriod.id.in_(ids))
+            .order_by(_ordinal(ReportingPeriod).desc())
+        )
+    )
