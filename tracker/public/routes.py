@@ -1,16 +1,134 @@
-"""Public, signed-out pages and open data."""
+"""Public, signed-out pages and open data: who pledged what, and how delivery is going.
+
+Shown only while the place publishes its pledges. When it does not, visitors get 404 and
+signed-in people still see the pages (with a banner), so the programme team can check them
+before switching publication on.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import Blueprint, Response, abort, stream_with_context
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from tracker.auth.access import public
-from tracker.services.open_data import is_published, iter_csv, iter_json
+from tracker.services import public as service
+from tracker.services.open_data import CSV_COLUMNS, is_published, iter_csv, iter_json, licence
 
 bp = Blueprint("public", __name__)
+
+
+@bp.app_context_processor
+def _publication() -> dict[str, Any]:
+    # A function, so pages that never ask do no query.
+    return {"public_pages_visible": _visible}
+
+
+def _visible() -> bool:
+    return service.is_published() or bool(current_user and current_user.is_authenticated)
+
+
+def _page(template: str, **context: Any) -> ResponseReturnValue:
+    published = service.is_published()
+    if not published and not current_user.is_authenticated:
+        abort(404)
+    return render_template(template, published=published, **context)
+
+
+@bp.get("/organisations")
+@public
+def organisations() -> ResponseReturnValue:
+    """Every organisation that pledged, filtered by priority, sector, theme and reporting status."""
+    known = service.catalogue()
+    filters, problems = service.read_organisation_filters(request.args, known)
+    found = service.organisation_summaries(filters, known, service.place_today())
+    selects = [
+        _select("priority", "Town priority", known.priority_choices, filters.priority),
+        _select("theme", "Theme", known.theme_choices, filters.theme),
+        _select("sector", "Sector", known.sector_choices, filters.sector),
+        _select(
+            "reporting_status",
+            "Reporting status",
+            known.reporting_choices,
+            filters.reporting_status,
+        ),
+    ]
+    return _page(
+        "public/organisations.html",
+        organisations=found,
+        filters=filters,
+        problems=problems,
+        errors={problem.parameter: problem.message for problem in problems},
+        selects=selects,
+    )
+
+
+def _select(
+    name: str, label: str, choices: list[service.Choice], selected: str | None
+) -> dict[str, Any]:
+    """A GOV.UK select's items: "Any …" first, then the choices, the chosen one selected."""
+    items = [{"value": "", "text": f"Any {label.lower()}", "selected": not selected}]
+    items += [{"value": c.value, "text": c.label, "selected": c.value == selected} for c in choices]
+    return {"name": name, "label": label, "items": items}
+
+
+@bp.get("/organisations/<slug>")
+@public
+def organisation(slug: str) -> ResponseReturnValue:
+    """One organisation's pledge: statement, commitments, accepted progress, moved goalposts."""
+    page = service.organisation_page(slug, service.catalogue(), service.place_today())
+    if page is None:
+        abort(404)
+    return _page("public/organisation.html", page=page)
+
+
+@bp.get("/priorities")
+@public
+def priorities() -> ResponseReturnValue:
+    return _page("public/priorities.html", entries=service.priority_index(service.catalogue()))
+
+
+@bp.get("/priorities/<code>")
+@public
+def priority(code: str) -> ResponseReturnValue:
+    """Every organisation's commitments to one of the town's priorities."""
+    page = service.priority_page(code, service.catalogue())
+    if page is None:
+        abort(404)
+    return _page("public/collection.html", page=page, kind="priority")
+
+
+@bp.get("/themes")
+@public
+def themes() -> ResponseReturnValue:
+    return _page("public/themes.html", entries=service.theme_index(service.catalogue()))
+
+
+@bp.get("/themes/<slug>")
+@public
+def theme(slug: str) -> ResponseReturnValue:
+    """A shared theme across organisations: who pledged it and who has completed it."""
+    page = service.theme_page(slug, service.catalogue())
+    if page is None:
+        abort(404)
+    return _page("public/collection.html", page=page, kind="theme")
+
+
+@bp.get("/open-data")
+@public
+def open_data() -> ResponseReturnValue:
+    """What the open-data files hold, field by field, and the licence they are published under."""
+    return _page("public/open_data.html", licence=licence(), csv_columns=CSV_COLUMNS)
+
+
+def _licence_link(response: Response) -> Response:
+    terms = licence()
+    if terms.url:
+        response.headers["Link"] = f'<{terms.url}>; rel="license"'
+    return response
 
 
 @bp.get("/open-data.json")
@@ -22,7 +140,7 @@ def open_data_json() -> ResponseReturnValue:
     body = stream_with_context(iter_json(datetime.now(UTC)))
     response = Response(body, mimetype="application/json")
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return _licence_link(response)
 
 
 @bp.get("/open-data.csv")
@@ -34,4 +152,4 @@ def open_data_csv() -> ResponseReturnValue:
     response = Response(stream_with_context(iter_csv()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="open-data.csv"'
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return _licence_link(response)

@@ -1,0 +1,704 @@
+"""The public accountability pages: organisations, their pledges, priorities and themes.
+
+Only accepted data is public; ``test_no_private_data_on_any_public_page_or_api_answer`` seeds
+private data carrying a marker and reads every public page and API answer for it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from tests.factories import (
+    make_commitment,
+    make_organisation,
+    make_period,
+    make_place,
+    make_return,
+    make_user,
+)
+from tests.support.pages import get_page
+from tracker.domain.calendar import Quarter
+from tracker.domain.enums import (
+    ContactRole,
+    DeliveryStatus,
+    EvidenceGrade,
+    ReturnState,
+    Role,
+    Sector,
+)
+from tracker.extensions import db
+from tracker.models import (
+    AuditEvent,
+    BoardSummary,
+    CommitmentUpdate,
+    Notification,
+    Organisation,
+    OrganisationContact,
+    Return,
+    TargetChange,
+    Theme,
+)
+
+ACCEPTED_AT = datetime(2024, 8, 1, 9, 0, tzinfo=UTC)
+
+
+def add_update(session, return_, commitment, status, **fields: Any) -> CommitmentUpdate:
+    update = CommitmentUpdate(
+        return_id=return_.id,
+        commitment_id=commitment.id,
+        status=status,
+        complete=fields.pop("complete", True),
+        **fields,
+    )
+    session.add(update)
+    session.flush()
+    return update
+
+
+def accepted_return(session, organisation, period, updates) -> Any:
+    """A return accepted by the programme team, its statuses now the commitments' statuses."""
+    return_ = make_return(
+        session,
+        organisation,
+        period,
+        state=ReturnState.ACCEPTED,
+        submitted_at=ACCEPTED_AT,
+        reviewed_at=ACCEPTED_AT,
+    )
+    for commitment, status, fields in updates:
+        add_update(session, return_, commitment, status, **fields)
+        commitment.current_status = status
+    session.flush()
+    return return_
+
+
+def build_world(session) -> dict:
+    """Two organisations with accepted returns, themes, a moved goalpost and a board summary."""
+    place = make_place(session)
+    economy, wellbeing, _, net_zero, _ = place.priorities
+    wage = Theme(slug="real-living-wage", name="Real Living Wage")
+    travel = Theme(slug="active-travel", name="Active travel")
+    session.add_all([wage, travel])
+    q1 = make_period(session, Quarter(2024, 1))
+    q2 = make_period(session, Quarter(2024, 2))
+
+    greenway = make_organisation(
+        session,
+        name="Greenway Trust",
+        slug="greenway-trust",
+        sector=Sector.VOLUNTARY_COMMUNITY,
+        website="https://greenway.example.org",
+    )
+    harbour = make_organisation(
+        session, name="Harbour College", slug="harbour-college", sector=Sector.EDUCATION
+    )
+    wage_pledge = make_commitment(
+        session,
+        greenway,
+        original_text="We will pay the Real Living Wage to all staff",
+        title="Pay the Real Living Wage",
+        primary_priority_id=economy.id,
+        metric="staff paid the Real Living Wage",
+        unit="staff",
+        target_value=Decimal(100),
+        target_date=date(2026, 3, 31),
+    )
+    wage_pledge.themes.append(wage)
+    trees = make_commitment(
+        session,
+        greenway,
+        original_text="Plant 500 trees in the town",
+        title="Plant 500 trees",
+        primary_priority_id=net_zero.id,
+    )
+    trees.themes.append(travel)
+    make_commitment(
+        session, greenway, original_text="We will also:", title="We will also:", is_heading=True
+    )
+    greenway.pledges[0].statement = "Greenway Trust pledges to make the town greener."
+    emissions = make_commitment(
+        session,
+        harbour,
+        original_text="Cut our carbon emissions by half",
+        title="Halve carbon emissions",
+        primary_priority_id=net_zero.id,
+    )
+    wellbeing_pledge = make_commitment(
+        session,
+        harbour,
+        original_text="Pay the Real Living Wage",
+        title="Real Living Wage for college staff",
+        primary_priority_id=wellbeing.id,
+    )
+    wellbeing_pledge.themes.append(wage)
+
+    accepted_return(
+        session,
+        greenway,
+        q1,
+        [
+            (
+                wage_pledge,
+                DeliveryStatus.ON_TRACK,
+                {
+                    "progress_value": Decimal(40),
+                    "evidence_url": "https://greenway.example.org/wages",
+                    "evidence_grade": EvidenceGrade.EVIDENCE_ATTACHED,
+                },
+            ),
+            (trees, DeliveryStatus.COMPLETED, {}),
+        ],
+    )
+    accepted_return(
+        session,
+        harbour,
+        q1,
+        [(wellbeing_pledge, DeliveryStatus.COMPLETED, {})],
+    )
+    session.add(
+        TargetChange(
+            commitment=wage_pledge,
+            field="target_value",
+            old_value="80",
+            new_value="100",
+            reason="We took on more staff in the summer",
+            changed_at=datetime(2024, 9, 1, 10, 0, tzinfo=UTC),
+            period_id=q2.id,
+        )
+    )
+    session.add(
+        BoardSummary(
+            period_id=q1.id,
+            revision=1,
+            built_at=ACCEPTED_AT,
+            published_at=ACCEPTED_AT,
+            data={"headline": "Quarter one summary"},
+        )
+    )
+    session.flush()
+    return {
+        "place": place,
+        "q1": q1,
+        "q2": q2,
+        "greenway": greenway,
+        "harbour": harbour,
+        "wage": wage_pledge,
+        "trees": trees,
+        "emissions": emissions,
+        "wellbeing": wellbeing_pledge,
+        "themes": (wage, travel),
+    }
+
+
+@pytest.fixture
+def world(db_session):
+    return build_world(db_session)
+
+
+# The organisation list --------------------------------------------------------------------------
+
+
+def names(page) -> list[str]:
+    return [a.get_text(strip=True) for a in page.soup.select("tbody th a")]
+
+
+def test_the_organisation_list_shows_figures_and_reporting(client, world):
+    page = get_page(client, "/organisations")
+    assert page.h1 == "Organisations"
+    assert names(page) == ["Greenway Trust", "Harbour College"]
+    greenway = page.soup.select("tbody tr")[0].get_text(" ", strip=True)
+    assert "2" in greenway  # the heading line is not a commitment
+    assert "1 on track, 1 completed" in greenway
+    assert "Last reported 2024/25 Q1" in greenway
+    assert page.link("Greenway Trust") == "/organisations/greenway-trust"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?priority=inclusive-economy", ["Greenway Trust"]),
+        ("?priority=net-zero-town", ["Greenway Trust", "Harbour College"]),
+        ("?theme=real-living-wage", ["Greenway Trust", "Harbour College"]),
+        ("?theme=active-travel", ["Greenway Trust"]),
+        ("?sector=education", ["Harbour College"]),
+        ("?q=HARB", ["Harbour College"]),
+        ("?q=100%25", []),
+        ("?q=green&sector=education", []),
+        ("?priority=&theme=&sector=&q=", ["Greenway Trust", "Harbour College"]),
+    ],
+)
+def test_the_organisation_list_filters_without_javascript(client, world, query, expected):
+    page = get_page(client, "/organisations" + query)
+    assert names(page) == expected
+    assert page.errors == []
+
+
+def test_the_filter_form_keeps_what_was_chosen(client, world):
+    page = get_page(client, "/organisations?priority=net-zero-town&q=green")
+    form = page.soup.find("form", method="get")
+    assert form["action"] == "/organisations"
+    assert form.find("option", selected=True, value="net-zero-town") is not None
+    assert form.find("input", attrs={"name": "q"})["value"] == "green"
+    assert page.link("Clear filters") == "/organisations"
+
+
+def test_reporting_status_filter(client, world, db_session):
+    # Q1 2024 is long past its due date; Harbour has no Q2 return, Greenway submitted one.
+    make_return(
+        db_session,
+        world["greenway"],
+        world["q2"],
+        state=ReturnState.SUBMITTED,
+        submitted_at=datetime(2024, 10, 10, tzinfo=UTC),
+    )
+    late = names(get_page(client, "/organisations?reporting_status=late"))
+    active = names(get_page(client, "/organisations?reporting_status=active"))
+    assert late == ["Harbour College"]
+    assert active == ["Greenway Trust"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?priority=no-such-priority",
+        "?theme=%00",
+        "?sector=spaceship",
+        "?reporting_status=asleep",
+        "?q=" + "x" * 500,
+        "?q=%00%00",
+    ],
+)
+def test_bad_filter_values_are_explained_not_a_500(client, world, query):
+    response = client.get("/organisations" + query)
+    assert response.status_code == 200
+    page = get_page(client, "/organisations" + query)
+    if "%00%00" in query:
+        assert page.errors == []
+    else:
+        assert page.title.startswith("Error:")
+        assert len(page.errors) == 1
+        assert page.soup.select_one(".govuk-error-message") is not None
+
+
+# One organisation -------------------------------------------------------------------------------
+
+
+def test_an_organisations_page_shows_its_pledge_and_accepted_progress(client, world):
+    page = get_page(client, "/organisations/greenway-trust")
+    assert page.h1 == "Greenway Trust"
+    assert "Greenway Trust pledges to make the town greener." in page.text
+    assert "Last quarter reported 2024/25 Q1" in page.text
+    card = page.soup.select_one(f"#commitment-{world['wage'].id}").get_text(" ", strip=True)
+    assert "On track" in card
+    assert "reported for 2024/25 Q1" in card
+    assert "Evidence attached" in card
+    assert "40 staff of 100" in card
+    assert "We will pay the Real Living Wage to all staff" in card  # original wording kept
+    assert "Target value changed from “80” to “100”" in " ".join(card.split())
+    assert "We took on more staff in the summer" in card
+    assert "2024/25 Q2" in card
+    trees = page.soup.select_one(f"#commitment-{world['trees'].id}").get_text(" ", strip=True)
+    assert "Completed" in trees
+    assert "We will also:" not in page.text  # a lead-in heading is not a commitment
+    headings = [h.get_text(strip=True) for h in page.soup.select("main h2.govuk-heading-l")]
+    assert headings == ["Inclusive economy", "Net zero town"]
+
+
+def test_a_commitment_without_an_accepted_update_says_so(client, world):
+    page = get_page(client, "/organisations/harbour-college")
+    card = page.soup.select_one(f"#commitment-{world['emissions'].id}").get_text(" ", strip=True)
+    assert "Not started" in card
+    assert "no accepted update yet" in card
+
+
+def test_an_unknown_organisation_is_not_found(client, world):
+    get_page(client, "/organisations/no-such-organisation", status=404)
+
+
+# Priorities and themes -------------------------------------------------------------------------
+
+
+def test_a_priority_page_lists_its_commitments_by_organisation(client, world):
+    index = get_page(client, "/priorities")
+    assert index.link("Net zero town") == "/priorities/net-zero-town"
+    page = get_page(client, "/priorities/net-zero-town")
+    assert page.h1 == "Net zero town"
+    captions = [c.get_text(strip=True) for c in page.soup.select("caption")]
+    assert captions == ["Greenway Trust", "Harbour College"]
+    assert "2 commitments from 2 organisations" in page.text
+    assert (
+        page.link("Plant 500 trees")
+        == f"/organisations/greenway-trust#commitment-{world['trees'].id}"
+    )
+    get_page(client, "/priorities/no-such-priority", status=404)
+
+
+def test_a_theme_page_says_who_pledged_and_who_completed(client, world):
+    index = get_page(client, "/themes")
+    assert index.link("Real Living Wage") == "/themes/real-living-wage"
+    page = get_page(client, "/themes/real-living-wage")
+    assert page.h1 == "Real Living Wage"
+    assert "Pledged by 2 organisations, completed by 1." in page.text
+    get_page(client, "/themes/no-such-theme", status=404)
+
+
+def test_the_home_page_links_to_each_organisation(client, world):
+    page = get_page(client, "/")
+    assert page.link("Greenway Trust") == "/organisations/greenway-trust"
+    assert page.link("Open data") == "/open-data"
+
+
+# Publication ------------------------------------------------------------------------------------
+
+
+def test_nothing_is_public_when_the_place_stops_publishing(client, app, world, db_session):
+    world["place"].publish_publicly = False
+    db_session.flush()
+    for url in [
+        "/organisations",
+        "/organisations/greenway-trust",
+        "/priorities",
+        "/priorities/net-zero-town",
+        "/themes",
+        "/themes/real-living-wage",
+        "/open-data",
+    ]:
+        assert client.get(url).status_code == 404, url
+    page = get_page(client, "/")
+    with pytest.raises(AssertionError):
+        page.link("Greenway Trust")
+    for url in ["/api/v1/organisations", "/api/v1/commitments", "/api/v1/board-summaries"]:
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert response.mimetype == "application/problem+json"
+
+
+def test_signed_in_people_can_check_the_pages_before_they_are_published(client, world, db_session):
+    from tests.support.auth import sign_in
+
+    world["place"].publish_publicly = False
+    db_session.flush()
+    sign_in(client, make_user(db_session, Role.ADMIN))
+    page = get_page(client, "/organisations/greenway-trust")
+    assert "These pages are not published" in page.text
+
+
+# Privacy ---------------------------------------------------------------------------------------
+
+MARKER = "Zebracorn7741"
+
+
+def seed_private_data(session, world) -> None:
+    """Everything that must never be public, each carrying the marker."""
+    greenway, harbour, q1, q2 = world["greenway"], world["harbour"], world["q1"], world["q2"]
+    # A lead (name and email), a deputy (name and email), a commitment owner.
+    lead = make_user(
+        session,
+        Role.LEAD,
+        organisations=[greenway],
+        name=f"Lead {MARKER}",
+        email=f"lead.{MARKER.lower()}@example.org",
+    )
+    session.add(
+        OrganisationContact(
+            organisation=greenway,
+            role=ContactRole.DEPUTY,
+            name=f"Deputy {MARKER}",
+            email=f"deputy.{MARKER.lower()}@example.org",
+        )
+    )
+    world["emissions"].owner_name = f"Owner {MARKER}"
+    world["emissions"].owner_email = f"owner.{MARKER.lower()}@example.org"
+    # The accepted update's narrative, risks, evidence link and file stay with the team.
+    accepted = session.scalars(
+        sa.select(CommitmentUpdate).where(CommitmentUpdate.commitment_id == world["wage"].id)
+    ).one()
+    accepted.narrative = f"Narrative {MARKER}"
+    accepted.risks = f"Risks {MARKER}"
+    accepted.evidence_url = f"https://intranet.example.org/{MARKER}"
+    accepted.evidence_file_key = "k" * 32
+    accepted.evidence_file_name = f"{MARKER}.pdf"
+    accepted.updated_by_id = lead.id
+    # Greenway's Q2 return: submitted, not accepted; an off-track status with a narrative.
+    submitted = make_return(
+        session,
+        greenway,
+        q2,
+        state=ReturnState.SUBMITTED,
+        submitted_at=datetime(2024, 10, 10, tzinfo=UTC),
+        submitted_by_id=lead.id,
+    )
+    add_update(
+        session,
+        submitted,
+        world["trees"],
+        DeliveryStatus.DISCONTINUED,
+        narrative=f"Unaccepted {MARKER}",
+        risks=f"Unaccepted risks {MARKER}",
+    )
+    # Harbour's Q2 return: sent back with a reviewer's comment; its Q1 draft update.
+    returned = make_return(
+        session,
+        harbour,
+        q2,
+        state=ReturnState.RETURNED,
+        submitted_at=datetime(2024, 10, 10, tzinfo=UTC),
+        review_comment=f"Reviewer says {MARKER}",
+        extended_due_on=date(2024, 11, 30),
+        extension_reason=f"Extension {MARKER}",
+    )
+    add_update(
+        session,
+        returned,
+        world["emissions"],
+        DeliveryStatus.OFF_TRACK,
+        narrative=f"Sent back {MARKER}",
+    )
+    draft = make_return(session, harbour, make_period(session, Quarter(2024, 3)))
+    add_update(
+        session,
+        draft,
+        world["emissions"],
+        None,
+        complete=False,
+        narrative=f"Draft {MARKER}",
+        evidence_url=f"https://example.org/{MARKER}",
+        evidence_file_key="d" * 32,
+        evidence_file_name=f"draft-{MARKER}.xlsx",
+        evidence_grade=EvidenceGrade.EVIDENCE_ATTACHED,
+    )
+    # Who moved a goalpost is not public (the change and its reason are).
+    world["wage"].target_changes[0].changed_by_id = lead.id
+    session.add(
+        Notification(
+            kind="reminder",
+            idempotency_key=f"reminder:{MARKER}",
+            recipient_email=f"lead.{MARKER.lower()}@example.org",
+            subject=f"Reminder {MARKER}",
+            body_text=f"Body {MARKER}",
+        )
+    )
+    session.add(
+        AuditEvent(
+            actor_label=f"Lead {MARKER}",
+            action="updated",
+            entity_type="commitment",
+            entity_id=str(world["emissions"].id),
+            after={"note": MARKER},
+        )
+    )
+    # A board summary built but not published, and a later unpublished revision.
+    session.add(BoardSummary(period_id=q2.id, revision=1, built_at=ACCEPTED_AT, data={"x": MARKER}))
+    session.add(
+        BoardSummary(
+            period_id=q1.id,
+            revision=2,
+            reason="Rebuilt",
+            built_at=ACCEPTED_AT,
+            data={"x": MARKER},
+        )
+    )
+    session.flush()
+
+
+PUBLIC_PREFIXES = ("/organisations", "/priorities", "/themes", "/open-data", "/api/v1")
+
+
+def crawl(client, starts: list[str]) -> dict[str, str]:
+    """Every public page and API answer reachable from ``starts``, read as a visitor."""
+    seen: dict[str, str] = {}
+    queue = deque(starts)
+    while queue:
+        url = queue.popleft()
+        if url in seen:
+            continue
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.get_data(as_text=True)
+        seen[url] = body
+        if response.mimetype == "text/html":
+            found = re.findall(r'href="([^"#]+)', body)
+        elif response.mimetype == "application/json":
+            found = re.findall(r'"(/[^"\s]+)"', body)
+        else:
+            found = []
+        for link in found:
+            link = urljoin(url, link.replace("&amp;", "&"))
+            path = urlsplit(link)
+            if path.netloc or not path.path.startswith(PUBLIC_PREFIXES):
+                continue
+            if "{" in link:  # an OpenAPI path template, not an address
+                continue
+            queue.append(link)
+    return seen
+
+
+def test_no_private_data_on_any_public_page_or_api_answer(client, world, db_session):
+    seed_private_data(db_session, world)
+    starts = [
+        "/",
+        "/organisations",
+        "/open-data",
+        "/open-data.json",
+        "/open-data.csv",
+        "/api/v1",
+        "/api/v1/openapi.json",
+        "/api/v1/commitments?per_page=100",
+        "/api/v1/board-summaries",
+        *[
+            f"/organisations?{name}={value}"
+            for name, value in [
+                ("priority", "net-zero-town"),
+                ("theme", "real-living-wage"),
+                ("sector", "education"),
+                ("reporting_status", "late"),
+                ("q", "harbour"),
+            ]
+        ],
+        *[f"/api/v1/commitments?status={s}" for s in DeliveryStatus],
+    ]
+    pages = crawl(client, starts)
+    # The crawl reached every kind of public page and answer.
+    for expected in [
+        "/organisations/greenway-trust",
+        "/organisations/harbour-college",
+        "/priorities/net-zero-town",
+        "/themes/real-living-wage",
+        "/api/v1/organisations/harbour-college",
+        f"/api/v1/commitments/{world['emissions'].id}",
+        "/api/v1/board-summaries/2024-25-q1",
+        "/api/v1/periods",
+        "/api/v1/themes",
+        "/api/v1/priorities",
+    ]:
+        assert expected in pages, expected
+    assert len(pages) > 30
+    leaks = [url for url, body in pages.items() if MARKER.lower() in body.lower()]
+    assert leaks == []
+    # Unaccepted statuses did not become anyone's status.
+    trees = json.loads(pages[f"/api/v1/commitments/{world['trees'].id}"])["data"]
+    assert trees["status"] == "completed"
+    assert trees["latest_accepted_update"]["period"]["slug"] == "2024-25-q1"
+    summary = json.loads(pages["/api/v1/board-summaries/2024-25-q1"])["data"]
+    assert summary["revision"] == 1
+
+
+# Queries ---------------------------------------------------------------------------------------
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *args: object) -> None:
+        self.count += 1
+
+
+def statements_for(client, url: str) -> int:
+    counter = StatementCounter()
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", counter)
+    try:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)
+    return counter.count
+
+
+COUNTED = [
+    "/organisations",
+    "/organisations?theme=real-living-wage&priority=net-zero-town",
+    "/organisations/greenway-trust",
+    "/priorities",
+    "/priorities/net-zero-town",
+    "/themes",
+    "/themes/real-living-wage",
+    "/api/v1/organisations?per_page=100",
+    "/api/v1/commitments?per_page=100",
+    "/api/v1/themes",
+]
+
+
+def test_pages_do_the_same_number_of_queries_whatever_the_size(app, db_session):
+    # Two worlds side by side would share slugs: count on one, then grow it and count again.
+    client = app.test_client()
+    build_world(db_session)
+    small = {url: statements_for(client, url) for url in COUNTED}
+    more = build_more(db_session)
+    assert more > 0
+    large = {url: statements_for(client, url) for url in COUNTED}
+    assert large == small
+    assert all(count > 0 for count in small.values())
+
+
+def build_more(session) -> int:
+    """Six more organisations with five commitments each, accepted returns and goalposts."""
+    place = make_place(session)
+    economy, _, _, net_zero, _ = place.priorities
+    wage = session.scalars(sa.select(Theme).where(Theme.slug == "real-living-wage")).one()
+    q1 = make_period(session, Quarter(2024, 1))
+    greenway = session.scalars(
+        sa.select(Organisation).where(Organisation.slug == "greenway-trust")
+    ).one()
+    greenway_q1 = session.scalars(
+        sa.select(Return).where(Return.organisation_id == greenway.id, Return.period_id == q1.id)
+    ).one()
+    made_count = 0
+    for i in range(5):
+        commitment = make_commitment(
+            session, greenway, title=f"More from Greenway {i}", primary_priority_id=net_zero.id
+        )
+        commitment.themes.append(wage)
+        add_update(session, greenway_q1, commitment, DeliveryStatus.ON_TRACK)
+        commitment.current_status = DeliveryStatus.ON_TRACK
+        session.add(
+            TargetChange(
+                commitment=commitment,
+                field="target_value",
+                old_value="1",
+                new_value="2",
+                reason="More ambition",
+                changed_at=datetime(2024, 9, 3, 10, 0, tzinfo=UTC),
+            )
+        )
+        made_count += 1
+    for n in range(6):
+        extra = make_organisation(session, name=f"Extra Organisation {n:02}", slug=f"extra-{n}")
+        made = [
+            make_commitment(
+                session,
+                extra,
+                title=f"Extra commitment {n}.{i}",
+                primary_priority_id=net_zero.id if i % 2 else economy.id,
+            )
+            for i in range(5)
+        ]
+        for commitment in made:
+            commitment.themes.append(wage)
+        accepted_return(
+            session, extra, q1, [(c, DeliveryStatus.AT_RISK, {"narrative": "x"}) for c in made]
+        )
+        session.add(
+            TargetChange(
+                commitment=made[0],
+                field="target_date",
+                old_value="2030-12-31",
+                new_value="2031-12-31",
+                reason="Funding moved a year",
+                changed_at=datetime(2024, 9, 2, 10, 0, tzinfo=UTC),
+            )
+        )
+        made_count += len(made)
+    session.flush()
+    return made_count

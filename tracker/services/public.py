@@ -1,0 +1,829 @@
+"""What the public may see: organisations, commitments and their accepted progress.
+
+DESIGN.md ("Public", "Two statuses per commitment", "Moved goalposts", "Evidence grade") and
+issue 8: a pledge is a public promise, so anyone may read who is delivering. Only accepted data
+is public. Every query here reads from an accepted return (or the commitment's own published
+fields) and never touches drafts, unreviewed submissions, narratives, risks, evidence files,
+review comments, owners, leads or contacts: the public pages and the API build only on what this
+module hands back, so this is the one place to look when asking "what could leak?".
+
+Each reader does a fixed number of queries whatever the number of organisations or
+commitments (no query per row): lists are aggregated in SQL and related rows loaded in batches.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from tracker.charts import format_amount
+from tracker.domain.calendar import Quarter
+from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReportingStatus, ReturnState, Sector
+from tracker.domain.goalposts import LABELS
+from tracker.domain.smart import SmartScore
+from tracker.extensions import db
+from tracker.models import (
+    BoardSummary,
+    Commitment,
+    CommitmentUpdate,
+    Organisation,
+    Place,
+    Pledge,
+    Priority,
+    ReportingPeriod,
+    Return,
+    TargetChange,
+    Theme,
+)
+from tracker.models.pledge import commitment_themes
+from tracker.services.periods import state_on
+from tracker.services.returns import reporting_statuses
+
+# The commitments a visitor reads: real promises still in the pledge (not lead-in headings).
+SHOWN = (Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None))
+QUERY_MAX = 100
+
+EVIDENCE_LABELS = {
+    EvidenceGrade.SELF_DECLARED: "Self-declared",
+    EvidenceGrade.EVIDENCE_ATTACHED: "Evidence attached",
+    EvidenceGrade.VERIFIED: "Verified by the programme team",
+}
+
+
+def place_today() -> date:
+    """Today in the place's time zone (the day the reporting calendar runs on)."""
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def the_place() -> Place | None:
+    return db.session.scalars(select(Place).order_by(Place.id)).first()
+
+
+def is_published() -> bool:
+    """Whether the place publishes its pledges (on unless an admin turned it off)."""
+    place = the_place()
+    return place is None or place.publish_publicly
+
+
+# Filters ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The vocabularies filters choose from: the place's priorities, the themes, sectors…"""
+
+    priorities: list[Priority]
+    themes: list[Theme]
+
+    @property
+    def priority_choices(self) -> list[Choice]:
+        return [Choice(p.code, p.name) for p in self.priorities]
+
+    @property
+    def theme_choices(self) -> list[Choice]:
+        return [Choice(t.slug, t.name) for t in self.themes]
+
+    @property
+    def sector_choices(self) -> list[Choice]:
+        return [Choice(s.value, s.label) for s in Sector]
+
+    @property
+    def reporting_choices(self) -> list[Choice]:
+        return [Choice(s.value, s.label) for s in ReportingStatus]
+
+    @property
+    def status_choices(self) -> list[Choice]:
+        return [Choice(s.value, s.label) for s in DeliveryStatus]
+
+    def priority(self, code: str | None) -> Priority | None:
+        return next((p for p in self.priorities if p.code == code), None)
+
+    def theme(self, slug: str | None) -> Theme | None:
+        return next((t for t in self.themes if t.slug == slug), None)
+
+    @property
+    def priority_codes(self) -> dict[int, str]:
+        return {p.id: p.code for p in self.priorities}
+
+
+def catalogue() -> Catalogue:
+    """The place's priorities in order and the theme catalogue by name (two queries)."""
+    priorities = db.session.scalars(
+        select(Priority).order_by(Priority.place_id, Priority.position, Priority.id)
+    ).all()
+    themes = db.session.scalars(select(Theme).order_by(func.lower(Theme.name), Theme.id)).all()
+    return Catalogue(list(priorities), list(themes))
+
+
+@dataclass(frozen=True)
+class FilterProblem:
+    """A filter value that names nothing: the parameter and a message saying what would do."""
+
+    parameter: str
+    message: str
+
+
+@dataclass(frozen=True)
+class OrganisationFilters:
+    query: str = ""
+    priority: str | None = None
+    sector: Sector | None = None
+    theme: str | None = None
+    reporting_status: ReportingStatus | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.query or self.priority or self.sector or self.theme or self.reporting_status
+        )
+
+
+def clean_text(value: str | None, limit: int = QUERY_MAX) -> str:
+    """Search text as typed, without NUL bytes (PostgreSQL refuses them) or surrounding space."""
+    return " ".join((value or "").replace("\x00", "").split())[:limit]
+
+
+def read_organisation_filters(
+    args: Mapping[str, str], known: Catalogue
+) -> tuple[OrganisationFilters, list[FilterProblem]]:
+    """Filters from a query string; an empty value means "any", an unknown one is a problem."""
+    problems: list[FilterProblem] = []
+
+    def pick(name: str, choices: list[Choice], what: str) -> str | None:
+        value = args.get(name, "")
+        if value == "":
+            return None
+        if value not in {c.value for c in choices}:
+            problems.append(FilterProblem(name, f"Choose a {what} from the list"))
+            return None
+        return value
+
+    query = args.get("q", "")
+    if len(query) > QUERY_MAX:
+        problems.append(
+            FilterProblem("q", f"Organisation name must be {QUERY_MAX} characters or fewer")
+        )
+    priority = pick("priority", known.priority_choices, "priority")
+    sector = pick("sector", known.sector_choices, "sector")
+    theme = pick("theme", known.theme_choices, "theme")
+    reporting = pick("reporting_status", known.reporting_choices, "reporting status")
+    filters = OrganisationFilters(
+        query=clean_text(query),
+        priority=priority,
+        sector=Sector(sector) if sector else None,
+        theme=theme,
+        reporting_status=ReportingStatus(reporting) if reporting else None,
+    )
+    return filters, problems
+
+
+# Organisations ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodRef:
+    slug: str
+    label: str
+
+
+@dataclass(frozen=True)
+class OrganisationSummary:
+    """One organisation as the public list shows it."""
+
+    id: int
+    slug: str
+    name: str
+    sector: Sector | None
+    website: str | None
+    reporting_status: ReportingStatus
+    commitment_count: int
+    status_counts: dict[DeliveryStatus, int]
+    last_reported: PeriodRef | None
+    updated_at: datetime
+
+    @property
+    def statuses(self) -> list[tuple[DeliveryStatus, int]]:
+        """Status counts in the vocabulary's order, leaving out the zeros."""
+        return [(s, self.status_counts[s]) for s in DeliveryStatus if self.status_counts.get(s)]
+
+
+def _last_reported(organisation_ids: Iterable[int] | None = None) -> dict[int, PeriodRef]:
+    """Each organisation's latest quarter with an accepted return (one query)."""
+    query = (
+        select(Return.organisation_id, ReportingPeriod)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(Return.state == ReturnState.ACCEPTED)
+        .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
+    )
+    if organisation_ids is not None:
+        query = query.where(Return.organisation_id.in_(list(organisation_ids)))
+    latest = {}
+    for organisation_id, period in db.session.execute(query):
+        latest[organisation_id] = PeriodRef(period.slug, period.label)
+    return latest
+
+
+def _status_counts(
+    organisation_ids: Sequence[int] | None = None,
+) -> dict[int, dict[DeliveryStatus, int]]:
+    query = (
+        select(Commitment.organisation_id, Commitment.current_status, func.count())
+        .where(*SHOWN)
+        .group_by(Commitment.organisation_id, Commitment.current_status)
+    )
+    if organisation_ids is not None:
+        query = query.where(Commitment.organisation_id.in_(organisation_ids))
+    counts: dict[int, dict[DeliveryStatus, int]] = defaultdict(dict)
+    for organisation_id, status, n in db.session.execute(query):
+        counts[organisation_id][DeliveryStatus(status)] = n
+    return counts
+
+
+def _with_commitment(*conditions: object) -> object:
+    """Organisations with at least one shown commitment meeting ``conditions``."""
+    return Organisation.id.in_(select(Commitment.organisation_id).where(*SHOWN, *conditions))
+
+
+def organisation_summaries(
+    filters: OrganisationFilters, known: Catalogue, today: date
+) -> list[OrganisationSummary]:
+    """Organisations by name that match the filters, with their figures (five queries)."""
+    query = select(Organisation).order_by(func.lower(Organisation.name), Organisation.id)
+    if filters.query:
+        query = query.where(Organisation.name.icontains(filters.query, autoescape=True))
+    if filters.sector:
+        query = query.where(Organisation.sector == filters.sector)
+    if filters.priority:
+        priority = known.priority(filters.priority)
+        assert priority is not None
+        query = query.where(
+            _with_commitment(
+                or_(
+                    Commitment.primary_priority_id == priority.id,
+                    Commitment.secondary_priority_id == priority.id,
+                )
+            )
+        )
+    if filters.theme:
+        theme = known.theme(filters.theme)
+        assert theme is not None
+        query = query.where(
+            _with_commitment(
+                Commitment.id.in_(
+                    select(commitment_themes.c.commitment_id).where(
+                        commitment_themes.c.theme_id == theme.id
+                    )
+                )
+            )
+        )
+    organisations = db.session.scalars(query).all()
+    statuses = reporting_statuses(today)
+    counts = _status_counts()
+    last = _last_reported()
+    summaries = []
+    for organisation in organisations:
+        reporting = ReportingStatus(statuses.get(organisation.id, ReportingStatus.ACTIVE))
+        if filters.reporting_status and reporting != filters.reporting_status:
+            continue
+        status_counts = counts.get(organisation.id, {})
+        summaries.append(
+            OrganisationSummary(
+                id=organisation.id,
+                slug=organisation.slug,
+                name=organisation.name,
+                sector=organisation.sector,
+                website=organisation.website,
+                reporting_status=reporting,
+                commitment_count=sum(status_counts.values()),
+                status_counts=status_counts,
+                last_reported=last.get(organisation.id),
+                updated_at=organisation.updated_at,
+            )
+        )
+    return summaries
+
+
+def organisation_summary(slug: str, today: date) -> OrganisationSummary | None:
+    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if organisation is None:
+        return None
+    counts = _status_counts([organisation.id]).get(organisation.id, {})
+    reporting = reporting_statuses(today).get(organisation.id, ReportingStatus.ACTIVE)
+    return OrganisationSummary(
+        id=organisation.id,
+        slug=organisation.slug,
+        name=organisation.name,
+        sector=organisation.sector,
+        website=organisation.website,
+        reporting_status=ReportingStatus(reporting),
+        commitment_count=sum(counts.values()),
+        status_counts=counts,
+        last_reported=_last_reported([organisation.id]).get(organisation.id),
+        updated_at=organisation.updated_at,
+    )
+
+
+def organisation_slugs() -> list[str]:
+    """Every organisation's slug, in name order."""
+    return list(
+        db.session.scalars(
+            select(Organisation.slug).order_by(func.lower(Organisation.name), Organisation.id)
+        )
+    )
+
+
+def statements(organisation_ids: Sequence[int]) -> dict[int, str | None]:
+    """Each organisation's pledge statement (its first pledge's), in one query."""
+    rows = db.session.execute(
+        select(Pledge.organisation_id, Pledge.statement)
+        .where(Pledge.organisation_id.in_(organisation_ids))
+        .order_by(Pledge.id.desc())
+    )
+    return {organisation_id: statement for organisation_id, statement in rows}
+
+
+# Commitments -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicGoalpost:
+    """One moved goalpost as the public sees it: what changed, when and why (never who)."""
+
+    changed_at: datetime
+    field: str
+    label: str
+    old_value: str | None
+    new_value: str | None
+    reason: str
+    period: PeriodRef | None
+
+    @property
+    def old_text(self) -> str:
+        return _readable(self.field, self.old_value)
+
+    @property
+    def new_text(self) -> str:
+        return _readable(self.field, self.new_value)
+
+
+def _readable(field_name: str, value: str | None) -> str:
+    """A stored goalpost value as people read it: 31 December 2040, 1,200."""
+    if value is None or value == "":
+        return "not set"
+    try:
+        if field_name.endswith("_date"):
+            return date.fromisoformat(value).strftime("%-d %B %Y")
+        if field_name.endswith("_value"):
+            return format_amount(Decimal(value))
+    except (ValueError, ArithmeticError):
+        pass
+    return value
+
+
+@dataclass(frozen=True)
+class AcceptedUpdate:
+    """The parts of a commitment's latest accepted update that are public."""
+
+    period: PeriodRef
+    status: DeliveryStatus
+    evidence_grade: EvidenceGrade
+    progress_value: Decimal | None
+
+    @property
+    def evidence_label(self) -> str:
+        return EVIDENCE_LABELS[self.evidence_grade]
+
+
+@dataclass
+class PublicCommitment:
+    commitment: Commitment
+    organisation_slug: str
+    organisation_name: str
+    priority: Priority | None
+    secondary_priority: Priority | None
+    themes: list[Theme]
+    latest: AcceptedUpdate | None
+    goalposts: list[PublicGoalpost] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.commitment.id
+
+    @property
+    def heading(self) -> str:
+        return self.commitment.title or self.commitment.original_text
+
+    @property
+    def status(self) -> DeliveryStatus:
+        return DeliveryStatus(self.commitment.current_status or DeliveryStatus.NOT_STARTED)
+
+    @property
+    def smart(self) -> SmartScore:
+        return self.commitment.smart
+
+
+def _periods_by_id() -> dict[int, ReportingPeriod]:
+    return {p.id: p for p in db.session.scalars(select(ReportingPeriod))}
+
+
+def _latest_accepted(commitment_ids: Sequence[int]) -> dict[int, AcceptedUpdate]:
+    """Each commitment's update in its newest accepted return (one query)."""
+    if not commitment_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            CommitmentUpdate.commitment_id,
+            CommitmentUpdate.status,
+            CommitmentUpdate.evidence_grade,
+            CommitmentUpdate.progress_value,
+            ReportingPeriod.slug,
+            ReportingPeriod.year,
+            ReportingPeriod.quarter,
+        )
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(
+            CommitmentUpdate.commitment_id.in_(commitment_ids),
+            Return.state == ReturnState.ACCEPTED,
+            CommitmentUpdate.status.is_not(None),
+        )
+        .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
+    )
+    latest = {}
+    for commitment_id, status, grade, progress, slug, year, quarter in rows:
+        latest[commitment_id] = AcceptedUpdate(
+            period=PeriodRef(slug, Quarter(year, quarter).label),
+            status=DeliveryStatus(status),
+            evidence_grade=EvidenceGrade(grade),
+            progress_value=progress,
+        )
+    return latest
+
+
+def _goalposts(commitment_ids: Sequence[int]) -> dict[int, list[PublicGoalpost]]:
+    """Moved goalposts per commitment, newest first (two queries)."""
+    if not commitment_ids:
+        return {}
+    periods = _periods_by_id()
+    found: dict[int, list[PublicGoalpost]] = defaultdict(list)
+    for change in db.session.scalars(
+        select(TargetChange)
+        .where(TargetChange.commitment_id.in_(commitment_ids))
+        .order_by(TargetChange.changed_at.desc(), TargetChange.id)
+    ):
+        period = periods.get(change.period_id) if change.period_id else None
+        found[change.commitment_id].append(
+            PublicGoalpost(
+                changed_at=change.changed_at,
+                field=change.field,
+                label=LABELS.get(change.field, change.field.replace("_", " ")).capitalize(),
+                old_value=change.old_value,
+                new_value=change.new_value,
+                reason=change.reason,
+                period=PeriodRef(period.slug, period.label) if period else None,
+            )
+        )
+    return found
+
+
+def _public(commitments: Sequence[Commitment], known: Catalogue) -> list[PublicCommitment]:
+    """Wrap loaded commitments (organisation and themes eager) with their public extras."""
+    ids = [c.id for c in commitments]
+    latest = _latest_accepted(ids)
+    goalposts = _goalposts(ids)
+    by_id = {p.id: p for p in known.priorities}
+    return [
+        PublicCommitment(
+            commitment=c,
+            organisation_slug=c.organisation.slug,
+            organisation_name=c.organisation.name,
+            priority=by_id.get(c.primary_priority_id or 0),
+            secondary_priority=by_id.get(c.secondary_priority_id or 0),
+            themes=list(c.themes),
+            latest=latest.get(c.id),
+            goalposts=goalposts.get(c.id, []),
+        )
+        for c in commitments
+    ]
+
+
+def _ordered(query: Select) -> Select:
+    return (
+        query.join(Organisation, Organisation.id == Commitment.organisation_id)
+        .outerjoin(Priority, Priority.id == Commitment.primary_priority_id)
+        .order_by(
+            func.lower(Organisation.name),
+            Organisation.id,
+            func.coalesce(Priority.position, 99),
+            Commitment.position,
+            Commitment.id,
+        )
+        .options(joinedload(Commitment.organisation), selectinload(Commitment.themes))
+    )
+
+
+@dataclass(frozen=True)
+class CommitmentFilters:
+    organisation: str | None = None
+    priority: str | None = None
+    theme: str | None = None
+    status: DeliveryStatus | None = None
+
+
+def _commitment_conditions(filters: CommitmentFilters, known: Catalogue) -> list[object]:
+    conditions: list[object] = []
+    if filters.organisation:
+        conditions.append(
+            Commitment.organisation_id.in_(
+                select(Organisation.id).where(Organisation.slug == filters.organisation)
+            )
+        )
+    if filters.priority:
+        priority = known.priority(filters.priority)
+        conditions.append(Commitment.primary_priority_id == (priority.id if priority else -1))
+    if filters.theme:
+        theme = known.theme(filters.theme)
+        conditions.append(
+            Commitment.id.in_(
+                select(commitment_themes.c.commitment_id).where(
+                    commitment_themes.c.theme_id == (theme.id if theme else -1)
+                )
+            )
+        )
+    if filters.status:
+        conditions.append(Commitment.current_status == filters.status)
+    return conditions
+
+
+def commitment_list(
+    filters: CommitmentFilters, known: Catalogue, *, offset: int, limit: int
+) -> tuple[int, list[PublicCommitment]]:
+    """One page of the commitments the public pages show, and how many there are in all."""
+    conditions = [*SHOWN, *_commitment_conditions(filters, known)]
+    total = db.session.scalar(select(func.count(Commitment.id)).where(*conditions)) or 0
+    commitments = db.session.scalars(
+        _ordered(select(Commitment).where(*conditions)).offset(offset).limit(limit)
+    ).all()
+    return total, _public(commitments, known)
+
+
+def commitment_by_id(commitment_id: int, known: Catalogue) -> PublicCommitment | None:
+    commitments = db.session.scalars(
+        _ordered(select(Commitment).where(Commitment.id == commitment_id, *SHOWN))
+    ).all()
+    found = _public(commitments, known)
+    return found[0] if found else None
+
+
+# Pages -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PriorityGroup:
+    priority: Priority | None
+    commitments: list[PublicCommitment]
+
+
+@dataclass
+class OrganisationPage:
+    summary: OrganisationSummary
+    statement: str | None
+    groups: list[PriorityGroup]
+
+    @property
+    def commitments(self) -> list[PublicCommitment]:
+        return [c for group in self.groups for c in group.commitments]
+
+    @property
+    def goalpost_count(self) -> int:
+        return sum(len(c.goalposts) for c in self.commitments)
+
+
+def organisation_page(slug: str, known: Catalogue, today: date) -> OrganisationPage | None:
+    """An organisation's pledge: its statement and commitments by priority, accepted progress."""
+    summary = organisation_summary(slug, today)
+    if summary is None:
+        return None
+    commitments = db.session.scalars(
+        _ordered(select(Commitment).where(Commitment.organisation_id == summary.id, *SHOWN))
+    ).all()
+    groups: dict[int | None, PriorityGroup] = {}
+    for item in _public(commitments, known):
+        key = item.priority.id if item.priority else None
+        groups.setdefault(key, PriorityGroup(item.priority, [])).commitments.append(item)
+    return OrganisationPage(
+        summary=summary,
+        statement=statements([summary.id]).get(summary.id),
+        groups=list(groups.values()),
+    )
+
+
+@dataclass
+class OrganisationGroup:
+    slug: str
+    name: str
+    commitments: list[PublicCommitment]
+
+    @property
+    def completed(self) -> bool:
+        return any(c.status == DeliveryStatus.COMPLETED for c in self.commitments)
+
+
+@dataclass
+class CollectionPage:
+    """A priority's or a theme's commitments across organisations."""
+
+    title: str
+    description: str | None
+    organisations: list[OrganisationGroup]
+
+    @property
+    def commitments(self) -> list[PublicCommitment]:
+        return [c for group in self.organisations for c in group.commitments]
+
+    @property
+    def status_counts(self) -> list[tuple[DeliveryStatus, int]]:
+        counts = Counter(c.status for c in self.commitments)
+        return [(s, counts[s]) for s in DeliveryStatus if counts[s]]
+
+    @property
+    def completed_by(self) -> int:
+        return sum(1 for group in self.organisations if group.completed)
+
+
+def _by_organisation(items: list[PublicCommitment]) -> list[OrganisationGroup]:
+    groups: dict[str, OrganisationGroup] = {}
+    for item in items:
+        group = groups.setdefault(
+            item.organisation_slug,
+            OrganisationGroup(item.organisation_slug, item.organisation_name, []),
+        )
+        group.commitments.append(item)
+    return list(groups.values())
+
+
+def priority_page(code: str, known: Catalogue) -> CollectionPage | None:
+    priority = known.priority(code)
+    if priority is None:
+        return None
+    commitments = db.session.scalars(
+        _ordered(select(Commitment).where(Commitment.primary_priority_id == priority.id, *SHOWN))
+    ).all()
+    return CollectionPage(
+        priority.name, priority.description, _by_organisation(_public(commitments, known))
+    )
+
+
+def theme_page(slug: str, known: Catalogue) -> CollectionPage | None:
+    theme = known.theme(slug)
+    if theme is None:
+        return None
+    commitments = db.session.scalars(
+        _ordered(
+            select(Commitment).where(
+                *SHOWN,
+                Commitment.id.in_(
+                    select(commitment_themes.c.commitment_id).where(
+                        commitment_themes.c.theme_id == theme.id
+                    )
+                ),
+            )
+        )
+    ).all()
+    return CollectionPage(
+        theme.name, theme.description, _by_organisation(_public(commitments, known))
+    )
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    code: str
+    name: str
+    description: str | None
+    organisations: int
+    commitments: int
+    completed: int
+
+
+def priority_index(known: Catalogue) -> list[CatalogueEntry]:
+    """Each priority with how many organisations and commitments it has (one query)."""
+    rows = db.session.execute(
+        select(
+            Commitment.primary_priority_id,
+            func.count(func.distinct(Commitment.organisation_id)),
+            func.count(Commitment.id),
+            func.count(Commitment.id).filter(Commitment.current_status == DeliveryStatus.COMPLETED),
+        )
+        .where(*SHOWN)
+        .group_by(Commitment.primary_priority_id)
+    )
+    figures = {row[0]: row[1:] for row in rows}
+    return [
+        CatalogueEntry(p.code, p.name, p.description, *figures.get(p.id, (0, 0, 0)))
+        for p in known.priorities
+    ]
+
+
+def theme_index(known: Catalogue) -> list[CatalogueEntry]:
+    """Each theme with how many organisations pledged it and how many completed (one query)."""
+    rows = db.session.execute(
+        select(
+            commitment_themes.c.theme_id,
+            func.count(func.distinct(Commitment.organisation_id)),
+            func.count(Commitment.id),
+            func.count(func.distinct(Commitment.organisation_id)).filter(
+                Commitment.current_status == DeliveryStatus.COMPLETED
+            ),
+        )
+        .join(Commitment, Commitment.id == commitment_themes.c.commitment_id)
+        .where(*SHOWN)
+        .group_by(commitment_themes.c.theme_id)
+    )
+    figures = {row[0]: row[1:] for row in rows}
+    return [
+        CatalogueEntry(t.slug, t.name, t.description, *figures.get(t.id, (0, 0, 0)))
+        for t in known.themes
+    ]
+
+
+# Periods and board summaries -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodRecord:
+    period: ReportingPeriod
+    state: str
+
+
+def periods(today: date) -> list[PeriodRecord]:
+    """Every reporting period, newest first, with the state its dates give it today."""
+    found = db.session.scalars(
+        select(ReportingPeriod).order_by(
+            ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc()
+        )
+    )
+    return [PeriodRecord(p, str(state_on(p, today))) for p in found]
+
+
+def published_summaries(period_slug: str | None = None) -> list[BoardSummary]:
+    """The latest published revision of each period's board summary, newest period first."""
+    newest = (
+        select(BoardSummary.period_id, func.max(BoardSummary.revision).label("revision"))
+        .where(BoardSummary.published_at.is_not(None))
+        .group_by(BoardSummary.period_id)
+        .subquery()
+    )
+    query = (
+        select(BoardSummary)
+        .join(
+            newest,
+            and_(
+                newest.c.period_id == BoardSummary.period_id,
+                newest.c.revision == BoardSummary.revision,
+            ),
+        )
+        .join(ReportingPeriod, ReportingPeriod.id == BoardSummary.period_id)
+        .order_by(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
+        .options(joinedload(BoardSummary.period))
+    )
+    if period_slug is not None:
+        query = query.where(ReportingPeriod.slug == period_slug)
+    return list(db.session.scalars(query))
+
+
+def last_changed() -> datetime | None:
+    """When any published data last changed (for ``Last-Modified``), in one query.
+
+    Accepted returns count from their review; drafts and submissions do not (their timing is
+    not public). A deleted row leaves no time behind, so clients should prefer the ETag.
+    """
+    times = [
+        select(func.max(Organisation.updated_at)).scalar_subquery(),
+        select(func.max(Pledge.updated_at)).scalar_subquery(),
+        select(func.max(Commitment.updated_at)).scalar_subquery(),
+        select(func.max(Theme.updated_at)).scalar_subquery(),
+        select(func.max(Place.updated_at)).scalar_subquery(),
+        select(func.max(ReportingPeriod.updated_at)).scalar_subquery(),
+        select(func.max(TargetChange.changed_at)).scalar_subquery(),
+        select(func.max(Return.reviewed_at))
+        .where(Return.state == ReturnState.ACCEPTED)
+        .scalar_subquery(),
+        select(func.max(BoardSummary.published_at)).scalar_subquery(),
+    ]
+    row = db.session.execute(select(*times)).one()
+    found = [value for value in row if value is not None]
+    return max(found) if found else None
