@@ -1,13 +1,15 @@
 """Every scheduled job and its timing, declared in one place.
 
-Each entry names a job, when it runs (an APScheduler trigger in Europe/London time) and the
-function it calls; the function calls one service and is tested by calling it directly.
+Each entry names a job, when it runs (an APScheduler trigger, in the place's time zone) and
+the function it calls with the day it runs for. ``tracker jobs list`` shows them, ``tracker
+jobs run-once NAME`` runs one now, and the scheduler (``tracker jobs run``) runs them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -16,26 +18,75 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from jobs import tasks
 
+TIMEZONE = "Europe/London"
+
 
 @dataclass(frozen=True)
 class ScheduledJob:
     id: str
     description: str
+    # When it runs, as people read it (the trigger is built from configuration).
+    when: str
     trigger: BaseTrigger
-    func: Callable[..., Any]
+    func: Callable[[date], Any]
+    # Runs so often that missing one needs no catch-up.
+    frequent: bool = False
 
 
-JOBS: tuple[ScheduledJob, ...] = (
-    ScheduledJob(
-        id="deliver-email",
-        description="Send queued emails, retrying temporary failures with backoff",
-        trigger=IntervalTrigger(seconds=30),
-        func=tasks.deliver_email,
-    ),
-    ScheduledJob(
-        id="sync-periods",
-        description="Make next quarter's reporting period; open and close periods on their dates",
-        trigger=CronTrigger(hour=0, minute=5),
-        func=tasks.sync_periods,
-    ),
-)
+def scheduled_jobs(config: Mapping[str, Any]) -> tuple[ScheduledJob, ...]:
+    """The jobs, in the order a day runs them, with timings from configuration."""
+    hour = config.get("REMINDER_HOUR", 7)
+    every = config.get("MAIL_SEND_EVERY_SECONDS", 30)
+    return (
+        ScheduledJob(
+            id="deliver-email",
+            description="Send queued emails in batches; retry temporary failures with backoff",
+            when=f"every {every} second{'s' if every != 1 else ''}",
+            trigger=IntervalTrigger(seconds=every, timezone=TIMEZONE),
+            func=tasks.deliver_email,
+            frequent=True,
+        ),
+        ScheduledJob(
+            id="sync-periods",
+            description="Make next quarter's period; open and close periods on their dates",
+            when="daily at 00:05",
+            trigger=CronTrigger(hour=0, minute=5, timezone=TIMEZONE),
+            func=tasks.sync_periods,
+        ),
+        ScheduledJob(
+            id="update-reporting-status",
+            description="Mark organisations active, late or non-communicating",
+            when="daily at 00:15",
+            trigger=CronTrigger(hour=0, minute=15, timezone=TIMEZONE),
+            func=tasks.update_reporting_status,
+        ),
+        ScheduledJob(
+            id="build-board-summaries",
+            description="Build the board summary of each period once it has closed",
+            when="daily at 00:30",
+            trigger=CronTrigger(hour=0, minute=30, timezone=TIMEZONE),
+            func=tasks.build_board_summaries,
+        ),
+        ScheduledJob(
+            id="send-reminders",
+            description="The reminder ladder: open, due soon, overdue, deputy or sponsor, admins",
+            when=f"daily at {hour:02d}:00",
+            trigger=CronTrigger(hour=hour, minute=0, timezone=TIMEZONE),
+            func=tasks.remind,
+        ),
+        ScheduledJob(
+            id="prune-job-runs",
+            description="Forget job runs older than 90 days",
+            when="daily at 03:30",
+            trigger=CronTrigger(hour=3, minute=30, timezone=TIMEZONE),
+            func=tasks.prune_job_runs,
+        ),
+    )
+
+
+def job_named(config: Mapping[str, Any], name: str) -> ScheduledJob:
+    for job in scheduled_jobs(config):
+        if job.id == name:
+            return job
+    names = ", ".join(job.id for job in scheduled_jobs(config))
+    raise LookupError(f"no job called {name!r}: the jobs are {names}")

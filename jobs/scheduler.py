@@ -1,49 +1,91 @@
-"""The scheduler process: ``tracker jobs run``. Never started inside web workers."""
+"""The scheduler process: ``tracker jobs run``. Never started inside web workers.
+
+APScheduler 3 keeps its schedule in memory: it forgets on restart what it ran, and marks a run
+done before it finishes. So each run goes through ``run_job``, which records it in the
+database, and on start a daily job whose last successful run is older than its latest firing
+time runs once straight away (catch-up after downtime: once, however many firings were missed).
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy import inspect
 
 from jobs.lock import lock_for
-from jobs.schedule import JOBS
+from jobs.schedule import TIMEZONE, ScheduledJob, scheduled_jobs
 from tracker.extensions import db
+from tracker.services.job_runs import last_success, run_job
 
 log = logging.getLogger("tracker.scheduler")
 
 JOB_DEFAULTS = {
-    # After downtime run a missed job once, not once per missed firing…
+    # A missed firing while this process runs (a long job, a paused VM) runs once, not once per
+    # missed firing…
     "coalesce": True,
-    # …and still run it hours late: the default of one second would silently skip it.
+    # …and still runs hours late: the default of one second would silently skip it.
     "misfire_grace_time": 6 * 60 * 60,
     "max_instances": 1,
 }
+LOCK_CHECK_SECONDS = 30
 
 
-def build_scheduler(app: Flask) -> BlockingScheduler:
-    """A scheduler with every job from ``jobs.schedule`` registered under its own id."""
-    scheduler = BlockingScheduler(timezone=app.config["TIMEZONE"], job_defaults=JOB_DEFAULTS)
-    for job in JOBS:
+class SchedulerNotReady(Exception):
+    """The scheduler cannot start; the message says what to do."""
+
+
+def build_scheduler(app: Flask, *, now: datetime | None = None) -> BlockingScheduler:
+    """A scheduler with every job registered under its own id, missed daily jobs due now."""
+    scheduler = BlockingScheduler(timezone=TIMEZONE, job_defaults=JOB_DEFAULTS)
+    now = now or datetime.now(UTC)
+    for job in scheduled_jobs(app.config):
+        options = {}
+        if catch_up_needed(app, job, now):
+            options["next_run_time"] = now
         scheduler.add_job(
-            _in_app_context(app, job.func),
+            _recorded(app, job),
             trigger=job.trigger,
             id=job.id,
             name=job.description,
             replace_existing=True,
+            **options,
         )
     return scheduler
 
 
-def _in_app_context(app: Flask, func):  # type: ignore[no-untyped-def]
+def catch_up_needed(app: Flask, job: ScheduledJob, now: datetime) -> bool:
+    """Whether a daily job missed a firing since its last successful run (or never ran)."""
+    if job.frequent:
+        return False
+    with app.app_context():
+        last = last_success(job.id)
+        db.session.remove()
+    if last is None:
+        return True
+    missed = job.trigger.get_next_fire_time(None, last.started_at)
+    return missed is not None and missed <= now
+
+
+def _recorded(app: Flask, job: ScheduledJob):  # type: ignore[no-untyped-def]
     def run() -> None:
         with app.app_context():
-            func()
+            try:
+                outcome = run_job(job.id, job.func, started_by="scheduler")
+            except Exception:
+                # The database itself is unreachable: say so and try at the next firing.
+                log.exception("could not run or record job %s", job.id)
+                return
+            finally:
+                db.session.remove()
+            if not job.frequent or outcome.summary != "nothing to send":
+                log.info("%s: %s (%s)", job.id, outcome.outcome, outcome.summary)
 
     return run
 
@@ -54,12 +96,16 @@ def run_scheduler(app: Flask) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with app.app_context():
         engine = db.engine
+        if not inspect(engine).has_table("job_runs"):
+            raise SchedulerNotReady(
+                "the database is not set up for this version: run `tracker db upgrade` first"
+            )
     lock = lock_for(engine, Path(app.config["SCHEDULER_LOCK_FILE"]))
-    scheduler = build_scheduler(app)
+    scheduler: BlockingScheduler | None = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("stopping (signal %s)", signum)
-        if scheduler.running:
+        if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
         lock.release()
         raise SystemExit(0)
@@ -73,8 +119,25 @@ def run_scheduler(app: Flask) -> None:
             print("scheduler: another scheduler is active; waiting to take over", flush=True)
             waiting_said = True
         time.sleep(poll_seconds)
-    log.info("holding the %s; %d job(s) scheduled", lock.description, len(JOBS))
-    print(f"scheduler: running ({len(JOBS)} job(s)); holding the {lock.description}", flush=True)
+    # Built only once elected: catch-up must look at the runs the previous holder recorded.
+    scheduler = build_scheduler(app)
+    jobs = scheduler.get_jobs()
+    # Before the start, only the jobs given a first run time (catch-up) have one.
+    due_now = [job.id for job in jobs if getattr(job, "next_run_time", None)]
+    log.info("holding the %s; %d job(s) scheduled", lock.description, len(jobs))
+    print(f"scheduler: running ({len(jobs)} job(s)); holding the {lock.description}", flush=True)
+    if due_now:
+        print(f"scheduler: catching up now: {', '.join(due_now)}", flush=True)
+
+    def check_lock() -> None:
+        # The lock lives on one connection: if the database dropped it, another scheduler may
+        # have taken over, so this one stops (its supervisor restarts it, and it waits).
+        if not lock.is_held():
+            log.error("lost the %s; stopping so only one scheduler runs", lock.description)
+            assert scheduler is not None
+            scheduler.shutdown(wait=False)
+
+    scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="check-lock")
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

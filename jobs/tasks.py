@@ -1,25 +1,105 @@
-"""Job bodies: each calls one service and is tested by calling it directly."""
+"""Job bodies: each takes the day it runs for, calls services, commits, and says what it did.
+
+Each is idempotent — run twice, nothing happens twice — and tested by calling it directly.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from flask import current_app
+from sqlalchemy import select, update
+
+from tracker.config import ladder_rules, window_rules
+from tracker.domain.enums import PeriodState
+from tracker.extensions import db
 from tracker.mail import DeliveryResult, deliver_queued
+from tracker.models import BoardSummary, Organisation, ReportingPeriod
+from tracker.services import audit
+from tracker.services.reminders import ReminderRun, send_reminders
 
 
-def deliver_email(now: datetime | None = None) -> DeliveryResult:
+def deliver_email(today: date | None = None) -> DeliveryResult:
     """Send what the outbox holds (the mail layer commits per message)."""
-    return deliver_queued(now=now or datetime.now(UTC))
+    return deliver_queued(now=datetime.now(UTC))
 
 
-def sync_periods(today: date | None = None) -> list[str]:
-    """Make next quarter's period and move periods' states on by date (daily)."""
-    from flask import current_app
-
-    from tracker.config import window_rules
-    from tracker.extensions import db
+def sync_periods(today: date) -> str:
+    """Make next quarter's period, and open and close periods on their dates."""
     from tracker.services.periods import ensure_periods
 
-    changes = ensure_periods(today or datetime.now(UTC).date(), window_rules(current_app.config))
+    changes = ensure_periods(today, window_rules(current_app.config))
     db.session.commit()
-    return changes
+    return "; ".join(changes) if changes else "periods up to date"
+
+
+def remind(today: date) -> ReminderRun:
+    """The reminder ladder for every live period (each organisation commits on its own)."""
+    return send_reminders(today, ladder_rules(current_app.config))
+
+
+def update_reporting_status(today: date) -> str:
+    """Mark each organisation active, late or non-communicating, as its returns show today."""
+    from tracker.services.returns import reporting_statuses
+
+    changed = []
+    current = dict(db.session.execute(select(Organisation.id, Organisation.reporting_status)).all())
+    for organisation_id, status in reporting_statuses(today).items():
+        if current.get(organisation_id) == status:
+            continue
+        # A plain UPDATE: the organisation's version (admins' optimistic lock on its details)
+        # must not move because a job recomputed a derived status overnight.
+        db.session.execute(
+            update(Organisation)
+            .where(Organisation.id == organisation_id)
+            .values(reporting_status=status)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            "reporting status changed",
+            "organisation",
+            organisation_id,
+            actor_label="scheduler",
+            organisation_id=organisation_id,
+            before={"reporting_status": current.get(organisation_id)},
+            after={"reporting_status": status},
+        )
+        changed.append(status)
+    db.session.commit()
+    if not changed:
+        return "no reporting status changed"
+    counts = {status: changed.count(status) for status in sorted(set(changed))}
+    return "now " + ", ".join(f"{n} {status.replace('_', '-')}" for status, n in counts.items())
+
+
+def build_board_summaries(today: date) -> str:
+    """After a period closes, build its board summary once (admins review and publish it)."""
+    try:
+        from tracker.services.board import ensure_summary
+    except ImportError:  # the board summary is not part of this build
+        return "no summary builder: nothing built"
+    closed = db.session.scalars(
+        select(ReportingPeriod)
+        .where(
+            ReportingPeriod.closes_on < today,
+            ~select(BoardSummary.id).where(BoardSummary.period_id == ReportingPeriod.id).exists(),
+        )
+        .order_by(ReportingPeriod.opens_on)
+    ).all()
+    built = []
+    for period in closed:
+        if period.state == PeriodState.UPCOMING:
+            continue
+        if ensure_summary(period) is not None:
+            built.append(period.slug)
+        db.session.commit()
+    return f"built {', '.join(built)}" if built else "no closed period without a summary"
+
+
+def prune_job_runs(today: date) -> str:
+    """Forget job runs older than 90 days (the outbox and audit log keep what they did)."""
+    from tracker.services.job_runs import prune
+
+    removed = prune(today)
+    db.session.commit()
+    return f"removed {removed} old job run{'s' if removed != 1 else ''}"

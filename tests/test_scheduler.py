@@ -8,16 +8,23 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from jobs.lock import FileLock, PostgresAdvisoryLock
+from jobs.schedule import scheduled_jobs
 from jobs.scheduler import JOB_DEFAULTS, build_scheduler
 from tests.conftest import make_test_app, require
-from tests.support.commands import tracker_env
-from tests.support.databases import postgres_url_or_reason
+from tests.support.commands import run_tracker, tracker_env
+from tests.support.databases import (
+    migrate_to_head,
+    postgres_url_or_reason,
+    scratch_postgres_database,
+)
 from tracker.config import PROJECT_ROOT
 
 
@@ -53,10 +60,19 @@ def test_advisory_lock_admits_one_holder_at_a_time():
 
 def test_jobs_never_silently_skip_after_downtime(tmp_path):
     app = make_test_app(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
-    scheduler = build_scheduler(app)
+    migrate_to_head(app)
+    now = datetime(2024, 7, 10, 12, 0, tzinfo=UTC)
+    scheduler = build_scheduler(app, now=now)
     assert str(scheduler.timezone) == "Europe/London"
     assert JOB_DEFAULTS["coalesce"] is True
     assert JOB_DEFAULTS["misfire_grace_time"] >= 3600
+    # Nothing has ever run: every daily job runs once straight away; the mail job on its own.
+    due_now = sorted(
+        job.id for job in scheduler.get_jobs() if getattr(job, "next_run_time", None) == now
+    )
+    assert due_now == sorted(
+        job.id for job in scheduled_jobs(app.config) if job.id != "deliver-email"
+    )
 
 
 class SchedulerProcess:
@@ -105,36 +121,99 @@ class SchedulerProcess:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_second_scheduler_waits_and_takes_over_when_the_first_dies(tmp_path, backend):
-    if backend == "postgresql":
-        env = {"DATABASE_URL": postgres_or_skip()}
-        # Separate instance folders: only the database can elect the scheduler.
-        first_instance, second_instance = tmp_path / "a", tmp_path / "b"
-    else:
-        env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}"}
-        first_instance = second_instance = tmp_path / "instance"
+    with ExitStack() as stack:
+        if backend == "postgresql":
+            url = stack.enter_context(scratch_postgres_database(postgres_or_skip()))
+            # Separate instance folders: only the database can elect the scheduler.
+            first_instance, second_instance = tmp_path / "a", tmp_path / "b"
+        else:
+            url = f"sqlite:///{tmp_path / 'shared.db'}"
+            first_instance = second_instance = tmp_path / "instance"
+        env = {"DATABASE_URL": url}
+        assert run_tracker("db", "upgrade", instance=tmp_path, **env).returncode == 0
 
-    first = SchedulerProcess(first_instance, **env)
-    second = None
-    try:
-        first.wait_for("scheduler: running")
-        second = SchedulerProcess(second_instance, **env)
-        second.wait_for("waiting to take over")
-        # It keeps waiting while the first is alive (it polls every second).
-        assert "scheduler: running" not in second.read(2.5)
+        first = SchedulerProcess(first_instance, **env)
+        second = None
+        try:
+            first.wait_for("scheduler: running")
+            second = SchedulerProcess(second_instance, **env)
+            second.wait_for("waiting to take over")
+            # It keeps waiting while the first is alive (it polls every second).
+            assert "scheduler: running" not in second.read(2.5)
 
-        first.kill()  # no clean shutdown: the lock must be freed by the process dying
-        second.wait_for("scheduler: running")
-    finally:
-        first.kill()
-        if second:
-            second.kill()
+            first.kill()  # no clean shutdown: the lock must be freed by the process dying
+            second.wait_for("scheduler: running")
+        finally:
+            first.kill()
+            if second:
+                second.kill()
+
+
+def test_the_scheduler_will_not_start_on_a_database_that_is_not_set_up(tmp_path):
+    result = run_tracker(
+        "jobs", "run", instance=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}"
+    )
+    assert result.returncode == 1
+    assert "run `tracker db upgrade` first" in result.stderr
 
 
 def test_sigterm_stops_the_scheduler_cleanly(tmp_path):
-    scheduler = SchedulerProcess(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert run_tracker("db", "upgrade", instance=tmp_path, DATABASE_URL=url).returncode == 0
+    scheduler = SchedulerProcess(tmp_path, DATABASE_URL=url)
     try:
         scheduler.wait_for("scheduler: running")
         scheduler.process.send_signal(signal.SIGTERM)
         assert scheduler.process.wait(timeout=10) == 0
     finally:
         scheduler.kill()
+
+
+def job_runs_by_process(url: str) -> dict[int, list[str]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT host, job FROM job_runs ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    found: dict[int, list[str]] = {}
+    for host, job in rows:
+        found.setdefault(int(host.rsplit(":", 1)[1]), []).append(job)
+    return found
+
+
+def test_two_schedulers_started_at_once_on_postgresql_run_jobs_in_one_only(tmp_path):
+    server = postgres_or_skip()
+    with scratch_postgres_database(server) as url:
+        upgraded = run_tracker("db", "upgrade", instance=tmp_path, DATABASE_URL=url)
+        assert upgraded.returncode == 0, upgraded.stderr
+        env = {"DATABASE_URL": url, "MAIL_SEND_EVERY_SECONDS": "1"}
+        pair = [SchedulerProcess(tmp_path / "a", **env), SchedulerProcess(tmp_path / "b", **env)]
+        try:
+            deadline = time.monotonic() + 30
+            while not any("scheduler: running" in p.output for p in pair):
+                assert time.monotonic() < deadline, [p.output for p in pair]
+                for p in pair:
+                    p.read(0.3)
+            active, waiting = pair if "scheduler: running" in pair[0].output else pair[::-1]
+            waiting.wait_for("waiting to take over")
+            # Let the active one catch up on the daily jobs and send mail a few times.
+            time.sleep(4)
+            assert "scheduler: running" not in waiting.read(0.5)
+            runs = job_runs_by_process(url)
+            assert list(runs) == [active.process.pid], runs
+            assert runs[active.process.pid].count("sync-periods") == 1
+            assert runs[active.process.pid].count("deliver-email") >= 2
+
+            active.kill()  # no clean shutdown: the database frees the lock
+            waiting.wait_for("scheduler: running")
+            time.sleep(3)
+            runs = job_runs_by_process(url)
+            assert set(runs) == {active.process.pid, waiting.process.pid}
+            # The new scheduler delivers mail; the daily jobs already ran today, so it does
+            # not run them again.
+            assert "deliver-email" in runs[waiting.process.pid]
+            assert "sync-periods" not in runs[waiting.process.pid]
+        finally:
+            for p in pair:
+                p.kill()

@@ -42,9 +42,66 @@ def jobs_run() -> None:
     """Run the scheduler (one active process: a second waits for the first's lock)."""
     from flask import current_app
 
-    from jobs.scheduler import run_scheduler
+    from jobs.scheduler import SchedulerNotReady, run_scheduler
 
-    run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
+    except SchedulerNotReady as error:
+        click.echo(f"tracker: {error}", err=True)
+        sys.exit(1)
+
+
+@jobs.command("run-once")
+@click.argument("name")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Run as if it were this day (YYYY-MM-DD); default: today in the place's time zone.",
+)
+def jobs_run_once(name: str, today: Any) -> None:
+    """Run one job now, recorded like a scheduled run (for cron, Kubernetes and tests)."""
+    from jobs.schedule import job_named
+    from tracker.domain.enums import JobOutcome
+    from tracker.services.job_runs import run_job
+
+    try:
+        job = job_named(current_app.config, name)
+    except LookupError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"Running {job.id}: {job.description}…")
+    outcome = run_job(
+        job.id, job.func, today=today.date() if today else None, started_by="command line"
+    )
+    if outcome.outcome != JobOutcome.SUCCEEDED:
+        click.echo(f"tracker: {job.id} failed: {outcome.summary}", err=True)
+        sys.exit(1)
+    click.echo(f"{job.id}: {outcome.summary}")
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """Each job: when it runs, its last run and outcome, and its next run."""
+    from datetime import UTC, datetime
+
+    from jobs.schedule import scheduled_jobs
+    from tracker.services.job_runs import last_runs
+    from tracker.templating import london_time
+
+    now = datetime.now(UTC)
+    runs = last_runs()
+    for job in scheduled_jobs(current_app.config):
+        click.echo(f"{job.id}: {job.description}")
+        click.echo(f"  runs     {job.when}")
+        run = runs.get(job.id)
+        if run is None:
+            click.echo("  last run never")
+        else:
+            click.echo(
+                f"  last run {london_time(run.started_at)} by {run.started_by}: {run.outcome}"
+                f" — {run.summary or run.error or ''}".rstrip(" —")
+            )
+        upcoming = job.trigger.get_next_fire_time(None, now)
+        click.echo(f"  next run {london_time(upcoming) if upcoming else 'never'}")
 
 
 @cli.group()

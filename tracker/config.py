@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.domain.calendar import WindowRules
+from tracker.domain.reminders import LadderRules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "test", "production")
@@ -45,6 +46,40 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _days_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() in {"none", "off"}:
+        return ()
+    try:
+        days = tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be whole numbers of days separated by commas, not {raw!r}"
+        ) from None
+    return days
+
+
+def _reminder_rules(env: Mapping[str, str]) -> dict[str, Any]:
+    """The reminder ladder's timings; 0 turns the deputy/sponsor or admin step off."""
+    contact = _int(env, "REMINDER_CONTACT_AFTER_DAYS", 3, low=0, high=90)
+    admins = _int(env, "REMINDER_ADMINS_AFTER_DAYS", 7, low=0, high=90)
+    values = {
+        "remind_on_open": _bool(env, "REMINDER_ON_OPEN", True),
+        "days_before_due": _days_list(env, "REMINDER_DAYS_BEFORE_DUE", (7, 1)),
+        "days_after_due": _int(env, "REMINDER_DAYS_AFTER_DUE", 1, low=1, high=90),
+        "weekly_while_overdue": _bool(env, "REMINDER_WEEKLY_WHILE_OVERDUE", True),
+        "contact_after_days": contact or None,
+        "admins_after_days": admins or None,
+    }
+    try:
+        LadderRules(**values)
+    except ValueError as error:
+        raise ConfigError(f"REMINDER_* settings do not work: {error}") from None
+    return values
 
 
 def _secret_key(env: Mapping[str, str], environment: str, instance_path: Path) -> str:
@@ -119,6 +154,8 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
     except ValueError as error:
         raise ConfigError(f"REPORTING_* settings do not work together: {error}") from None
 
+    reminders = _reminder_rules(env)
+
     return {
         "TRACKER_ENV": environment,
         "TESTING": environment == "test",
@@ -150,6 +187,11 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "REPORTING_OPENS_DAYS_BEFORE_END": window["opens_days_before_end"],
         "REPORTING_DUE_DAYS_AFTER_END": window["due_days_after_end"],
         "REPORTING_CLOSES_DAYS_AFTER_END": window["closes_days_after_end"],
+        "REMINDER_RULES": reminders,
+        # How often the scheduler sends what the outbox holds.
+        "MAIL_SEND_EVERY_SECONDS": _int(env, "MAIL_SEND_EVERY_SECONDS", 30, low=1, high=3600),
+        # The hour (in the place's time zone) the daily reminder run starts.
+        "REMINDER_HOUR": _int(env, "REMINDER_HOUR", 7, low=0, high=23),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 60, low=5, high=24 * 60),
         "SESSION_ABSOLUTE_HOURS": _int(env, "SESSION_ABSOLUTE_HOURS", 12, low=1, high=24 * 30),
@@ -178,3 +220,8 @@ def window_rules(config: Mapping[str, Any]) -> WindowRules:
         due_days_after_end=config["REPORTING_DUE_DAYS_AFTER_END"],
         closes_days_after_end=config["REPORTING_CLOSES_DAYS_AFTER_END"],
     )
+
+
+def ladder_rules(config: Mapping[str, Any]) -> LadderRules:
+    """The reminder ladder's timings an app was configured with."""
+    return LadderRules(**config["REMINDER_RULES"])

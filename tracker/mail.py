@@ -106,6 +106,12 @@ _ADDRESS_ERRORS = (ValueError, IndexError, MessageError)
 # Queueing ------------------------------------------------------------------------------------
 
 
+def absolute_url(endpoint: str, **values: object) -> str:
+    """A link for an email, built without a request (jobs run outside one)."""
+    adapter = current_app.url_map.bind("localhost")
+    return current_app.config["PUBLIC_BASE_URL"] + adapter.build(endpoint, values)
+
+
 def safe_header(text: str) -> str:
     """Collapse runs of whitespace and control characters (CR/LF among them) to single spaces."""
     return _WHITESPACE_OR_CONTROL.sub(" ", text).strip()
@@ -388,6 +394,18 @@ class DeliveryResult:
 
     def count(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def __str__(self) -> str:
+        if self == DeliveryResult():
+            return "nothing to send"
+        parts = [f"{self.sent} sent"]
+        if self.retried:
+            parts.append(f"{self.retried} to retry")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.stuck_requeued:
+            parts.append(f"{self.stuck_requeued} stuck re-queued")
+        return ", ".join(parts)
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:

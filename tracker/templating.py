@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask_login import current_user
 
 from tracker.charts import format_amount
@@ -64,7 +64,8 @@ def init_app(app: Flask) -> None:
             "service_name": app.config["SERVICE_NAME"],
             "place_name": app.config["PLACE_NAME"],
             "navigation": navigation,
-            "cspNonce": csp_nonce(),
+            # Emails are rendered by jobs, outside any request.
+            "cspNonce": csp_nonce() if has_request_context() else "",
             "current_user": current_user,
         }
 

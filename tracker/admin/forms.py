@@ -8,6 +8,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovRadioInput,
     GovSelect,
+    GovTextArea,
     GovTextInput,
 )
 from wtforms import (
@@ -168,3 +169,18 @@ class AuditFilterForm(Form):
         "To (YYYY-MM-DD)", widget=GovTextInput(), validators=[Optional(), Length(max=10)]
     )
     page = IntegerField(validators=[Optional()])
+
+
+class ChaseForm(Form):
+    """An admin's nudge to overdue organisations, with an optional note of their own."""
+
+    note = StringField(
+        "Add a note to the email (optional)",
+        widget=GovTextArea(),
+        description="The leads see it under the reminder, signed with your name.",
+        validators=[
+            Optional(),
+            Length(max=1000, message="Your note must be 1,000 characters or fewer"),
+        ],
+    )
+    submit = submit("Send the reminder now")

@@ -62,12 +62,25 @@ def overview() -> ResponseReturnValue:
             select(func.count()).select_from(Organisation).where(Organisation.name_needs_review)
         ),
     }
+    from tracker.services.job_runs import today_in_place
     from tracker.services.periods import current_period
+    from tracker.services.reminders import last_chased, overdue
     from tracker.services.returns import review_queue
 
-    period = current_period(now().date())
-    queue = review_queue(period, now().date()) if period else []
-    return render_template("admin/overview.html", counts=counts, period=period, queue=queue)
+    today = today_in_place()
+    period = current_period(today)
+    queue = review_queue(period, today) if period else []
+    late = overdue(period, today) if period else []
+    chased = last_chased([item.organisation.id for item in late])
+    return render_template(
+        "admin/overview.html",
+        counts=counts,
+        period=period,
+        queue=queue,
+        overdue=late,
+        chased=chased,
+        today=today,
+    )
 
 
 # People ---------------------------------------------------------------------------------------
@@ -249,7 +262,14 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
             ), 409
         flash(f"Saved {organisation.name}", "success")
         return redirect(url_for("admin.organisations"))
-    return render_template("admin/organisation_form.html", form=form, organisation=organisation)
+    from tracker.services.reminders import chases_for
+
+    return render_template(
+        "admin/organisation_form.html",
+        form=form,
+        organisation=organisation,
+        chases=chases_for(organisation),
+    )
 
 
 def _fill(form: OrganisationForm, organisation: Organisation) -> None:
@@ -523,3 +543,6 @@ def verify_evidence(period: str, slug: str, update_id: int) -> ResponseReturnVal
         db.session.commit()
         flash("Evidence marked as verified", "success")
     return redirect(url_for("admin.review_return", period=period, slug=slug))
+
+
+from tracker.admin import scheduling  # noqa: E402, F401  (its routes join this blueprint)
