@@ -25,6 +25,21 @@ from tracker.models import Commitment, Organisation, Place, Pledge, Priority, Th
 from tracker.models.pledge import commitment_themes
 
 SCHEMA = "pledge-tracker/open-data/v1"
+DEFAULT_LICENCE = "Open Government Licence v3.0"
+# Licences people name often, so the document can link to the terms; any other name is shown
+# as written (or used as the link itself when it is a web address).
+LICENCE_URLS = {
+    "open government licence v3.0": (
+        "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+    ),
+    "open government licence": (
+        "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+    ),
+    "cc by 4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "creative commons attribution 4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "cc0 1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
+    "odc-by": "https://opendatacommons.org/licenses/by/1-0/",
+}
 CSV_COLUMNS = [
     "organisation",
     "organisation_slug",
@@ -55,6 +70,29 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Licence:
+    name: str
+    url: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"name": self.name, "url": self.url}
+
+
+def licence_named(name: str | None) -> Licence:
+    """The licence a place chose, with a link to its terms when the name is a known one."""
+    name = " ".join((name or "").split()) or DEFAULT_LICENCE
+    if name.lower().startswith(("https://", "http://")):
+        return Licence(name, name)
+    return Licence(name, LICENCE_URLS.get(name.lower()))
+
+
+def licence() -> Licence:
+    """The open-data licence: the place's choice, the Open Government Licence by default."""
+    place = db.session.scalars(select(Place).order_by(Place.id)).first()
+    return licence_named(place.open_data_licence if place else None)
+
+
 def _number(value: Decimal | None) -> int | float | None:
     if value is None:
         return None
@@ -64,6 +102,7 @@ def _number(value: Decimal | None) -> int | float | None:
 @dataclass(frozen=True)
 class _Catalogue:
     place_name: str
+    licence: Licence
     priorities: list[dict[str, str]]
     priority_codes: dict[int, str]
     theme_slugs: dict[int, list[str]]
@@ -71,7 +110,7 @@ class _Catalogue:
 
 
 def _catalogue() -> _Catalogue:
-    place = db.session.scalars(select(Place)).first()
+    place = db.session.scalars(select(Place).order_by(Place.id)).first()
     priorities = db.session.scalars(select(Priority).order_by(Priority.position)).all()
     themes = db.session.scalars(select(Theme).order_by(Theme.slug)).all()
     slug_of = {theme.id: theme.slug for theme in themes}
@@ -85,6 +124,7 @@ def _catalogue() -> _Catalogue:
         slugs.sort()
     return _Catalogue(
         place_name=place.name if place else "",
+        licence=licence_named(place.open_data_licence if place else None),
         priorities=[{"code": p.code, "name": p.name} for p in priorities],
         priority_codes={p.id: p.code for p in priorities},
         theme_slugs=by_commitment,
@@ -172,6 +212,7 @@ def iter_json(generated_at: datetime) -> Iterator[str]:
     head = {
         "schema": SCHEMA,
         "generated_at": generated_at.isoformat(timespec="seconds"),
+        "licence": catalogue.licence.as_json(),
         "place": {"name": catalogue.place_name, "priorities": catalogue.priorities},
         "themes": catalogue.themes,
     }
