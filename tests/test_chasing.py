@@ -1,0 +1,145 @@
+"""Admins see who is overdue on /admin and chase them: one or all, with a note, once a day."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import time_machine
+from bs4 import BeautifulSoup
+from sqlalchemy import select
+
+from tests.factories import make_commitment, make_organisation, make_period, make_user
+from tests.support.auth import sign_in
+from tests.support.pages import get_page
+from tracker.domain.enums import Role
+from tracker.models import AuditEvent, Notification
+
+# 2024/25 Q1 was due on 21 July 2024: on 30 July returns not in are 9 days overdue.
+OVERDUE_DAY = datetime(2024, 7, 30, 10, tzinfo=UTC)
+
+
+def overdue_town(session):
+    period = make_period(session)
+    slow = make_organisation(session, "Slow Steps", slug="slow")
+    make_commitment(session, slow, title="Insulate every school")
+    lead = make_user(session, organisations=[slow], email="slow-lead@example.org", name="Sol")
+    other = make_organisation(session, "Other Org", slug="other")
+    make_commitment(session, other)
+    make_user(session, organisations=[other], email="other-lead@example.org")
+    admin = make_user(session, Role.ADMIN, email="chaser@example.org", name="Chris Chaser")
+    return period, slow, lead, admin
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_the_overview_lists_overdue_organisations_with_a_chase_link(client, db_session):
+    *_, admin = overdue_town(db_session)
+    sign_in(client, admin)
+    page = get_page(client, "/admin")
+    table = page.soup.find("h3", string="Overdue").find_next("table")
+    rows = [
+        [cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])]
+        for row in table.tbody.find_all("tr")
+    ]
+    assert ["Other Org", "9", "1 of 1", "Not yet", "Chase now Other Org"] in rows
+    assert ["Slow Steps", "9", "1 of 1", "Not yet", "Chase now Slow Steps"] in rows
+    assert page.soup.find("a", string="Chase all 2 overdue organisations")
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_chasing_one_organisation_emails_its_leads_with_the_note_once_a_day(client, db_session):
+    period, slow, _lead, admin = overdue_town(db_session)
+    sign_in(client, admin)
+    url = f"/admin/chase/{period.slug}/slow"
+    page = get_page(client, url)
+    assert page.h1 == "Chase Slow Steps"
+    assert "9 days overdue" in page.text and "Sol" in page.text
+
+    response = client.post(url, data={"note": "The board meets on Friday."})
+    assert response.status_code == 302
+    [email] = db_session.scalars(select(Notification).where(Notification.kind == "chase")).all()
+    assert email.recipient_email == "slow-lead@example.org"
+    assert email.subject == "Slow Steps: a reminder about your 2024/25 Q1 return"
+    assert "Chris Chaser adds:" in email.body_text
+    assert "The board meets on Friday." in email.body_text
+    assert "Insulate every school" in email.body_text
+    assert "/organisations/slow/returns/2024-25-q1" in email.body_text
+    flash = get_page(client, "/admin").soup.find(class_="govuk-notification-banner")
+    assert "Chased Slow Steps: 1 email on the way" in flash.text
+
+    # Again the same day: the same idempotent path sends nothing twice.
+    client.post(url, data={"note": "Again!"})
+    assert (
+        len(db_session.scalars(select(Notification).where(Notification.kind == "chase")).all()) == 1
+    )
+    again = get_page(client, "/admin").soup.find(class_="govuk-notification-banner")
+    assert "1 already chased today, so not emailed again" in again.text
+
+    # Logged, and shown on the organisation.
+    [event] = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "chased")).all()
+    assert event.actor_id == admin.id and event.organisation_id == slow.id
+    assert event.after["note"] == "The board meets on Friday."
+    organisation_page = get_page(client, "/admin/organisations/slow")
+    chased = organisation_page.soup.find("h2", string="Chased").find_next("ul").text
+    assert "30 July 2024" in chased and "The board meets on Friday." in chased
+    overview = get_page(client, "/admin")
+    assert ["Slow Steps", "9", "1 of 1", "30 July", "Chase now Slow Steps"] in [
+        [cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])]
+        for row in overview.soup.find("h3", string="Overdue")
+        .find_next("table")
+        .tbody.find_all("tr")
+    ]
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_chasing_all_overdue_organisations(client, db_session):
+    period, *_, admin = overdue_town(db_session)
+    sign_in(client, admin)
+    page = get_page(client, f"/admin/chase/{period.slug}")
+    assert page.h1 == "Chase 2 overdue organisations"
+    client.post(f"/admin/chase/{period.slug}", data={"note": ""})
+    emails = db_session.scalars(select(Notification).where(Notification.kind == "chase")).all()
+    assert sorted(e.recipient_email for e in emails) == [
+        "other-lead@example.org",
+        "slow-lead@example.org",
+    ]
+    assert all("adds:" not in e.body_text for e in emails)
+    banner = get_page(client, "/admin").soup.find(class_="govuk-notification-banner")
+    assert "Chased 2 organisations: 2 emails on the way" in banner.text
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_a_note_too_long_gets_an_error_summary_and_sends_nothing(client, db_session):
+    period, *_, admin = overdue_town(db_session)
+    sign_in(client, admin)
+    response = client.post(f"/admin/chase/{period.slug}/slow", data={"note": "x" * 1001})
+    assert response.status_code == 200
+    page = BeautifulSoup(response.data, "html.parser")
+    summary = page.find(class_="govuk-error-summary")
+    assert "Your note must be 1,000 characters or fewer" in summary.text
+    assert db_session.scalar(select(Notification)) is None
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_only_admins_chase(client, db_session):
+    period, _slow, lead, _ = overdue_town(db_session)
+    sign_in(client, lead)
+    assert client.post(f"/admin/chase/{period.slug}/slow", data={}).status_code == 403
+    assert db_session.scalar(select(Notification)) is None
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_the_jobs_page_shows_the_ladder_timings_and_each_jobs_last_run(client, db_session):
+    from jobs import tasks
+    from tracker.services.job_runs import run_job
+
+    *_, admin = overdue_town(db_session)
+    run_job("send-reminders", tasks.remind, started_by="scheduler")
+    sign_in(client, admin)
+    page = get_page(client, "/admin/jobs")
+    ladder = page.soup.find("h2", string="The reminder ladder").find_next("ul").text
+    assert "a reminder 7 days before the return is due" in ladder
+    assert "its deputy (or, without one, its sponsor) an email 3 days after it was due" in ladder
+    assert "admins a digest of every overdue organisation once one is 7 days overdue" in ladder
+    row = page.soup.find("span", string="send-reminders").find_parent("tr")
+    assert "Succeeded" in row.text and "emails queued" in row.text
+    assert "daily at 07:00" in row.text and "31 July 2024 at 7:00am" in row.text
