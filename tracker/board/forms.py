@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextArea
 from wtforms import StringField, SubmitField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import DataRequired, Length
 
 from tracker.forms import Form
 
@@ -18,7 +18,7 @@ class RebuildForm(Form):
         "“Beta College's return was accepted after the summary was built”.",
         widget=GovTextArea(),
         validators=[
-            InputRequired(message="Give the reason for rebuilding the summary"),
+            DataRequired(message="Give the reason for rebuilding the summary"),
             Length(
                 max=REASON_MAX,
                 message=f"Keep the reason to {REASON_MAX:,} characters or fewer",
