@@ -130,3 +130,51 @@ def test_open_data_is_withdrawn_when_the_place_stops_publishing(client, db_sessi
     db.session.flush()
     assert client.get("/open-data.json").status_code == 404
     assert client.get("/open-data.csv").status_code == 404
+
+
+def test_open_data_states_its_licence(client, db_session):
+    make_place(db_session)
+    document = open_data()
+    assert document["licence"] == {
+        "name": "Open Government Licence v3.0",
+        "url": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+    }
+    for url in ["/open-data.json", "/open-data.csv"]:
+        response = client.get(url)
+        response.get_data()
+        response.close()  # a streamed answer holds its context open until read
+        assert 'rel="license"' in response.headers["Link"], url
+        assert "open-government-licence" in response.headers["Link"], url
+
+
+def test_the_licence_is_the_places_choice(client, db_session):
+    place = make_place(db_session)
+    place.open_data_licence = "CC BY 4.0"
+    db_session.flush()
+    assert open_data()["licence"] == {
+        "name": "CC BY 4.0",
+        "url": "https://creativecommons.org/licenses/by/4.0/",
+    }
+    place.open_data_licence = "Luton Data Licence"
+    db_session.flush()
+    assert open_data()["licence"] == {"name": "Luton Data Licence", "url": None}
+    response = client.get("/open-data.csv")
+    response.get_data()
+    response.close()
+    assert "Link" not in response.headers
+    page = client.get("/open-data").get_data(as_text=True)
+    assert "Luton Data Licence" in page
+
+
+def test_a_page_explains_the_fields_and_the_licence(client, db_session):
+    from tests.support.pages import get_page
+
+    make_place(db_session)
+    page = get_page(client, "/open-data")
+    assert page.h1 == "Open data"
+    assert page.link("Open Government Licence v3.0").startswith("https://www.nationalarchives")
+    for field in ["schema", "generated_at", "licence", "status", "target", "smart", "flags"]:
+        assert page.soup.find("code", string=field) is not None, field
+    for column in CSV_COLUMNS:
+        assert page.soup.find("code", string=column) is not None, column
+    assert page.link("Pledges and commitments as JSON") == "/open-data.json"
