@@ -1,0 +1,61 @@
+"""A visitor finds an organisation and reads how its pledge is going; axe checks each page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_public import build_world
+from tracker.extensions import db
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def world(browser_app):
+    with browser_app.app_context():
+        build_world(db.session)
+        db.session.commit()
+
+
+def test_a_visitor_filters_the_list_and_opens_an_organisation(
+    live_server, page, check_accessibility, world
+):
+    page.goto(live_server + "/organisations")
+    page.get_by_role("heading", name="Organisations", exact=True).wait_for()
+    check_accessibility(page, "public-organisations")
+
+    page.get_by_label("Town priority").select_option(label="Inclusive economy")
+    page.get_by_role("button", name="Apply filters").click()
+    page.get_by_role("heading", name="1 organisation matches the filters").wait_for()
+    assert "priority=inclusive-economy" in page.url
+    check_accessibility(page, "public-organisations-filtered")
+
+    page.get_by_role("link", name="Greenway Trust").click()
+    page.get_by_role("heading", name="Greenway Trust", level=1).wait_for()
+    assert page.url.endswith("/organisations/greenway-trust")
+    assert page.get_by_text("Reason: We took on more staff in the summer").count() == 1
+    check_accessibility(page, "public-organisation")
+
+
+def test_a_bad_filter_shows_an_error_summary(live_server, page, check_accessibility, world):
+    page.goto(live_server + "/organisations?sector=spaceship")
+    page.get_by_role("heading", name="There is a problem").wait_for()
+    assert page.title().startswith("Error:")
+    check_accessibility(page, "public-organisations-error")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/priorities",
+        "/priorities/net-zero-town",
+        "/themes",
+        "/themes/real-living-wage",
+        "/open-data",
+        "/",
+    ],
+)
+def test_the_other_public_pages_pass_axe(live_server, page, check_accessibility, world, path):
+    page.goto(live_server + path)
+    page.locator("h1").wait_for()
+    check_accessibility(page, "public" + path.replace("/", "-").rstrip("-"))
