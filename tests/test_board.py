@@ -319,3 +319,47 @@ def test_a_summary_cannot_be_published_while_its_window_is_open(region):
     with pytest.raises(service.SummaryError, match="still open"):
         service.publish_summary(summary, actor=None, now=datetime(2024, 10, 1, tzinfo=UTC))
     assert summary.published_at is None
+
+
+STALL_CASES = [
+    # (status, progress value, "no change") per quarter, newest first
+    [("on_track", 10, False)] * 3,
+    [("on_track", None, False)] * 3,
+    [("not_started", None, False)] * 3,
+    [("on_track", None, True), ("on_track", None, True)],
+    [("on_track", None, True), ("on_track", None, False)],
+    [("completed", 10, True), ("completed", 10, True)],
+    [("on_track", 10, False)] * 2,
+    [("at_risk", 5, False), ("at_risk", 5, False), ("at_risk", 6, False)],
+    [("off_track", 5, False)] * 3 + [("on_track", 1, False)],
+    [("on_track", 10, False), ("on_track", 10, False), ("at_risk", 10, False)],
+]
+
+
+def test_stalled_in_sql_agrees_with_the_domain_rule(db_session):
+    from tracker.domain.updates import is_stalled
+
+    place = make_place(db_session)
+    organisation = make_organisation(db_session)
+    quarters = [Quarter(2023, 3), Quarter(2023, 4), Quarter(2024, 1), Quarter(2024, 2)]
+    periods = [make_period(db_session, quarter) for quarter in quarters]
+    expected = set()
+    for n, history in enumerate(STALL_CASES):
+        commitment = make_commitment(
+            db_session, organisation, title=f"Case {n}", primary_priority_id=place.priorities[0].id
+        )
+        for (status, value, no_change), period in zip(history, reversed(periods), strict=False):
+            add_update(
+                db_session,
+                commitment,
+                period,
+                status=DeliveryStatus(status),
+                progress_value=None if value is None else Decimal(value),
+                no_change=no_change,
+                narrative="Why",
+            )
+        if is_stalled([(DeliveryStatus(s), v and Decimal(v), c) for s, v, c in history]):
+            expected.add(f"Case {n}")
+    data = service.build_summary(periods[-1], actor=None, now=AFTER_Q2).data
+    assert {item["title"] for item in data["exceptions"]["stalled"]} == expected
+    assert expected == {"Case 0", "Case 2", "Case 3", "Case 8"}
