@@ -157,12 +157,10 @@ def queue_email(
         # Checking first and inserting after would let two racing jobs both insert; the unique
         # key settles the race inside the database, and the loser's insert does nothing.
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Notification.id)
+        # The new row itself, in the same round trip (None when the key was already there).
+        .returning(Notification)
     )
-    new_id = db.session.execute(statement).scalar_one_or_none()
-    if new_id is None:
-        return None
-    return db.session.get(Notification, new_id)
+    return db.session.scalars(statement).one_or_none()
 
 
 def _insert_for_dialect() -> Any:

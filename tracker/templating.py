@@ -21,7 +21,7 @@ def navigation() -> list[dict[str, Any]]:
 
     A link is the current page on its own URL and active anywhere under it.
     """
-    items = [("Pledges", "site.home")]
+    items = [("Pledges", "site.home"), ("Organisations", "public.organisations")]
     if current_user.is_authenticated:
         if current_user.role == Role.ADMIN:
             items.append(("Admin", "admin.overview"))

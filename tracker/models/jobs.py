@@ -33,9 +33,7 @@ class JobRun(Base):
     host: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
-    outcome: Mapped[JobOutcome] = mapped_column(
-        enum_column(JobOutcome), default=JobOutcome.RUNNING
-    )
+    outcome: Mapped[JobOutcome] = mapped_column(enum_column(JobOutcome), default=JobOutcome.RUNNING)
     summary: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -54,9 +52,7 @@ class ReminderRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE")
-    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     period_id: Mapped[int] = mapped_column(
         ForeignKey("reporting_periods.id", ondelete="CASCADE"), index=True
     )

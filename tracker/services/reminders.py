@@ -20,8 +20,11 @@ organisation, lead and day, with the admin's own note, audited and shown on the 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 from flask import current_app, render_template
 from sqlalchemy import exists, func, select
@@ -48,6 +51,8 @@ SUBMITTED = {ReturnState.SUBMITTED, ReturnState.ACCEPTED}
 # How many of the missing commitments an email names before saying "and N more".
 MISSING_LISTED = 10
 CHASE_NOTE_MAX = 1000
+# Organisations whose reminders commit together.
+COMMIT_EVERY = 100
 
 
 @dataclass
@@ -134,39 +139,76 @@ def _remind_for_period(
 ) -> None:
     done = _rungs_done(period)
     escalate: list[tuple[Outstanding, ReminderStep]] = []
-    for item in outstanding(period):
-        organisation = item.organisation
-        steps = ladder(
-            opens_on=period.opens_on,
-            due_on=period.due_on,
-            extended_to=item.return_.extended_due_on if item.return_ else None,
-            closes_on=period.closes_on,
-            rules=rules,
-        )
-        due = steps_due(
-            ladder=steps,
-            today=today,
-            submitted=item.submitted,
-            already_sent=done[organisation.id],
-            has_contact=bool(organisation.contacts),
-            closes_on=max(period.closes_on, item.deadline),
-        )
-        if not due.send and not due.superseded:
+    with _kept_after_commit():
+        for batch in _batches(outstanding(period), COMMIT_EVERY):
+            for item in batch:
+                _remind_one(item, period, today, rules, done, escalate, run)
+            # A batch at a time: a crash keeps what was done, and the next run finishes it
+            # (the outbox keys and rung records make the redone part send nothing twice).
+            db.session.commit()
+        if escalate:
+            _send_admin_digest(period, today, escalate, run)
+            db.session.commit()
+
+
+def _remind_one(
+    item: Outstanding,
+    period: ReportingPeriod,
+    today: date,
+    rules: LadderRules,
+    done: defaultdict[int, set[str]],
+    escalate: list[tuple[Outstanding, ReminderStep]],
+    run: ReminderRun,
+) -> None:
+    organisation = item.organisation
+    steps = ladder(
+        opens_on=period.opens_on,
+        due_on=period.due_on,
+        extended_to=item.return_.extended_due_on if item.return_ else None,
+        closes_on=period.closes_on,
+        rules=rules,
+    )
+    due = steps_due(
+        ladder=steps,
+        today=today,
+        submitted=item.submitted,
+        already_sent=done[organisation.id],
+        has_contact=bool(organisation.contacts),
+        closes_on=max(period.closes_on, item.deadline),
+    )
+    for step in due.superseded:
+        _record(organisation, period, step, ReminderOutcome.SUPERSEDED, 0, run)
+    for step in due.send:
+        if step.audience == "admins":
+            escalate.append((item, step))
             continue
-        for step in due.superseded:
-            _record(organisation, period, step, ReminderOutcome.SUPERSEDED, 0, run)
-        for step in due.send:
-            if step.audience == "admins":
-                escalate.append((item, step))
-                continue
-            sent = _send_rung(item, period, step, today, run)
-            outcome = ReminderOutcome.SENT if sent else ReminderOutcome.NO_RECIPIENTS
-            _record(organisation, period, step, outcome, sent, run)
-        # One organisation at a time: a crash keeps what was done, and the next run finishes.
-        db.session.commit()
-    if escalate:
-        _send_admin_digest(period, today, escalate, run)
-        db.session.commit()
+        sent = _send_rung(item, period, step, today, run)
+        outcome = ReminderOutcome.SENT if sent else ReminderOutcome.NO_RECIPIENTS
+        _record(organisation, period, step, outcome, sent, run)
+
+
+T = TypeVar("T")
+
+
+def _batches(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@contextmanager
+def _kept_after_commit() -> Iterator[None]:
+    """Keep loaded rows readable across the batches' commits instead of reloading each one.
+
+    The run reads organisations, leads and contacts once up front; nothing it reads changes
+    meaning between batches (a lead added mid-run hears from the next run).
+    """
+    session = db.session()
+    before = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = before
 
 
 def _rungs_done(period: ReportingPeriod) -> defaultdict[int, set[str]]:
