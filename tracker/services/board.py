@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
@@ -71,14 +73,33 @@ def _reportable() -> ColumnElement[bool]:
     return and_(Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None))
 
 
-def _status_tables(ordinal: int) -> Any:
-    """Each reportable commitment's status now and last quarter, from accepted updates.
+# Each reportable commitment's status for the quarter being summarised: made once per build by
+# one INSERT … SELECT, then grouped several ways. A temporary table is private to the connection
+# and goes with the transaction, so builds on other connections never see each other's rows.
+BOARD_ROWS = sa.Table(
+    "board_summary_rows",
+    sa.MetaData(),
+    sa.Column("commitment_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("organisation_id", sa.Integer),
+    sa.Column("priority_id", sa.Integer),
+    sa.Column("status", sa.String(32)),
+    sa.Column("previous_status", sa.String(32)),
+    sa.Column("reported", sa.Boolean),
+    sa.Column("stalled", sa.Boolean),
+    sa.Column("narrative", sa.Text),
+    sa.Column("year1", sa.Integer),
+    sa.Column("quarter1", sa.Integer),
+    prefixes=["TEMPORARY"],
+)
 
-    One row per commitment, made inside the database: the latest three accepted updates up to
-    this quarter, pivoted, which also decide whether the commitment has stalled.
-    """
+
+def _accepted_rows(ordinal: int) -> Any:
+    """Every accepted update of a reportable commitment up to this quarter, with its place in
+    the commitment's history: ``rn`` 1 for the latest, and the quarter of the next one."""
     period_ord = _ordinal(ReportingPeriod)
-    ranked = (
+    window = {"partition_by": CommitmentUpdate.commitment_id, "order_by": period_ord.desc()}
+    next_ord = func.lag(period_ord).over(**window)
+    return (
         select(
             CommitmentUpdate.commitment_id,
             CommitmentUpdate.status,
@@ -88,19 +109,28 @@ def _status_tables(ordinal: int) -> Any:
             period_ord.label("ord"),
             ReportingPeriod.year,
             ReportingPeriod.quarter,
-            func.row_number()
-            .over(partition_by=CommitmentUpdate.commitment_id, order_by=period_ord.desc())
-            .label("rn"),
+            next_ord.label("next_ord"),
+            func.row_number().over(**window).label("rn"),
         )
         .join(Return, Return.id == CommitmentUpdate.return_id)
         .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .join(Commitment, Commitment.id == CommitmentUpdate.commitment_id)
         .where(
             Return.state == ReturnState.ACCEPTED,
             CommitmentUpdate.status.is_not(None),
             period_ord <= ordinal,
+            _reportable(),
         )
-        .cte("ranked")
     )
+
+
+def _status_rows(ordinal: int) -> Any:
+    """Each reportable commitment's status now and last quarter, from accepted updates.
+
+    One row per commitment, made inside the database: the latest three accepted updates up to
+    this quarter, pivoted, which also decide whether the commitment has stalled.
+    """
+    ranked = _accepted_rows(ordinal).cte("ranked")
 
     def nth(column: Any, n: int) -> Any:
         return func.max(case((ranked.c.rn == n, column)))
@@ -155,7 +185,7 @@ def _status_tables(ordinal: int) -> Any:
             ),
         ),
     )
-    board = (
+    return (
         select(
             Commitment.id.label("commitment_id"),
             Commitment.organisation_id,
@@ -171,13 +201,29 @@ def _status_tables(ordinal: int) -> Any:
         .select_from(Commitment)
         .outerjoin(latest, latest.c.commitment_id == Commitment.id)
         .where(_reportable())
-        .cte("board")
     )
-    return board
+
+
+def _fill_board_rows(ordinal: int) -> None:
+    connection = db.session.connection()
+    BOARD_ROWS.drop(connection, checkfirst=True)
+    BOARD_ROWS.create(connection)
+    connection.execute(
+        BOARD_ROWS.insert().from_select([c.name for c in BOARD_ROWS.c], _status_rows(ordinal))
+    )
+
+
+@cache
+def _label(year: int | None, quarter: int | None) -> str | None:
+    return Quarter(year, quarter).label if year and quarter else None
 
 
 def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
     """Everything a summary is made of, in a fixed number of grouped queries."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The window functions sort every accepted update; with PostgreSQL's default 4 MB they
+        # spill to disk for a region of thousands of organisations. For this transaction only.
+        db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     quarter = period.as_quarter
     ordinal = _ordinal_of(quarter)
     period_ord = _ordinal(ReportingPeriod)
@@ -198,7 +244,8 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
         for t in db.session.scalars(select(Theme).order_by(Theme.name))
     ]
 
-    board = _status_tables(ordinal)
+    _fill_board_rows(ordinal)
+    board = BOARD_ROWS
     status_groups = [
         shape.StatusGroup(
             row.priority_id,
@@ -223,7 +270,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
                 board.c.reported,
                 board.c.stalled,
             )
-        )
+        ).all()
     ]
     grid = [
         shape.GridCell(row.organisation_id, row.priority_id, row.status, row.n)
@@ -234,7 +281,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
                 board.c.status,
                 func.count().label("n"),
             ).group_by(board.c.organisation_id, board.c.priority_id, board.c.status)
-        )
+        ).all()
     ]
     theme_groups = [
         shape.ThemeGroup(row.theme_id, row.organisation_id, row.status, row.n)
@@ -247,7 +294,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             )
             .join(commitment_themes, commitment_themes.c.commitment_id == board.c.commitment_id)
             .group_by(commitment_themes.c.theme_id, board.c.organisation_id, board.c.status)
-        )
+        ).all()
     ]
     named = or_(
         board.c.status.in_([DeliveryStatus.OFF_TRACK.value, DeliveryStatus.AT_RISK.value]),
@@ -268,7 +315,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             previous_status=row.previous_status if previous is not None else row.status,
             stalled=bool(row.stalled),
             narrative=row.narrative,
-            reported_in=Quarter(row.year1, row.quarter1).label if row.year1 else None,
+            reported_in=_label(row.year1, row.quarter1),
         )
         for row in db.session.execute(
             select(
@@ -288,11 +335,14 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             .join(Commitment, Commitment.id == board.c.commitment_id)
             .join(Organisation, Organisation.id == board.c.organisation_id)
             .where(named)
-        )
+        ).all()
     ]
     smart_groups = _smart_groups()
     returns = _returns(period, previous)
-    trend_groups = _trend_groups(ordinal)
+    trend_groups = _trend_groups(
+        ordinal, {_ordinal_of(p.as_quarter): p.slug for p in trend_periods}
+    )
+    BOARD_ROWS.drop(db.session.connection())
     goalposts = [
         shape.GoalpostChange(
             commitment_id=row.commitment_id,
@@ -411,45 +461,33 @@ def _returns(
     ]
 
 
-def _trend_groups(ordinal: int) -> list[shape.TrendGroup]:
-    """The status mix at the end of each recent quarter: each accepted update holds its
-    commitment's status from its own quarter until the next accepted one."""
-    period_ord = _ordinal(ReportingPeriod)
-    spans = (
-        select(
-            CommitmentUpdate.commitment_id,
-            CommitmentUpdate.status,
-            period_ord.label("ord"),
-            func.lead(period_ord)
-            .over(partition_by=CommitmentUpdate.commitment_id, order_by=period_ord)
-            .label("next_ord"),
-        )
-        .join(Return, Return.id == CommitmentUpdate.return_id)
-        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
-        .join(Commitment, Commitment.id == CommitmentUpdate.commitment_id)
-        .where(
-            Return.state == ReturnState.ACCEPTED,
-            CommitmentUpdate.status.is_not(None),
-            period_ord <= ordinal,
-            _reportable(),
-        )
-        .cte("spans")
-    )
-    at = aliased(ReportingPeriod)
-    at_ord = _ordinal(at)
+def _trend_groups(ordinal: int, slugs: dict[int, str]) -> list[shape.TrendGroup]:
+    """The status mix at the end of each recent quarter (``slugs``: ordinal → period slug).
+
+    Each accepted update holds its commitment's status from its own quarter until the next
+    accepted one: +1 to its status at the start, −1 when the next takes over. One grouped query
+    gives those changes per quarter; running totals give each quarter's mix.
+    """
+    spans = _accepted_rows(ordinal).cte("spans")
+    changes = sa.union_all(
+        select(spans.c.ord.label("at"), spans.c.status, literal(1).label("delta")),
+        select(spans.c.next_ord, spans.c.status, literal(-1)).where(
+            spans.c.next_ord.is_not(None), spans.c.next_ord <= ordinal
+        ),
+    ).subquery()
     rows = db.session.execute(
-        select(at.slug, spans.c.status, func.count().label("n"))
-        .join(
-            spans,
-            and_(
-                spans.c.ord <= at_ord,
-                or_(spans.c.next_ord.is_(None), spans.c.next_ord > at_ord),
-            ),
-        )
-        .where(at_ord <= ordinal, at_ord > ordinal - shape.TREND_QUARTERS)
-        .group_by(at.slug, spans.c.status)
-    )
-    return [shape.TrendGroup(row.slug, row.status, row.n) for row in rows]
+        select(changes.c.at, changes.c.status, func.sum(changes.c.delta).label("n"))
+        .group_by(changes.c.at, changes.c.status)
+        .order_by(changes.c.at)
+    ).all()
+    groups = []
+    for at, slug in sorted(slugs.items()):
+        totals: dict[str, int] = {}
+        for row in rows:
+            if row.at <= at:
+                totals[str(row.status)] = totals.get(str(row.status), 0) + int(row.n)
+        groups += [shape.TrendGroup(slug, status, n) for status, n in totals.items() if n]
+    return groups
 
 
 def _next_revision(period: ReportingPeriod) -> int:
