@@ -117,6 +117,18 @@ def test_catch_up_runs_a_daily_job_once_when_a_firing_was_missed(app, db_session
 
     ran_at(datetime(2024, 7, 8, 6, 0, 5, tzinfo=UTC))  # 07:00:05 London on 8 July
     assert catch_up_needed(app, job, now)  # 9 and 10 July missed: one run catches up
+    # Killed mid-run today: it never finished, so the next start runs it again.
+    db_session.add(
+        JobRun(
+            job=job.id,
+            run_for=date(2024, 7, 10),
+            started_by="scheduler",
+            host="x",
+            started_at=datetime(2024, 7, 10, 6, 0, 5, tzinfo=UTC),
+        )
+    )
+    db_session.flush()
+    assert catch_up_needed(app, job, now)
     ran_at(datetime(2024, 7, 10, 6, 0, 5, tzinfo=UTC))
     assert not catch_up_needed(app, job, now)
     # The mail job runs every 30 seconds anyway.

@@ -1,5 +1,8 @@
 """Flask extensions, created unbound; ``create_app`` binds them."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +27,19 @@ def insert_ignoring_conflicts(table: object, *, index_elements: list[str], **val
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).values(**values).on_conflict_do_nothing(index_elements=index_elements)
+
+
+@contextmanager
+def rows_kept_after_commit() -> Iterator[None]:
+    """Inside, a commit leaves loaded rows readable instead of expiring them.
+
+    For jobs that load many rows once and commit in small steps: without it, each commit
+    expires every row in the session and the next read of each one is another query.
+    """
+    session = db.session()
+    before = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = before

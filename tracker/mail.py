@@ -51,7 +51,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker.domain.enums import NotificationState
-from tracker.extensions import db
+from tracker.extensions import db, rows_kept_after_commit
 from tracker.models import Notification
 
 __all__ = [
@@ -434,7 +434,27 @@ def deliver_queued(
     result = DeliveryResult()
 
     result.stuck_requeued, result.failed = _sweep_stuck(now)
-    pending = deque(_claim(now, batch_size))
+    with rows_kept_after_commit():
+        # Each claimed row is read once; the commit after each message must not expire the
+        # whole batch (a query per row, and work that grows with the square of the batch).
+        claimed = _claim(now, batch_size)
+        _deliver_batch(transport, deque(claimed), config, now, rng, result)
+    # The outcomes were written with UPDATEs: whoever holds these rows reads them afresh.
+    for row in claimed:
+        db.session.expire(row)
+    if result != DeliveryResult():
+        log.info("mail delivery: %s", result)
+    return result
+
+
+def _deliver_batch(
+    transport: Transport,
+    pending: deque[Notification],
+    config: Mapping[str, Any],
+    now: datetime,
+    rng: random.Random,
+    result: DeliveryResult,
+) -> None:
     while pending:
         with ExitStack() as connection:
             try:
@@ -449,9 +469,6 @@ def deliver_queued(
                 # The server hung up: reconnect for the rest of the batch (the outer loop).
                 if not transport.connected:
                     break
-    if result != DeliveryResult():
-        log.info("mail delivery: %s", result)
-    return result
 
 
 def resend(notification_id: int) -> Notification:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -33,7 +32,7 @@ from sqlalchemy.orm import selectinload
 from tracker.domain.calendar import days_overdue
 from tracker.domain.enums import ContactRole, ReminderOutcome, ReturnState, Role
 from tracker.domain.reminders import LadderRules, ReminderKind, ReminderStep, ladder, steps_due
-from tracker.extensions import db, insert_ignoring_conflicts
+from tracker.extensions import db, insert_ignoring_conflicts, rows_kept_after_commit
 from tracker.mail import absolute_url, queue_email, safe_header
 from tracker.models import (
     AuditEvent,
@@ -139,7 +138,7 @@ def _remind_for_period(
 ) -> None:
     done = _rungs_done(period)
     escalate: list[tuple[Outstanding, ReminderStep]] = []
-    with _kept_after_commit():
+    with rows_kept_after_commit():
         for batch in _batches(outstanding(period), COMMIT_EVERY):
             for item in batch:
                 _remind_one(item, period, today, rules, done, escalate, run)
@@ -193,22 +192,6 @@ T = TypeVar("T")
 def _batches(items: list[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-@contextmanager
-def _kept_after_commit() -> Iterator[None]:
-    """Keep loaded rows readable across the batches' commits instead of reloading each one.
-
-    The run reads organisations, leads and contacts once up front; nothing it reads changes
-    meaning between batches (a lead added mid-run hears from the next run).
-    """
-    session = db.session()
-    before = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        yield
-    finally:
-        session.expire_on_commit = before
 
 
 def _rungs_done(period: ReportingPeriod) -> defaultdict[int, set[str]]:
