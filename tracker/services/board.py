@@ -89,16 +89,17 @@ BOARD_ROWS = sa.Table(
     sa.Column("narrative", sa.Text),
     sa.Column("year1", sa.Integer),
     sa.Column("quarter1", sa.Integer),
+    # The status (as its index in shape.STATUSES) at the end of each of the trend's quarters,
+    # oldest first; NULL when the commitment had no accepted update yet.
+    *(sa.Column(f"t{i}", sa.Integer) for i in range(shape.TREND_QUARTERS)),
     prefixes=["TEMPORARY"],
 )
 
 
 def _accepted_rows(ordinal: int) -> Any:
     """Every accepted update of a reportable commitment up to this quarter, with its place in
-    the commitment's history: ``rn`` 1 for the latest, and the quarter of the next one."""
+    the commitment's history: ``rn`` 1 for the latest, 2 for the one before, …"""
     period_ord = _ordinal(ReportingPeriod)
-    window = {"partition_by": CommitmentUpdate.commitment_id, "order_by": period_ord.desc()}
-    next_ord = func.lag(period_ord).over(**window)
     return (
         select(
             CommitmentUpdate.commitment_id,
@@ -109,8 +110,9 @@ def _accepted_rows(ordinal: int) -> Any:
             period_ord.label("ord"),
             ReportingPeriod.year,
             ReportingPeriod.quarter,
-            next_ord.label("next_ord"),
-            func.row_number().over(**window).label("rn"),
+            func.row_number()
+            .over(partition_by=CommitmentUpdate.commitment_id, order_by=period_ord.desc())
+            .label("rn"),
         )
         .join(Return, Return.id == CommitmentUpdate.return_id)
         .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
@@ -135,6 +137,17 @@ def _status_rows(ordinal: int) -> Any:
     def nth(column: Any, n: int) -> Any:
         return func.max(case((ranked.c.rn == n, column)))
 
+    # The status at the end of quarter ``at``: the one with the highest quarter up to it. Quarter
+    # × 10 + status index is largest for that update, and its last digit is the status.
+    code = case(
+        *((ranked.c.status == status, index) for index, status in enumerate(shape.STATUSES))
+    )
+
+    def status_at(at: int) -> Any:
+        return func.max(case((ranked.c.ord <= at, ranked.c.ord * 10 + code)))
+
+    first_trend = ordinal - shape.TREND_QUARTERS + 1
+
     latest = (
         select(
             ranked.c.commitment_id,
@@ -150,9 +163,9 @@ def _status_rows(ordinal: int) -> Any:
             nth(ranked.c.ord, 1).label("o1"),
             nth(ranked.c.year, 1).label("year1"),
             nth(ranked.c.quarter, 1).label("quarter1"),
-            func.count().label("n"),
+            func.sum(case((ranked.c.rn <= 3, 1), else_=0)).label("n"),
+            *(status_at(first_trend + i).label(f"t{i}") for i in range(shape.TREND_QUARTERS)),
         )
-        .where(ranked.c.rn <= 3)
         .group_by(ranked.c.commitment_id)
         .cte("latest")
     )
@@ -197,6 +210,7 @@ def _status_rows(ordinal: int) -> Any:
             latest.c.narrative,
             latest.c.year1,
             latest.c.quarter1,
+            *((latest.c[f"t{i}"] % 10).label(f"t{i}") for i in range(shape.TREND_QUARTERS)),
         )
         .select_from(Commitment)
         .outerjoin(latest, latest.c.commitment_id == Commitment.id)
@@ -462,32 +476,20 @@ def _returns(
 
 
 def _trend_groups(ordinal: int, slugs: dict[int, str]) -> list[shape.TrendGroup]:
-    """The status mix at the end of each recent quarter (``slugs``: ordinal → period slug).
-
-    Each accepted update holds its commitment's status from its own quarter until the next
-    accepted one: +1 to its status at the start, −1 when the next takes over. One grouped query
-    gives those changes per quarter; running totals give each quarter's mix.
-    """
-    spans = _accepted_rows(ordinal).cte("spans")
-    changes = sa.union_all(
-        select(spans.c.ord.label("at"), spans.c.status, literal(1).label("delta")),
-        select(spans.c.next_ord, spans.c.status, literal(-1)).where(
-            spans.c.next_ord.is_not(None), spans.c.next_ord <= ordinal
-        ),
-    ).subquery()
-    rows = db.session.execute(
-        select(changes.c.at, changes.c.status, func.sum(changes.c.delta).label("n"))
-        .group_by(changes.c.at, changes.c.status)
-        .order_by(changes.c.at)
-    ).all()
-    groups = []
-    for at, slug in sorted(slugs.items()):
-        totals: dict[str, int] = {}
-        for row in rows:
-            if row.at <= at:
-                totals[str(row.status)] = totals.get(str(row.status), 0) + int(row.n)
-        groups += [shape.TrendGroup(slug, status, n) for status, n in totals.items() if n]
-    return groups
+    """The status mix at the end of each recent quarter (``slugs``: ordinal → period slug),
+    from the statuses the board rows hold for each of them."""
+    first = ordinal - shape.TREND_QUARTERS + 1
+    board = BOARD_ROWS
+    parts = [
+        select(literal(at).label("at"), board.c[f"t{at - first}"].label("code"), func.count())
+        .where(board.c[f"t{at - first}"].is_not(None))
+        .group_by(board.c[f"t{at - first}"])
+        for at in sorted(slugs)
+    ]
+    if not parts:
+        return []
+    rows = db.session.execute(sa.union_all(*parts)).all()
+    return [shape.TrendGroup(slugs[at], shape.STATUSES[code], n) for at, code, n in rows]
 
 
 def _next_revision(period: ReportingPeriod) -> int:
