@@ -93,5 +93,14 @@ def main() -> int:
     return 0
 
 
+def everything() -> int:
+    """Every benchmark, one after another (each also runs alone: python -m tests.benchmarks.X)."""
+    from tests.benchmarks import ladder
+
+    status = main()
+    print()
+    return status or ladder.main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(everything())
