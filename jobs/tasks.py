@@ -11,7 +11,6 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from tracker.config import ladder_rules, window_rules
-from tracker.domain.enums import PeriodState
 from tracker.extensions import db
 from tracker.mail import DeliveryResult, deliver_queued
 from tracker.models import BoardSummary, Organisation, ReportingPeriod
@@ -88,8 +87,6 @@ def build_board_summaries(today: date) -> str:
     ).all()
     built = []
     for period in closed:
-        if period.state == PeriodState.UPCOMING:
-            continue
         if ensure_summary(period) is not None:
             built.append(period.slug)
         db.session.commit()

@@ -15,7 +15,7 @@ from tests.support.commands import run_tracker
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import JobOutcome, NotificationState, ReportingStatus
 from tracker.mail import queue_email
-from tracker.models import AuditEvent, JobRun
+from tracker.models import AuditEvent, BoardSummary, JobRun
 from tracker.services.job_runs import last_runs, prune, run_job
 
 
@@ -216,3 +216,18 @@ def test_run_once_and_list_from_the_command_line(tmp_path):
     unknown = run_tracker("jobs", "run-once", "nope", instance=tmp_path, DATABASE_URL=database)
     assert unknown.returncode == 2
     assert "no job called 'nope'" in unknown.stderr
+
+
+# The board summary after close ------------------------------------------------------------------
+
+
+def test_a_closed_period_gets_its_board_summary_once(app, db_session):
+    period = make_period(db_session, Quarter(2024, 1))
+    make_period(db_session, Quarter(2024, 2))  # still open on the day: no summary yet
+    today = period.closes_on + timedelta(days=1)
+    assert tasks.build_board_summaries(period.closes_on) == "no closed period without a summary"
+    assert tasks.build_board_summaries(today) == "built 2024-25-q1"
+    [summary] = db_session.scalars(select(BoardSummary)).all()
+    assert summary.period_id == period.id and summary.revision == 1
+    assert summary.published_at is None  # an admin reads it, then publishes
+    assert tasks.build_board_summaries(today) == "no closed period without a summary"
