@@ -26,6 +26,8 @@ ACTIONS = {
     "admin.reactivate_user",
     "admin.resend_invitation",
     "admin.resend_notification",
+    "board.build",
+    "board.publish",
 }
 
 

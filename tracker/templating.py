@@ -27,6 +27,8 @@ def navigation() -> list[dict[str, Any]]:
             items.append(("Admin", "admin.overview"))
         if current_user.role == Role.LEAD:
             items.append(("Your returns", "returns.mine"))
+        if current_user.role in (Role.ADMIN, Role.BOARD):
+            items.append(("Board summary", "board.latest"))
         items.append(("Your account", "auth.account"))
     else:
         items.append(("Sign in", "auth.sign_in"))

@@ -95,11 +95,13 @@ def main() -> int:
 
 def everything() -> int:
     """Every benchmark, one after another (each also runs alone: python -m tests.benchmarks.X)."""
-    from tests.benchmarks import ladder
+    from tests.benchmarks import board, ladder
 
     status = main()
-    print()
-    return status or ladder.main()
+    for benchmark in (ladder, board):
+        print()
+        status = status or benchmark.main()
+    return status
 
 
 if __name__ == "__main__":
