@@ -53,10 +53,11 @@ def _can(action: Action) -> bool:
 def mine() -> ResponseReturnValue:
     """A lead's start page: the current return of each organisation they report for."""
     period = current_period(today())
-    rows = []
-    for org in current_user.organisations:
-        view = service.return_view(org, period, today()) if period else None
-        rows.append((org, view))
+    organisations = list(current_user.organisations)
+    views = (
+        service.return_views([(org, period) for org in organisations], today()) if period else []
+    )
+    rows = list(zip(organisations, views or [None] * len(organisations), strict=True))
     return render_template("returns/mine.html", rows=rows, period=period)
 
 
@@ -64,8 +65,8 @@ def mine() -> ResponseReturnValue:
 @organisation(Action.VIEW)
 def overview(slug: str) -> ResponseReturnValue:
     periods = [p for p in all_periods() if p.opens_on <= today()]
-    views = [service.return_view(g.organisation, p, today()) for p in periods]
-    status = service.reporting_statuses(today()).get(g.organisation.id)
+    views = service.return_views([(g.organisation, p) for p in periods], today())
+    status = service.reporting_statuses(today(), [g.organisation.id]).get(g.organisation.id)
     return render_template(
         "returns/overview.html", organisation=g.organisation, views=views, status=status
     )

@@ -16,12 +16,13 @@ Services flush; the request commits.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask import current_app, render_template, url_for
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -219,24 +220,112 @@ class ReturnView:
 
 def return_view(organisation: Organisation, period: ReportingPeriod, today: date) -> ReturnView:
     """Everything the task list shows, in a fixed handful of queries."""
-    return_ = find_return(organisation, period)
-    updates: dict[int, CommitmentUpdate] = {}
-    if return_ is not None:
-        updates = {
-            u.commitment_id: u
-            for u in db.session.scalars(
-                select(CommitmentUpdate).where(CommitmentUpdate.return_id == return_.id)
+    return return_views([(organisation, period)], today)[0]
+
+
+def return_views(
+    wanted: Sequence[tuple[Organisation, ReportingPeriod]], today: date
+) -> list[ReturnView]:
+    """``return_view`` for several organisations or periods at once, in the same few queries.
+
+    A lead's start page lists each organisation they report for, and an organisation's returns
+    page each period: both read every return with one query per kind of row, not per return.
+    """
+    if not wanted:
+        return []
+    organisation_ids = {organisation.id for organisation, _ in wanted}
+    period_ids = {period.id for _, period in wanted}
+    returns = {
+        (r.organisation_id, r.period_id): r
+        for r in db.session.scalars(
+            select(Return).where(
+                Return.organisation_id.in_(organisation_ids), Return.period_id.in_(period_ids)
             )
-        }
-    previous = previous_updates(organisation, period)
-    groups: dict[int | None, TaskGroup] = {}
-    for commitment in reportable_commitments(organisation.id):
-        key = commitment.primary_priority_id
-        group = groups.setdefault(key, TaskGroup(priority=commitment.primary_priority))
-        group.tasks.append(
-            Task(commitment, updates.get(commitment.id), previous.get(commitment.id))
         )
-    return ReturnView(organisation, period, return_, list(groups.values()), today)
+        if r.period_id in period_ids
+    }
+    updates: dict[int, dict[int, CommitmentUpdate]] = defaultdict(dict)
+    if returns:
+        for u in db.session.scalars(
+            select(CommitmentUpdate).where(
+                CommitmentUpdate.return_id.in_([r.id for r in returns.values()])
+            )
+        ):
+            updates[u.return_id][u.commitment_id] = u
+    previous = _previous_updates_of(organisation_ids, [period for _, period in wanted])
+    commitments = _reportable_commitments_of(organisation_ids)
+    views = []
+    for organisation, period in wanted:
+        return_ = returns.get((organisation.id, period.id))
+        found = updates.get(return_.id, {}) if return_ is not None else {}
+        before = previous.get((organisation.id, period.id), {})
+        groups: dict[int | None, TaskGroup] = {}
+        for commitment in commitments.get(organisation.id, []):
+            key = commitment.primary_priority_id
+            group = groups.setdefault(key, TaskGroup(priority=commitment.primary_priority))
+            group.tasks.append(
+                Task(commitment, found.get(commitment.id), before.get(commitment.id))
+            )
+        views.append(ReturnView(organisation, period, return_, list(groups.values()), today))
+    return views
+
+
+def _reportable_commitments_of(organisation_ids: set[int]) -> dict[int, list[Commitment]]:
+    """``reportable_commitments`` of several organisations, in one query, in the same order."""
+    found: dict[int, list[Commitment]] = defaultdict(list)
+    for commitment in db.session.scalars(
+        select(Commitment)
+        .outerjoin(Priority, Priority.id == Commitment.primary_priority_id)
+        .where(
+            Commitment.organisation_id.in_(organisation_ids),
+            Commitment.is_heading.is_(False),
+            Commitment.removed_from_page_at.is_(None),
+        )
+        .order_by(func.coalesce(Priority.position, 99), Commitment.position, Commitment.id)
+        .options(selectinload(Commitment.primary_priority))
+    ):
+        found[commitment.organisation_id].append(commitment)
+    return found
+
+
+def _previous_updates_of(
+    organisation_ids: set[int], periods: Sequence[ReportingPeriod]
+) -> dict[tuple[int, int], dict[int, CommitmentUpdate]]:
+    """``previous_updates`` keyed by (organisation, period), for several at once."""
+    quarters = {period.id: period.as_quarter.previous() for period in periods}
+    earlier = db.session.scalars(
+        select(ReportingPeriod).where(
+            or_(
+                *(
+                    and_(ReportingPeriod.year == q.year, ReportingPeriod.quarter == q.number)
+                    for q in set(quarters.values())
+                )
+            )
+        )
+    ).all()
+    previous_of = {
+        period_id: next((p.id for p in earlier if p.as_quarter == quarter), None)
+        for period_id, quarter in quarters.items()
+    }
+    if not earlier:
+        return {}
+    rows: dict[tuple[int, int], dict[int, CommitmentUpdate]] = defaultdict(dict)
+    for row, organisation_id, period_id in db.session.execute(
+        select(CommitmentUpdate, Return.organisation_id, Return.period_id)
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .where(
+            Return.organisation_id.in_(organisation_ids),
+            Return.period_id.in_([p.id for p in earlier]),
+            Return.state.in_([ReturnState.SUBMITTED, ReturnState.ACCEPTED]),
+        )
+    ):
+        rows[(organisation_id, period_id)][row.commitment_id] = row
+    return {
+        (organisation_id, period_id): rows.get((organisation_id, previous_id), {})
+        for organisation_id in organisation_ids
+        for period_id, previous_id in previous_of.items()
+        if previous_id is not None
+    }
 
 
 # Writing ---------------------------------------------------------------------------------------
@@ -621,28 +710,41 @@ def review_queue(period: ReportingPeriod, today: date) -> list[QueueRow]:
     return rows
 
 
-def reporting_statuses(today: date) -> dict[int, str]:
-    """Each organisation's reporting status today (active, late, non-communicating)."""
+def reporting_statuses(
+    today: date, organisation_ids: Collection[int] | None = None
+) -> dict[int, str]:
+    """Each organisation's reporting status today (active, late, non-communicating).
+
+    Reads only the four columns of each return that the rule needs, so the whole region is a
+    few hundred kilobytes; ``organisation_ids`` narrows it to the organisations asked about.
+    """
     periods = [
         p
         for p in db.session.scalars(select(ReportingPeriod))
         if state_on(p, today) != PeriodState.UPCOMING
     ]
-    returns: dict[tuple[int, int], Return] = {
-        (r.organisation_id, r.period_id): r for r in db.session.scalars(select(Return))
+    returns = select(
+        Return.organisation_id, Return.period_id, Return.submitted_at, Return.extended_due_on
+    )
+    organisations = select(Organisation.id)
+    if organisation_ids is not None:
+        returns = returns.where(Return.organisation_id.in_(organisation_ids))
+        organisations = organisations.where(Organisation.id.in_(organisation_ids))
+    found: dict[tuple[int, int], tuple[datetime | None, date | None]] = {
+        (organisation_id, period_id): (submitted_at, extended_due_on)
+        for organisation_id, period_id, submitted_at, extended_due_on in db.session.execute(returns)
     }
     statuses = {}
-    for organisation_id in db.session.scalars(select(Organisation.id)):
+    for organisation_id in db.session.scalars(organisations):
         history = []
         for period in periods:
-            r = returns.get((organisation_id, period.id))
-            submitted = r.submitted_at.date() if r and r.submitted_at else None
+            submitted_at, extended_to = found.get((organisation_id, period.id), (None, None))
             history.append(
                 PeriodRecord(
                     quarter=period.as_quarter,
                     due_on=period.due_on,
-                    extended_to=r.extended_due_on if r else None,
-                    submitted_on=submitted,
+                    extended_to=extended_to,
+                    submitted_on=submitted_at.date() if submitted_at else None,
                     closes_on=period.closes_on,
                 )
             )

@@ -1,0 +1,326 @@
+"""Query budgets: each signed-in page reads a fixed number of SQL statements, whatever the size.
+
+The public pages and the board pages have their own budget tests (tests/test_public.py,
+tests/test_board_pages.py, tests/test_commitments.py); this file covers the lead's and the
+admins' pages. Each page is read once on a small world and once after the world has grown — more
+organisations, commitments, returns, updates, leads, emails, chases and job runs, added with
+bulk INSERTs so the test stays quick — and must issue exactly as many statements both times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from tests.factories import make_commitment, make_organisation, make_period, make_place, make_user
+from tests.support.auth import sign_in
+from tracker.domain.calendar import Quarter
+from tracker.domain.enums import DeliveryStatus, JobOutcome, NotificationState, ReturnState, Role
+from tracker.extensions import db
+from tracker.models import (
+    AuditEvent,
+    Commitment,
+    CommitmentUpdate,
+    JobRun,
+    Notification,
+    Organisation,
+    Pledge,
+    Return,
+    User,
+)
+from tracker.models.user import organisation_leads
+
+LAST, THIS = Quarter(2023, 4), Quarter(2024, 1)
+# Four days after this quarter's due date: some returns are in, some overdue, some chased.
+ON = datetime(2024, 7, 25, 10, 0, tzinfo=UTC)
+STATUSES = [DeliveryStatus.ON_TRACK, DeliveryStatus.AT_RISK, DeliveryStatus.COMPLETED]
+# Each extra organisation's return for this quarter, in turn (None: not started).
+THIS_QUARTER = [ReturnState.SUBMITTED, ReturnState.DRAFT, ReturnState.ACCEPTED, None]
+
+
+def count_statements(client, url: str) -> int:  # type: ignore[no-untyped-def]
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    db.session.expunge_all()  # nothing cached: every row is read as a fresh request reads it
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, f"GET {url}: {response.status_code}"
+    return len(statements)
+
+
+class World:
+    """One organisation with its lead, an admin, two quarters; more of everything on demand."""
+
+    def __init__(self, session) -> None:  # type: ignore[no-untyped-def]
+        self.session = session
+        place = make_place(session)
+        self.priorities = [p.id for p in place.priorities]
+        self.last = make_period(session, LAST)
+        self.this = make_period(session, THIS)
+        self.home = make_organisation(session, name="Home Organisation", slug="home")
+        self.commitments = [
+            make_commitment(session, self.home, primary_priority_id=self.priorities[n % 5])
+            for n in range(3)
+        ]
+        self.lead = make_user(session, Role.LEAD, organisations=[self.home])
+        self.admin = make_user(session, Role.ADMIN)
+        self.home_last = Return(
+            organisation=self.home,
+            period=self.last,
+            state=ReturnState.ACCEPTED,
+            submitted_at=datetime(2024, 4, 10, tzinfo=UTC),
+        )
+        self.home_this = Return(organisation=self.home, period=self.this, state=ReturnState.DRAFT)
+        session.add_all([self.home_last, self.home_this])
+        session.flush()
+        # Ids and slugs, not objects: counting statements empties the session between pages.
+        self.home_id, self.home_slug = self.home.id, self.home.slug
+        self.home_pledge_id = self.home.pledges[0].id
+        self.commitment_id = self.commitments[0].id
+        self.lead_id, self.admin_id = self.lead.id, self.admin.id
+        self.last_id, self.this_id, self.this_slug = self.last.id, self.this.id, self.this.slug
+        self.home_returns = (self.home_last.id, self.home_this.id)
+        self.next_id = 100_000
+        self._updates([c.id for c in self.commitments])
+        self.grow(organisations=3, home_commitments=0)
+
+    def ids(self, count: int) -> range:
+        first = self.next_id
+        self.next_id += count
+        return range(first, first + count)
+
+    def _updates(self, commitment_ids: list[int]) -> None:
+        if not commitment_ids:
+            return
+        rows = []
+        for n, commitment_id in enumerate(commitment_ids):
+            for return_id, complete in zip(self.home_returns, (True, n % 2 == 0), strict=True):
+                rows.append(
+                    {
+                        "return_id": return_id,
+                        "commitment_id": commitment_id,
+                        "status": STATUSES[n % 3],
+                        "narrative": "Explained",
+                        "complete": complete,
+                        "version": 1,
+                    }
+                )
+        self.session.execute(sa.insert(CommitmentUpdate), rows)
+
+    def grow(self, *, organisations: int, home_commitments: int) -> None:
+        """More organisations (each with three commitments, two returns, a lead, emails and a
+        chase), more commitments for the home organisation, and more job runs."""
+        session = self.session
+        ids = list(self.ids(organisations))
+        session.execute(
+            sa.insert(Organisation),
+            [{"id": i, "name": f"Bulk {i}", "slug": f"bulk-{i}", "version": 1} for i in ids],
+        )
+        session.execute(sa.insert(Pledge), [{"id": i, "organisation_id": i} for i in ids])
+        commitments = [
+            {
+                "id": i * 10 + n,
+                "pledge_id": i,
+                "organisation_id": i,
+                "key": f"k{n}",
+                "original_text": f"Commitment {n} of {i}",
+                "title": f"Commitment {n} of {i}",
+                "primary_priority_id": self.priorities[n],
+                "version": 1,
+            }
+            for i in ids
+            for n in range(3)
+        ]
+        commitments += [
+            {
+                "id": i,
+                "pledge_id": self.home_pledge_id,
+                "organisation_id": self.home_id,
+                "key": f"home-{i}",
+                "position": i,
+                "original_text": f"Another commitment {i}",
+                "title": f"Another commitment {i}",
+                "primary_priority_id": self.priorities[i % 5],
+                "version": 1,
+            }
+            for i in self.ids(home_commitments)
+        ]
+        session.execute(sa.insert(Commitment), commitments)
+        self._updates([c["id"] for c in commitments if c["organisation_id"] == self.home_id])
+
+        returns, updates = [], []
+        for i in ids:
+            for n, (period_id, state) in enumerate(
+                ((self.last_id, ReturnState.ACCEPTED), (self.this_id, THIS_QUARTER[i % 4]))
+            ):
+                if state is None:
+                    continue
+                return_id = i * 2 + n
+                submitted = None if state == ReturnState.DRAFT else ON - timedelta(days=i % 9)
+                returns.append(
+                    {
+                        "id": return_id,
+                        "organisation_id": i,
+                        "period_id": period_id,
+                        "state": state,
+                        "submitted_at": submitted,
+                        "extended_due_on": ON.date() if i % 7 == 0 else None,
+                        "extension_reason": "Asked in time" if i % 7 == 0 else None,
+                        "version": 1,
+                    }
+                )
+                updates += [
+                    {
+                        "return_id": return_id,
+                        "commitment_id": i * 10 + c,
+                        "status": STATUSES[(i + c) % 3],
+                        "narrative": "Explained",
+                        "complete": state != ReturnState.DRAFT,
+                        "version": 1,
+                    }
+                    for c in range(3)
+                ]
+        if returns:
+            session.execute(sa.insert(Return), returns)
+            session.execute(sa.insert(CommitmentUpdate), updates)
+
+        session.execute(
+            sa.insert(User),
+            [
+                {
+                    "id": i,
+                    "email": f"lead-{i}@example.org",
+                    "name": f"Lead {i}",
+                    "role": Role.LEAD,
+                    "active": True,
+                    "session_version": 1,
+                }
+                for i in ids
+            ],
+        )
+        session.execute(
+            sa.insert(organisation_leads), [{"user_id": i, "organisation_id": i} for i in ids]
+        )
+        session.execute(
+            sa.insert(Notification),
+            [
+                {
+                    "kind": "reminder",
+                    "idempotency_key": f"reminder:{i}:{n}",
+                    "recipient_email": f"lead-{i}@example.org",
+                    "recipient_user_id": i,
+                    "organisation_id": i,
+                    "period_id": self.this_id,
+                    "subject": "Your return is due",
+                    "body_text": "Please report",
+                    "state": [NotificationState.SENT, NotificationState.FAILED][n],
+                    "sent_at": ON if n == 0 else None,
+                    "attempts": 1,
+                }
+                for i in ids
+                for n in range(2)
+            ],
+        )
+        session.execute(
+            sa.insert(AuditEvent),
+            [
+                {
+                    "occurred_at": ON - timedelta(days=1),
+                    "actor_id": self.admin_id,
+                    "actor_label": "An admin",
+                    "action": "chased",
+                    "entity_type": "organisation",
+                    "entity_id": str(i),
+                    "organisation_id": i,
+                }
+                for i in ids
+            ],
+        )
+        session.execute(
+            sa.insert(JobRun),
+            [
+                {
+                    "job": job,
+                    "run_for": ON.date() - timedelta(days=n),
+                    "started_by": "scheduler",
+                    "host": "test",
+                    "started_at": ON - timedelta(days=n),
+                    "finished_at": ON - timedelta(days=n),
+                    "outcome": JobOutcome.SUCCEEDED,
+                    "summary": "done",
+                }
+                for job in ("reminders", "deliver_mail", "board_summary")
+                for n in range(len(ids))
+            ],
+        )
+        session.flush()
+
+
+def home_pages(world: World) -> dict[str, str]:
+    home, this = world.home_slug, world.this_slug
+    commitment = world.commitment_id
+    return {
+        "task list": f"/organisations/{home}/returns/{this}",
+        "update form": f"/organisations/{home}/returns/{this}/commitments/{commitment}",
+        "check answers": f"/organisations/{home}/returns/{this}/check",
+        "the organisation's returns": f"/organisations/{home}/returns",
+        "the lead's returns": "/returns",
+        "commitment page": f"/organisations/{home}/commitments/{commitment}",
+    }
+
+
+def admin_pages(world: World) -> dict[str, str]:
+    this = world.this_slug
+    return {
+        "admin overview": "/admin",
+        "review queue": f"/admin/returns/{this}",
+        "review of one return": f"/admin/returns/{this}/{world.home_slug}",
+        "organisations": "/admin/organisations",
+        "people": "/admin/users",
+        "notifications": "/admin/notifications",
+        "failed notifications": "/admin/notifications?state=failed",
+        "jobs": "/admin/jobs",
+        "chase everyone overdue": f"/admin/chase/{this}",
+        "audit log": "/admin/audit",
+    }
+
+
+def budgets(client, pages: dict[str, str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return {name: count_statements(client, url) for name, url in pages.items()}
+
+
+@pytest.mark.parametrize(
+    ("who", "pages"), [("lead", home_pages), ("admin", admin_pages)], ids=["lead", "admin"]
+)
+@time_machine.travel(ON, tick=False)
+def test_each_page_reads_as_many_statements_for_a_large_world_as_a_small_one(
+    client, db_session, who: str, pages: Callable[[World], dict[str, str]]
+):
+    world = World(db_session)
+    sign_in(client, world.lead if who == "lead" else world.admin)
+    urls = pages(world)
+    budgets(client, urls)  # warm up whatever a first request does once
+    small = budgets(client, urls)
+    # A lead for three organisations (their /returns page lists each one's return), a longer
+    # history, and sixty more organisations with everything they bring.
+    lead = db_session.get(User, world.lead_id)
+    for _ in range(2):
+        extra = make_organisation(db_session, id=world.ids(1)[0])
+        make_commitment(db_session, extra, id=world.ids(1)[0])
+        lead.organisations.append(extra)
+    make_period(db_session, Quarter(2023, 3))  # one more quarter of history
+    db_session.flush()
+    world.grow(organisations=60, home_commitments=40)
+    large = budgets(client, urls)
+    assert large == small
+    assert all(0 < count <= 20 for count in large.values()), large
