@@ -16,6 +16,14 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_entity", "entity_type", "entity_id"),
         Index("ix_audit_events_occurred_at", "occurred_at"),
+        # An organisation's chases (its admin page, "last chased" on the overview) among all
+        # its events.
+        Index(
+            "ix_audit_events_organisation_action_occurred_at",
+            "organisation_id",
+            "action",
+            "occurred_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

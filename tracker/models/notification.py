@@ -19,6 +19,8 @@ class Notification(Timestamped, Base):
         CheckConstraint("state <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         # The sender's claim query: queued rows whose next try is due.
         Index("ix_notifications_state_next_attempt_at", "state", "next_attempt_at"),
+        # The outbox page: the newest emails in one state (failed, say), two hundred at a time.
+        Index("ix_notifications_state_id", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

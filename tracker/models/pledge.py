@@ -104,6 +104,8 @@ class Commitment(Timestamped, Base):
         CheckConstraint("position >= 0", name="position_not_negative"),
         CheckConstraint("duplicates_folded >= 0", name="duplicates_folded_not_negative"),
         Index("ix_commitments_primary_priority_status", "primary_priority_id", "current_status"),
+        # A priority's public page lists the commitments that name it second, too.
+        Index("ix_commitments_secondary_priority_id", "secondary_priority_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
