@@ -1,9 +1,10 @@
 """``tracker demo``: the seed, the demo accounts and a year of returns that every page can show.
 
 Playing out a year through the real services takes a while (about 1,300 updates), so the story
-is made twice per database for the whole module, inside a transaction rolled back at the end
-(as ``db_session`` does for one test): once to compare against, rolled back to a savepoint, and
-once to keep. The tests then read it as a person would.
+is made once per database for the whole module, inside a transaction rolled back at the end
+(as ``db_session`` does for one test), and the tests read it as a person would. The command
+itself runs once, on a SQLite file of its own: the same seed must give the same history there
+as in-process on each database, which is also the determinism check.
 """
 
 from __future__ import annotations
@@ -13,21 +14,28 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from flask import Flask, current_app
-from sqlalchemy import func, select
-from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from tests.support.commands import run_tracker
-from tracker.config import window_rules
+from tracker.config import ladder_rules, window_rules
 from tracker.domain.calendar import was_late
-from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReportingStatus, ReturnState
+from tracker.domain.enums import (
+    DeliveryStatus,
+    EvidenceGrade,
+    PeriodState,
+    ReportingStatus,
+    ReturnState,
+)
 from tracker.extensions import db
 from tracker.models import (
     AuditEvent,
+    BoardSummary,
     Commitment,
     CommitmentUpdate,
     Notification,
@@ -48,16 +56,20 @@ CURRENT = "2025/26 Q3"
 
 
 def make_demo(today: date = TODAY, seed: int = demo.DEFAULT_SEED) -> DemoSummary | None:
-    """What ``tracker demo`` does, without the progress bars and the commit."""
+    """What ``tracker demo`` does, without the progress bars."""
     if demo.needs_seed():
         demo.load_seed(*demo.read_seed())
     demo.prepare(today, window_rules(current_app.config))
-    return demo.generate_history(today, seed=seed)
+    summary = demo.generate_history(today, seed=seed)
+    db.session.commit()
+    if summary is not None:
+        demo.bring_to_today(today, ladder_rules(current_app.config))
+    return summary
 
 
-def digest() -> str:
-    """Every update's organisation, period, commitment, status, value and evidence, hashed."""
-    rows = db.session.execute(
+def digest(session: Session) -> str:
+    """Every update, summary and past email: who, which quarter, what and when, hashed."""
+    rows = session.execute(
         select(
             Organisation.slug,
             ReportingPeriod.slug,
@@ -74,6 +86,17 @@ def digest() -> str:
         .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
         .join(Commitment, Commitment.id == CommitmentUpdate.commitment_id)
     ).all()
+    rows += session.execute(
+        select(ReportingPeriod.slug, BoardSummary.revision, BoardSummary.published_at).join(
+            BoardSummary, BoardSummary.period_id == ReportingPeriod.id
+        )
+    ).all()
+    # Emails of the simulated past; today's are made at the clock's time.
+    rows += session.execute(
+        select(Notification.kind, Notification.recipient_email, Notification.sent_at).where(
+            Notification.sent_at.is_not(None)
+        )
+    ).all()
     text = "\n".join(sorted("|".join(_plain(value) for value in row) for row in rows))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -83,6 +106,8 @@ def _plain(value: object) -> str:
         return ""
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")  # 12.5000 on one database is 12.5 on the other
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
     return str(value)
 
 
@@ -106,7 +131,6 @@ def counts() -> dict[str, int]:
 @dataclass
 class Story:
     summary: DemoSummary
-    first_digest: str
     digest: str
     again: DemoSummary | None
     counts_before_again: dict[str, int]
@@ -127,17 +151,11 @@ def made(app: Flask) -> Iterator[tuple[Story, scoped_session]]:
         )
         try:
             with using(session):
-                first = session.begin_nested()
-                assert make_demo() is not None
-                first_digest = digest()
-                first.rollback()
-                assert demo.needs_seed()  # a fresh start for the second run
-
                 summary = make_demo()
                 assert summary is not None
                 before = counts()
                 again = make_demo()
-                story = Story(summary, first_digest, digest(), again, before, counts())
+                story = Story(summary, digest(session), again, before, counts())
             yield story, session
         finally:
             session.remove()
@@ -267,6 +285,9 @@ def test_one_organisation_has_stopped_reporting_and_one_missed_the_latest_return
     )
     assert latest.state == ReturnState.DRAFT
     assert story.summary.missing == 3
+    # The reporting-status job has stored what the returns show (filters and pages read it).
+    stored = dict(db.session.execute(select(Organisation.id, Organisation.reporting_status)).all())
+    assert stored == statuses
 
 
 def test_commitments_drift_across_statuses_with_believable_narratives(story):
@@ -404,30 +425,112 @@ def test_times_are_the_simulated_ones_not_the_clock(story):
     assert min(started).date() >= first_open
 
 
+def london(moment: datetime) -> datetime:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(demo.LONDON)
+
+
+def test_each_closed_quarter_has_a_board_summary_the_admin_published(story):
+    admin = accounts.find_user(demo.DEMO_ADMIN)
+    summaries = db.session.scalars(select(BoardSummary)).all()
+    assert sorted(s.period.label for s in summaries) == HISTORY
+    for summary in summaries:
+        period = summary.period
+        assert summary.revision == 1 and summary.built_by_id is None  # built by the night job
+        assert london(summary.built_at).date() == period.closes_on + timedelta(days=1)
+        assert summary.built_at < summary.published_at
+        assert london(summary.published_at).date() < TODAY
+        assert period.state == PeriodState.PUBLISHED
+        assert summary.data  # the frozen figures the board reads
+    published = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "published board summary")
+    ).all()
+    assert len(published) == len(HISTORY)
+    assert {e.actor_id for e in published} == {admin.id}
+    emails = db.session.scalars(
+        select(Notification).where(Notification.kind == "board_published")
+    ).all()
+    assert len(emails) == len(HISTORY)
+    assert {(e.recipient_email, e.state) for e in emails} == {("board@example.org", "sent")}
+    assert story.summary.published == HISTORY
+
+
+def test_the_outbox_has_last_quarters_reminders_and_chases_and_todays_reminders(story):
+    periods = periods_by_label()
+    latest, current = periods[HISTORY[-1]], periods[CURRENT]
+    quiet = {i for i, s in reporting_statuses(TODAY).items() if s != ReportingStatus.ACTIVE}
+    past = db.session.scalars(
+        select(Notification).where(
+            Notification.period_id == latest.id, Notification.kind != "board_published"
+        )
+    )
+    kinds = Counter()
+    for email in past:
+        kinds[email.kind] += 1
+        assert email.state == "sent", email.kind
+        assert latest.opens_on <= london(email.sent_at).date() <= latest.closes_on
+        if email.kind != "reminder_admins_overdue":
+            assert email.organisation_id in quiet, email.kind  # only those who never sent it
+    assert kinds["reminder_opened"] == kinds["chase"] == len(quiet) == 2
+    assert kinds["reminder_due_soon"] == 4  # 7 days and 1 day before
+    assert kinds["reminder_overdue"] >= 4  # the day after, then weekly
+    assert kinds["reminder_admins_overdue"] == 1  # one digest for the one admin
+    chases = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "chased")).all()
+    assert sorted(bool(e.after["note"]) for e in chases) == [False, True]
+    assert all(london(e.occurred_at).date() == latest.due_on + timedelta(days=10) for e in chases)
+
+    # Today: the open quarter's first reminder waits in the outbox for every organisation.
+    today = db.session.scalars(select(Notification).where(Notification.period_id == current.id))
+    assert Counter((e.kind, e.state) for e in today) == {("reminder_opened", "queued"): 40}
+
+
 def test_running_it_again_changes_nothing(story):
     assert story.again is None
     assert story.counts_after_again == story.counts_before_again
 
 
-def test_the_same_seed_gives_the_same_history(story):
-    assert story.first_digest == story.digest
+@dataclass
+class CommandRun:
+    made: object  # the finished processes
+    again: object
+    digest: str
 
 
-def test_tracker_demo_fills_an_empty_database_once(tmp_path):
-    instance = tmp_path / "instance"
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
+@pytest.fixture(scope="module")
+def command_run(tmp_path_factory: pytest.TempPathFactory) -> CommandRun:
+    """``tracker demo`` run twice on a SQLite file of its own, as ``make run`` does."""
+    folder = tmp_path_factory.mktemp("demo-command")
+    instance, url = folder / "instance", f"sqlite:///{folder / 'demo.db'}"
     assert run_tracker("db", "upgrade", instance=instance, DATABASE_URL=url).returncode == 0
-
-    made = run_tracker("demo", "--today", "2025-11-27", instance=instance, DATABASE_URL=url)
+    made = run_tracker("demo", "--today", TODAY.isoformat(), instance=instance, DATABASE_URL=url)
     assert made.returncode == 0, made.stderr
+    again = run_tracker("demo", "--today", TODAY.isoformat(), instance=instance, DATABASE_URL=url)
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            return CommandRun(made, again, digest(session))
+    finally:
+        engine.dispose()
+
+
+def test_the_same_seed_gives_the_same_history(story, command_run):
+    # A separate process, and on the PostgreSQL run another database: the same story.
+    assert story.digest == command_run.digest
+
+
+def test_tracker_demo_fills_an_empty_database_once(command_run):
+    made = command_run.made
     lines = made.stdout.splitlines()
-    assert lines[0] == "Demo history as of 27 November 2025 (seed 2040), 40 organisations:"
-    assert lines[1] == "  Periods:     2024/25 Q3, 2024/25 Q4, 2025/26 Q1, 2025/26 Q2"
+    assert lines[0] == "Demo history as of 5 January 2026 (seed 2040), 40 organisations:"
+    assert lines[1] == f"  Periods:     {', '.join(HISTORY)}"
     assert lines[3] == "  Reporting:   38 active, 1 late, 1 not communicating"
+    assert f"  Board:       {', '.join(HISTORY)} summaries published" in lines
+    assert f"  {CURRENT}: open, 6 draft returns in progress, none submitted" in lines
+    assert "  Reporting status stored: now 1 late, 1 non-communicating" in lines
+    assert "reminders and chases sent for 2025/26 Q2, 40 reminders queued today" in made.stdout
     assert "lead@example.org     lead of active-luton" in made.stdout
     assert "Importing organisations" in made.stderr and "Playing out returns" in made.stderr
 
-    again = run_tracker("demo", "--today", "2025-11-27", instance=instance, DATABASE_URL=url)
+    again = command_run.again
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("Returns already exist: the demo history is not added again.")
 

@@ -306,13 +306,15 @@ def users_demo() -> None:
     help="Random seed: the same seed makes the same history.",
 )
 def demo(today: Any, random_seed: int) -> None:
-    """Fill an empty database with the seed, demo accounts and a year of returns (not production).
+    """Fill an empty database with the seed, accounts, a year of returns, board summaries and mail.
+
+    Not in production.
 
     Safe on every start: once any return exists it changes nothing.
     """
     from datetime import datetime
 
-    from tracker.config import window_rules
+    from tracker.config import ladder_rules, window_rules
     from tracker.extensions import db
     from tracker.services import demo as demo_data
 
@@ -338,6 +340,9 @@ def demo(today: Any, random_seed: int) -> None:
             db.session.commit()
             if summary is not None:
                 click.echo("\n".join(summary.lines()))
+                # The ladder commits as it goes, so it runs once the history is safely in.
+                lines = demo_data.bring_to_today(day, ladder_rules(current_app.config))
+                click.echo("\n".join(lines))
     except demo_data.DemoError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None

@@ -2,14 +2,17 @@
 
 For development and demonstrations (``tracker demo``), never production. A year of reporting is
 played out through the same services the web app uses — ``save_update``, ``submit``, ``accept``,
-``send_back``, ``grant_extension``, ``verify_evidence`` — with the simulated day and time passed
-in, so submission dates, lateness, reporting statuses and the audit log read as if the year had
-happened. Moved goalposts are written as the commitment edit page writes them: a
-``TargetChange`` row per field, with the reason, and an audit event.
+``send_back``, ``grant_extension``, ``verify_evidence``, ``build_summary``, ``publish_summary``,
+``send_reminders``, ``chase`` — with the simulated day and time passed in, so submission dates,
+lateness, reporting statuses, the outbox and the audit log read as if the year had happened.
+Moved goalposts are written as the commitment edit page writes them: a ``TargetChange`` row per
+field, with the reason, and an audit event. Each closed quarter has a published board summary.
 
 Deterministic: one ``random.Random(seed)`` makes every choice, and everything it chooses from is
 put in a fixed order first, so the same seed and ``today`` give the same data on SQLite and on
-PostgreSQL. Flushes only: the command commits once, at the end.
+PostgreSQL. ``generate_history`` flushes only: the command commits it once. The reminder ladder
+commits as it goes (as the daily job does), so ``bring_to_today`` runs it afterwards, with today's
+jobs (reporting statuses and reminders), exactly as the scheduler would on its first start.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import selectinload
 
 from tracker.config import PROJECT_ROOT
@@ -43,14 +46,17 @@ from tracker.domain.pledge_page import (
     decode_pledge_page,
     parse_pledge_page,
 )
+from tracker.domain.reminders import LadderRules, ladder
 from tracker.domain.updates import FINAL_STATUSES, PreviousUpdate, carry_forward
 from tracker.extensions import db
 from tracker.models import (
     AuditEvent,
+    BoardSummary,
     Commitment,
     CommitmentUpdate,
     Notification,
     Organisation,
+    ReminderRecord,
     ReportingPeriod,
     Return,
     TargetChange,
@@ -58,6 +64,7 @@ from tracker.models import (
     User,
 )
 from tracker.services import accounts
+from tracker.services.board import ensure_summary, publish_summary
 from tracker.services.commitments import CommitmentDetails, MilestoneEntry, update_commitment
 from tracker.services.periods import all_periods, ensure_periods, grant_extension, state_on
 from tracker.services.pledge_import import (
@@ -66,6 +73,7 @@ from tracker.services.pledge_import import (
     import_pledge_page,
     read_place_file,
 )
+from tracker.services.reminders import chase, overdue, send_reminders
 from tracker.services.returns import (
     UpdateInput,
     accept,
@@ -491,9 +499,29 @@ class _Story:
 
     def stamp(self, now: datetime) -> None:
         """Date the audit events the last service call made at the simulated time, not the clock."""
-        for row in db.session.new:
-            if isinstance(row, AuditEvent) and row.occurred_at is None:
-                row.occurred_at = now
+        _stamp(now)
+
+    # The board ----------------------------------------------------------------------------
+
+    def publish_summary(self, period: ReportingPeriod) -> None:
+        """Built the night after the window closes (as the job does); the admin publishes it."""
+        if period.closes_on >= self.today:
+            return
+        # Fixed times rather than the random generator's, so the returns' story stays the same.
+        built_at = _at(period.closes_on + timedelta(days=1), time(0, 30))
+        summary = ensure_summary(period, now=built_at)
+        if summary is None:
+            return
+        self.stamp(built_at)
+        published_at = _at(min(period.closes_on + timedelta(days=3), self.today), time(10, 0))
+        publish_summary(summary, actor=self.admin, now=published_at)
+        self.stamp(published_at)
+        # Board members were emailed then: the outbox shows them sent, not waiting to go now.
+        _mark_sent(
+            Notification.kind == "board_published",
+            Notification.idempotency_key.like(f"board-published:{summary.id}:%"),
+            now=published_at,
+        )
 
     # Set-up -------------------------------------------------------------------------------
 
@@ -508,6 +536,8 @@ class _Story:
             for organisation in self.organisations:
                 self.play_quarter(organisation, period, index)
                 self.progress(1)
+            # Before the next quarter's goalposts move: the board saw the quarter as it closed.
+            self.publish_summary(period)
         if self.current is not None:
             for organisation in self.organisations:
                 if organisation in self.roles.current_drafts:
@@ -922,7 +952,7 @@ class _Story:
         with _request_context():
             assert send_back(return_, comment, actor=self.admin, now=reviewed_at)
         self.stamp(reviewed_at)
-        _mark_sent(return_, reviewed_at)
+        _mark_sent_back(return_, reviewed_at)
         fixed_at = self.moment(reviewed_at.date() + timedelta(days=1), after=reviewed_at)
         for row in worrying or rows[:1]:
             topic, _ = _topic(row.commitment)
@@ -1059,21 +1089,38 @@ def _request_context():  # type: ignore[no-untyped-def]
     return current_app.test_request_context()
 
 
-def _mark_sent(return_: Return, now: datetime) -> None:
+def _mark_sent_back(return_: Return, now: datetime) -> None:
     """The sent-back email belongs to the simulated past: it went then, not on the next start."""
+    _mark_sent(
+        Notification.kind == "return_sent_back",
+        Notification.idempotency_key.like(f"return-sent-back:{return_.id}:%"),
+        now=now,
+    )
+
+
+def _mark_sent(*criteria: ColumnElement[bool], now: datetime) -> None:
+    """Emails of the simulated past still queued: sent when they were made, as if delivered."""
     db.session.flush()
     db.session.execute(
         update(Notification)
-        .where(
-            Notification.kind == "return_sent_back",
-            Notification.idempotency_key.like(f"return-sent-back:{return_.id}:%"),
-            Notification.state == NotificationState.QUEUED,
-        )
+        .where(*criteria, Notification.state == NotificationState.QUEUED)
         .values(
             state=NotificationState.SENT, attempts=1, sent_at=now, created_at=now, updated_at=now
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def _stamp(now: datetime) -> None:
+    """Date the audit events not yet flushed at ``now`` rather than the clock's time."""
+    for row in db.session.new:
+        if isinstance(row, AuditEvent) and row.occurred_at is None:
+            row.occurred_at = now
+
+
+def _at(day: date, at: time) -> datetime:
+    """``at`` o'clock in London on ``day``, in UTC."""
+    return datetime.combine(day, at, tzinfo=LONDON).astimezone(UTC)
 
 
 # The summary -------------------------------------------------------------------------------------
@@ -1102,6 +1149,7 @@ class DemoSummary:
     evidence: dict[str, int]
     smart: dict[int, int]
     drafts: int
+    published: list[str]
 
     def lines(self) -> list[str]:
         def count(mapping: dict, key: object) -> int:
@@ -1130,6 +1178,8 @@ class DemoSummary:
             f"  Goalposts:   {self.goalposts} moved on {self.goalpost_commitments} commitments, "
             "each with a reason",
             f"  SMART score: {smart} (commitments per score)",
+            f"  Board:       {', '.join(self.published) or 'no quarter closed yet'}"
+            + (" summaries published" if self.published else ""),
         ]
         if self.current:
             lines.append(
@@ -1176,6 +1226,14 @@ def summarise(
             )
         )
     )
+    published = {
+        period_id
+        for period_id in db.session.scalars(
+            select(BoardSummary.period_id).where(
+                BoardSummary.period_id.in_(period_ids), BoardSummary.published_at.is_not(None)
+            )
+        )
+    }
     drafts = 0
     if current is not None:
         drafts = (
@@ -1206,6 +1264,7 @@ def summarise(
         evidence=dict(Counter(grade.value for _, grade in updates)),
         smart=dict(smart),
         drafts=drafts,
+        published=[p.label for p in periods if p.id in published],
     )
 
 
@@ -1239,3 +1298,91 @@ def generate_history(
     story = _Story(today, seed, progress)
     story.run()
     return summarise(today, seed, story.history, story.current)
+
+
+# After the commit: the reminder ladder and today's jobs ------------------------------------------
+
+_CHASE_NOTE = (
+    "We have not had your return yet and the Place Board meets soon. If something is in the way, "
+    "reply to this email and we will help."
+)
+
+
+def bring_to_today(today: date, rules: LadderRules) -> list[str]:
+    """The latest past quarter's reminders and chases as they went, then today's daily jobs.
+
+    Run after ``generate_history`` is committed: the reminder ladder commits per batch, as the
+    daily job does. Each step is idempotent (the outbox keys and rung records), so running it
+    twice sends nothing twice.
+    """
+    from jobs.tasks import update_reporting_status
+
+    history, _ = story_periods(today)
+    replayed = replay_reminders(history[-1], today, rules) if history else 0
+    statuses = update_reporting_status(today)
+    queued = send_reminders(today, rules).emails
+    db.session.commit()
+    lines = [f"  Reporting status stored: {statuses}"]
+    if history:
+        lines.append(
+            f"  Outbox:      {replayed} reminders and chases sent for {history[-1].label}, "
+            f"{queued} reminders queued today"
+        )
+    return lines
+
+
+def replay_reminders(period: ReportingPeriod, today: date, rules: LadderRules) -> int:
+    """The period's reminder ladder on each of its days before ``today``, and an admin's chase.
+
+    The returns are already in, so only the organisations that never sent theirs hear from it:
+    each rung on its day, the admins' digest of who is overdue, and a chase with a note ten
+    days after the deadline. Each email is marked sent at 7 a.m. that day (the chase when the
+    admin sent it), as the scheduler would have done. Commits.
+    """
+    admin = _required_user(DEMO_ADMIN)
+    days = sorted(
+        {
+            step.on
+            for step in ladder(
+                opens_on=period.opens_on,
+                due_on=period.due_on,
+                extended_to=None,
+                closes_on=period.closes_on,
+                rules=rules,
+            )
+            if step.on < today
+        }
+    )
+    chase_day = period.due_on + timedelta(days=10)
+    sent = 0
+    for day in days:
+        started = datetime.now(UTC)
+        sent += send_reminders(day, rules).emails
+        at = _at(day, time(7, 0))
+        _mark_sent(
+            Notification.period_id == period.id,
+            Notification.kind.like("reminder_%"),
+            now=at,
+        )
+        db.session.execute(
+            update(ReminderRecord)
+            .where(ReminderRecord.period_id == period.id, ReminderRecord.recorded_at >= started)
+            .values(recorded_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    if period.due_on < chase_day <= min(period.closes_on, today - timedelta(days=1)):
+        chased_at = _at(chase_day, time(11, 15))
+        for position, item in enumerate(overdue(period, chase_day)):
+            outcome = chase(
+                item,
+                period,
+                actor=admin,
+                note=_CHASE_NOTE if position == 0 else "",
+                today=chase_day,
+            )
+            _stamp(chased_at)
+            sent += outcome.queued
+        _mark_sent(Notification.period_id == period.id, Notification.kind == "chase", now=chased_at)
+        db.session.commit()
+    return sent
