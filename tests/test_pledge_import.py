@@ -249,3 +249,16 @@ def test_the_seed_parses_the_same_with_windows_line_endings_and_a_bom(db_session
     assert [c.key for o in crlf.organisations for c in o.commitments] == [
         c.key for o in plain.organisations for c in o.commitments
     ]
+
+
+def test_a_nul_character_in_the_text_imports_on_every_database(db_session):
+    # Found by the fuzz test above on PostgreSQL, which cannot store NUL in a text column.
+    page = parse_pledge_page("Acme Trust\n\x00 We pledge.\n- Plant 100 trees\x00")
+    report = import_pledge_page(page, luton_place(), source="nul.txt")
+    assert report.commitments_total == 1
+    statement = (
+        db_session.scalar(sa.select(Organisation).where(Organisation.name == "Acme Trust"))
+        .pledges[0]
+        .statement
+    )
+    assert statement == "\ufffd We pledge."

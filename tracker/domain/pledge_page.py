@@ -468,7 +468,8 @@ def _split_lines(text: str) -> list[_Line]:
 
 def parse_pledge_page(text: str) -> ParsedPage:
     """Organisations, their statements and commitments, and every line left out (with why)."""
-    text = text.removeprefix("\ufeff")
+    # No database keeps NUL in a text column: show it as the replacement character instead.
+    text = text.removeprefix("\ufeff").replace("\x00", "\ufffd")
     if not text.strip():
         raise PledgePageError(EMPTY_PAGE)
     parser = _PageParser()
