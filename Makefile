@@ -10,7 +10,7 @@ PORT ?= 5000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench load clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,8 +56,11 @@ test: install ## Install what the tests need and run the whole suite (SQLite, Po
 	@$(BIN)/ruff check .
 	@$(BIN)/python -m pytest
 
-bench: install ## Print the benchmark figures (seed import time) beside their targets
+bench: install ## Print the speed figures beside their targets: town and region on PostgreSQL (≈8 min)
 	@$(BIN)/python -m tests.benchmarks
+
+load: install ## Load test: 50 people for 60 s against gunicorn (4 workers) on the region; fails on any error
+	@$(BIN)/python -m tests.benchmarks.load
 
 lint: install ## Check style with ruff
 	@$(BIN)/ruff check .

@@ -95,10 +95,10 @@ def main() -> int:
 
 def everything() -> int:
     """Every benchmark, one after another (each also runs alone: python -m tests.benchmarks.X)."""
-    from tests.benchmarks import board, ladder
+    from tests.benchmarks import board, ladder, load, pages
 
     status = main()
-    for benchmark in (ladder, board):
+    for benchmark in (ladder, board, pages, load):
         print()
         status = status or benchmark.main()
     return status

@@ -13,7 +13,11 @@ factories would take:
 - one update per commitment per return (≈ 310,000), statuses drifting from quarter to quarter
   (a Markov chain: on track slips to at risk, at risk recovers or goes off track, some complete),
   "no change" quarters, progress values for commitments with numeric targets, narratives where
-  the rules require them, and some moved goalposts.
+  the rules require them, and some moved goalposts;
+- people who can sign in (with ``password_hash``): an admin (admin@example.org), a board member
+  (board@example.org) and a lead for each organisation (lead-<n>@example.org, organisation n);
+- the outbox: a reminder to each organisation's lead each quarter (a few failed), and the
+  admins' chases of organisations late with the newest quarter, in the audit log.
 
 It only writes rows; it does not commit anything else or touch the schema. Sequences are moved
 past the ids it used, so the application can insert after it.
@@ -76,6 +80,8 @@ class RegionFacts:
     target_changes: int
     today: date  # a day after the last quarter's window closed
     seconds: float
+    users: int = 0
+    notifications: int = 0
 
     @property
     def latest_period(self) -> str:
@@ -118,6 +124,7 @@ def generate_region(
     quarters: int = 8,
     first: Quarter = Quarter(2024, 1),  # noqa: B008 - a frozen value
     seed: int = 1,
+    password_hash: str | None = None,
 ) -> RegionFacts:
     """Fill an empty migrated PostgreSQL database with a synthetic region, deterministically."""
     if engine.dialect.name != "postgresql":
@@ -262,6 +269,53 @@ def generate_region(
                     )
     for row in commitment_rows:
         row[12] = status[row[0]]
+
+    user_rows = [
+        (1, "admin@example.org", "Ada Admin", "admin", password_hash, True, 1, stamp, stamp),
+        (2, "board@example.org", "Bo Board", "board", password_hash, True, 1, stamp, stamp),
+    ]
+    lead_links = []
+    for org in range(1, organisations + 1):
+        email, name = f"lead-{org}@example.org", f"Lead {org}"
+        user_rows.append((org + 2, email, name, "lead", password_hash, True, 1, stamp, stamp))
+        lead_links.append((org + 2, org))
+    notification_rows = []
+    for p_index, (quarter, window) in enumerate(zip(periods, windows, strict=True)):
+        sent = datetime.combine(window.opens_on, datetime.min.time(), UTC) + timedelta(hours=9)
+        for org in range(1, organisations + 1):
+            failed = rng.random() < 0.02
+            notification_rows.append(
+                (
+                    "reminder_window_open",
+                    f"reminder:{quarter.slug}:{org}:open:user-{org + 2}",
+                    f"lead-{org}@example.org",
+                    f"Lead {org}",
+                    org + 2,
+                    org,
+                    p_index + 1,
+                    f"Organisation {org:04d}: your {quarter.label} return is open",
+                    "Tell us how your commitments are going.",
+                    "failed" if failed else "sent",
+                    3 if failed else 1,
+                    None if failed else sent,
+                    "550 mailbox unavailable" if failed else None,
+                    sent,
+                    sent,
+                )
+            )
+    late = sorted({row[1] for row in return_rows if row[2] == len(periods) and row[4] is None})
+    chase_rows = [
+        (
+            datetime.combine(today - timedelta(days=2), datetime.min.time(), UTC),
+            1,
+            "Ada Admin",
+            "chased",
+            "organisation",
+            str(org),
+            org,
+        )
+        for org in late
+    ]
 
     with engine.begin() as connection:
         raw = connection.connection.driver_connection
@@ -421,7 +475,61 @@ def generate_region(
                 ],
                 change_rows,
             )
+            _copy(
+                cursor,
+                "users",
+                [
+                    "id",
+                    "email",
+                    "name",
+                    "role",
+                    "password_hash",
+                    "active",
+                    "session_version",
+                    "created_at",
+                    "updated_at",
+                ],
+                user_rows,
+            )
+            _copy(cursor, "organisation_leads", ["user_id", "organisation_id"], lead_links)
+            notifications = _copy(
+                cursor,
+                "notifications",
+                [
+                    "kind",
+                    "idempotency_key",
+                    "recipient_email",
+                    "recipient_name",
+                    "recipient_user_id",
+                    "organisation_id",
+                    "period_id",
+                    "subject",
+                    "body_text",
+                    "state",
+                    "attempts",
+                    "sent_at",
+                    "last_error",
+                    "created_at",
+                    "updated_at",
+                ],
+                notification_rows,
+            )
+            _copy(
+                cursor,
+                "audit_events",
+                [
+                    "occurred_at",
+                    "actor_id",
+                    "actor_label",
+                    "action",
+                    "entity_type",
+                    "entity_id",
+                    "organisation_id",
+                ],
+                chase_rows,
+            )
             for table in (
+                "users",
                 "places",
                 "priorities",
                 "themes",
@@ -447,4 +555,6 @@ def generate_region(
         target_changes=len(change_rows),
         today=today,
         seconds=time.perf_counter() - started,
+        users=len(user_rows),
+        notifications=notifications,
     )

@@ -1,0 +1,393 @@
+"""``make bench``: the key pages through gunicorn over loopback, for the town and the region.
+
+Each dataset goes into a scratch PostgreSQL database: the **town** is the Luton seed with the
+demo history (``tracker demo``), the **region** is ``tests.benchmarks.region`` (2,000
+organisations, 40,000 commitments, eight quarters) with a board summary built. One gunicorn
+worker serves it; each page is read ``RUNS`` times in a row by one signed-in browser (after a
+warm-up) and its p50 and p95 are printed beside the same figures for ``/healthz`` (the floor:
+one ``SELECT 1``) measured in the same run. The worker's peak RSS is read from
+``/proc/<pid>/status`` (VmHWM), reset just before ``/open-data.json`` is streamed.
+
+Targets are printed, never asserted. Run alone: ``python -m tests.benchmarks.pages``
+(``--load`` also runs the load test against the region).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+import requests
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from tests.benchmarks.region import RegionFacts, generate_region
+from tests.conftest import make_test_app
+from tests.support.databases import (
+    migrate_to_head,
+    postgres_url_or_reason,
+    scratch_postgres_database,
+)
+from tracker.config import PROJECT_ROOT
+from tracker.extensions import db
+from tracker.services.demo import DEMO_PASSWORD
+
+RUNS = 40
+WARM_UP = 3
+FLOOR = "/healthz"
+TOWN_RATIO = 10.0  # every key page's p50 at most 10× the floor's
+REGION_P95 = {"board page": 0.150, "review queue": 0.200}
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen[bytes]
+
+    def workers(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_environment(database_url: str, instance: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TRACKER_ENV": "development",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "TRACKER_INSTANCE_PATH": str(instance),
+        "MAIL_BACKEND": "file",
+    }
+
+
+@contextmanager
+def gunicorn(database_url: str, instance: Path, workers: int = 1) -> Iterator[Server]:
+    """The real WSGI server on a free loopback port, stopped afterwards."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "tracker.wsgi:app",
+        ],
+        env=server_environment(database_url, instance),
+        cwd=PROJECT_ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + FLOOR, timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.2)
+        while len(psutil.Process(process.pid).children()) < workers:
+            time.sleep(0.1)
+        yield Server(base, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def signed_in(base: str, email: str, password: str = DEMO_PASSWORD) -> requests.Session:
+    """A browser signed in through the real form (with its CSRF token)."""
+    browser = requests.Session()
+    html = browser.get(base + "/sign-in", timeout=30).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    data = {"email": email, "password": password, "csrf_token": token.group(1) if token else ""}
+    response = browser.post(base + "/sign-in", data=data, allow_redirects=False, timeout=30)
+    if response.status_code != 302:
+        raise RuntimeError(f"could not sign in as {email}: {response.status_code}")
+    return browser
+
+
+def percentile(times: list[float], share: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def timings(
+    browser: requests.Session, url: str, runs: int = RUNS, warm_up: int = WARM_UP
+) -> list[float] | str:
+    """Seconds for each full response (body read), or why the page could not be measured."""
+    for _ in range(warm_up):
+        response = browser.get(url, allow_redirects=False, timeout=120)
+        if response.status_code != 200:
+            return f"HTTP {response.status_code}"
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = browser.get(url, allow_redirects=False, timeout=120)
+        _ = response.content
+        times.append(time.perf_counter() - start)
+    return times
+
+
+@dataclass(frozen=True)
+class Accounts:
+    lead: str
+    admin: str
+    organisation: str  # the lead's organisation (the biggest they report for)
+    period: str  # the current period
+    commitment: int  # one of the organisation's commitments
+    public_organisation: str  # the organisation with the most commitments
+
+
+def pick_accounts(admin: str, lead_first: str | None = None) -> Accounts:
+    """A lead whose current return can still be edited, and what to read, from the database."""
+    from tracker.services.periods import current_period
+    from tracker.services.returns import reportable_commitments
+
+    period = current_period(datetime.now(UTC).date())
+    assert period is not None
+    row = db.session.execute(
+        sa.text(
+            """
+            SELECT u.email, o.slug, o.id FROM users u
+            JOIN organisation_leads l ON l.user_id = u.id
+            JOIN organisations o ON o.id = l.organisation_id
+            LEFT JOIN returns r ON r.organisation_id = o.id AND r.period_id = :period
+            WHERE u.password_hash IS NOT NULL AND u.active AND u.role = 'lead'
+            ORDER BY coalesce(r.state, 'not_started') IN ('not_started', 'draft', 'returned')
+                DESC, u.email = :first DESC,
+                (SELECT count(*) FROM commitments c WHERE c.organisation_id = o.id) DESC, o.id
+            LIMIT 1
+            """
+        ),
+        {"period": period.id, "first": lead_first or ""},
+    ).one()
+    biggest = db.session.scalar(
+        sa.text(
+            "SELECT o.slug FROM organisations o JOIN commitments c ON c.organisation_id = o.id"
+            " GROUP BY o.id ORDER BY count(*) DESC, o.id LIMIT 1"
+        )
+    )
+    commitment = reportable_commitments(row.id)[0].id
+    return Accounts(row.email, admin, row.slug, period.slug, commitment, biggest)
+
+
+def key_pages(accounts: Accounts) -> list[tuple[str, str, str]]:
+    """(name, who reads it, url) for each key page."""
+    org, period = accounts.organisation, accounts.period
+    return [
+        ("task list", "lead", f"/organisations/{org}/returns/{period}"),
+        (
+            "update form",
+            "lead",
+            f"/organisations/{org}/returns/{period}/commitments/{accounts.commitment}",
+        ),
+        ("admin overview", "admin", "/admin"),
+        ("review queue", "admin", f"/admin/returns/{period}"),
+        ("board page", "admin", f"/board/{period}"),
+        ("public organisation page", "public", f"/organisations/{accounts.public_organisation}"),
+        ("/open-data.json", "public", "/open-data.json"),
+    ]
+
+
+def _peak_rss(worker: psutil.Process) -> int:
+    for line in Path(f"/proc/{worker.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return worker.memory_info().rss
+
+
+def _reset_peak(worker: psutil.Process) -> bool:
+    try:
+        Path(f"/proc/{worker.pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure(server: Server, accounts: Accounts) -> tuple[list[str], dict[str, float]]:
+    """The table's lines for one dataset, and each page's p50/p95 for the verdicts."""
+    browsers = {
+        "public": requests.Session(),
+        "lead": signed_in(server.base, accounts.lead),
+        "admin": signed_in(server.base, accounts.admin),
+    }
+    (worker,) = server.workers()
+    # Open data first, on a worker whose peak is reset: the peak while streaming it.
+    before = worker.memory_info().rss
+    reset = _reset_peak(worker)
+    response = browsers["public"].get(server.base + "/open-data.json", timeout=300)
+    size = len(response.content)
+    streaming_peak = _peak_rss(worker)
+    floor = timings(browsers["public"], server.base + FLOOR)
+    assert not isinstance(floor, str), floor
+    floor_p50, floor_p95 = statistics.median(floor), percentile(floor, 0.95)
+    lines = [
+        f"  {'page':<26} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×floor':>11} {'p95 ×floor':>11}",
+        f"  {FLOOR + ' (the floor)':<26} {floor_p50 * 1000:8.1f} {floor_p95 * 1000:8.1f}"
+        f" {1.0:10.1f}× {1.0:10.1f}×",
+    ]
+    figures: dict[str, float] = {"floor p50": floor_p50}
+    for name, who, url in key_pages(accounts):
+        big = url == "/open-data.json"  # read once already, to measure memory
+        times = timings(
+            browsers[who], server.base + url, RUNS // 8 if big else RUNS, 0 if big else WARM_UP
+        )
+        if isinstance(times, str):
+            lines.append(f"  {name:<26} not measured: {url} answered {times}")
+            continue
+        p50, p95 = statistics.median(times), percentile(times, 0.95)
+        figures[f"{name} p50"], figures[f"{name} p95"] = p50, p95
+        lines.append(
+            f"  {name:<26} {p50 * 1000:8.1f} {p95 * 1000:8.1f}"
+            f" {p50 / floor_p50:10.1f}× {p95 / floor_p95:10.1f}×"
+        )
+    lines.append(
+        f"  worker RSS: {before / 2**20:.0f} MiB before /open-data.json"
+        f" ({size / 2**20:.1f} MiB streamed); peak while streaming"
+        f" {streaming_peak / 2**20:.0f} MiB{'' if reset else ' (peak since start)'};"
+        f" peak after every page {_peak_rss(worker) / 2**20:.0f} MiB"
+    )
+    figures["streaming growth"] = (streaming_peak - before) / 2**20
+    figures["streamed"] = size / 2**20
+    return lines, figures
+
+
+def town(server_url: str, folder: Path) -> None:
+    """The Luton seed with the demo history, served and measured."""
+    with scratch_postgres_database(server_url) as scratch:
+        app = make_test_app(scratch, folder / "town")
+        migrate_to_head(app)
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "tracker", "demo"],
+            env=server_environment(scratch, folder / "town"),
+            cwd=PROJECT_ROOT,
+            check=True,
+            capture_output=True,
+        )
+        seconds = time.perf_counter() - start
+        with app.app_context():
+            accounts = pick_accounts("admin@example.org", lead_first="lead@example.org")
+            # By today the demo's leads have all submitted: an admin sends one back, so its
+            # update form can be read (a submitted return's form redirects to the task list).
+            db.session.execute(
+                sa.text(
+                    "UPDATE returns SET state = 'returned', review_comment = 'Add the evidence'"
+                    " WHERE state IN ('submitted', 'accepted') AND organisation_id ="
+                    " (SELECT id FROM organisations WHERE slug = :organisation) AND period_id ="
+                    " (SELECT id FROM reporting_periods WHERE slug = :period)"
+                ),
+                {"organisation": accounts.organisation, "period": accounts.period},
+            )
+            db.session.commit()
+            counts = db.session.execute(
+                sa.text(
+                    "SELECT (SELECT count(*) FROM organisations), (SELECT count(*) FROM"
+                    " commitments), (SELECT count(*) FROM commitment_updates)"
+                )
+            ).one()
+            db.engine.dispose()
+        print(
+            f"Town: the Luton seed with the demo history ({counts[0]} organisations,"
+            f" {counts[1]} commitments, {counts[2]} updates; `tracker demo` took"
+            f" {seconds:.1f} s), one gunicorn worker, {RUNS} reads of each page"
+        )
+        with gunicorn(scratch, folder / "town") as server:
+            lines, figures = measure(server, accounts)
+        print("\n".join(lines))
+        worst = max(
+            (value / figures["floor p50"], key)
+            for key, value in figures.items()
+            if key.endswith(" p50") and key != "floor p50"
+        )
+        print(
+            f"  target: every key page's p50 ≤ {TOWN_RATIO:.0f}× the floor:"
+            f" {'met' if worst[0] <= TOWN_RATIO else 'MISSED'}"
+            f" (the slowest, {worst[1].removesuffix(' p50')}, {worst[0]:.1f}×)"
+        )
+
+
+@contextmanager
+def region_served(
+    server_url: str, folder: Path, workers: int = 1
+) -> Iterator[tuple[Server, Accounts, RegionFacts]]:
+    """The synthetic region with people and a board summary, served by gunicorn."""
+    from tracker.services.board import build_summary, publish_summary
+    from tracker.services.periods import period_by_slug
+
+    with scratch_postgres_database(server_url) as scratch:
+        app = make_test_app(scratch, folder / "region", PUBLIC_BASE_URL="http://127.0.0.1")
+        migrate_to_head(app)
+        with app.app_context():
+            facts = generate_region(db.engine, password_hash=generate_password_hash(DEMO_PASSWORD))
+            period = period_by_slug(facts.latest_period)
+            assert period is not None
+            summary = build_summary(period, actor=None, now=datetime.now(UTC))
+            publish_summary(summary, actor=None)  # the public API shows published ones only
+            db.session.commit()
+            accounts = pick_accounts("admin@example.org")
+            db.engine.dispose()
+        print(
+            f"Region: {facts.organisations:,} organisations, {facts.commitments:,} commitments,"
+            f" {len(facts.periods)} quarters, {facts.updates:,} updates, {facts.users:,} people,"
+            f" {facts.notifications:,} emails (generated in {facts.seconds:.1f} s)"
+        )
+        with gunicorn(scratch, folder / "region", workers=workers) as server:
+            yield server, accounts, facts
+
+
+def region(server_url: str, folder: Path) -> None:
+    with region_served(server_url, folder) as (server, accounts, _):
+        print(f"  one gunicorn worker, {RUNS} reads of each page ({RUNS // 8} of /open-data.json)")
+        lines, figures = measure(server, accounts)
+    print("\n".join(lines))
+    for name, target in REGION_P95.items():
+        p95 = figures.get(f"{name} p95")
+        verdict = "not measured" if p95 is None else "met" if p95 <= target else "MISSED"
+        print(f"  target: {name} p95 ≤ {target * 1000:.0f} ms: {verdict}")
+    print(
+        f"  target: /open-data.json streams without holding the region: the worker grew"
+        f" {figures['streaming growth']:.0f} MiB while sending {figures['streamed']:.0f} MiB"
+    )
+
+
+def main() -> int:
+    url, reason = postgres_url_or_reason()
+    if url is None:
+        print(f"Key pages through gunicorn: skipped ({reason})")
+        return 0
+    with tempfile.TemporaryDirectory() as folder:
+        town(url, Path(folder))
+        print()
+        region(url, Path(folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
