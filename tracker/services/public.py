@@ -322,7 +322,9 @@ def organisation_summary(slug: str, today: date) -> OrganisationSummary | None:
     if organisation is None:
         return None
     counts = _status_counts([organisation.id]).get(organisation.id, {})
-    reporting = reporting_statuses(today).get(organisation.id, ReportingStatus.ACTIVE)
+    reporting = reporting_statuses(today, [organisation.id]).get(
+        organisation.id, ReportingStatus.ACTIVE
+    )
     return OrganisationSummary(
         id=organisation.id,
         slug=organisation.slug,

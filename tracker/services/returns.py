@@ -687,16 +687,15 @@ class QueueRow:
 
 
 def review_queue(period: ReportingPeriod, today: date) -> list[QueueRow]:
-    """Every organisation with its return for the period (two queries)."""
-    returns = {
-        r.organisation_id: r
-        for r in db.session.scalars(select(Return).where(Return.period_id == period.id))
-    }
+    """Every organisation with its return for the period (one query)."""
     rows = []
-    for organisation in db.session.scalars(
-        select(Organisation).order_by(func.lower(Organisation.name))
+    for organisation, return_ in db.session.execute(
+        select(Organisation, Return)
+        .outerjoin(
+            Return, and_(Return.organisation_id == Organisation.id, Return.period_id == period.id)
+        )
+        .order_by(func.lower(Organisation.name), Organisation.id)
     ):
-        return_ = returns.get(organisation.id)
         extended = return_.extended_due_on if return_ else None
         submitted = return_.submitted_at.date() if return_ and return_.submitted_at else None
         late = (
@@ -734,18 +733,29 @@ def reporting_statuses(
         (organisation_id, period_id): (submitted_at, extended_due_on)
         for organisation_id, period_id, submitted_at, extended_due_on in db.session.execute(returns)
     }
+    # Each period's own facts once, not once per organisation; a missing return's record is
+    # the same for everyone.
+    dated = [(p.id, p.as_quarter, p.due_on, p.closes_on) for p in periods]
+    nothing = {
+        period_id: PeriodRecord(quarter, due_on, None, None, closes_on)
+        for period_id, quarter, due_on, closes_on in dated
+    }
     statuses = {}
     for organisation_id in db.session.scalars(organisations):
         history = []
-        for period in periods:
-            submitted_at, extended_to = found.get((organisation_id, period.id), (None, None))
+        for period_id, quarter, due_on, closes_on in dated:
+            row = found.get((organisation_id, period_id))
+            if row is None:
+                history.append(nothing[period_id])
+                continue
+            submitted_at, extended_to = row
             history.append(
                 PeriodRecord(
-                    quarter=period.as_quarter,
-                    due_on=period.due_on,
+                    quarter=quarter,
+                    due_on=due_on,
                     extended_to=extended_to,
                     submitted_on=submitted_at.date() if submitted_at else None,
-                    closes_on=period.closes_on,
+                    closes_on=closes_on,
                 )
             )
         statuses[organisation_id] = reporting_status(history, today)
