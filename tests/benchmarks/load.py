@@ -1,35 +1,51 @@
-"""``make load``: 50 people at once for 60 seconds against gunicorn with 4 workers (the region).
+"""``make load``: 50 people at once for 60 seconds against gunicorn with 4 workers.
 
-The synthetic region (``tests.benchmarks.region``) goes into a scratch PostgreSQL database and
-gunicorn serves it with four workers on loopback; locust, headless, runs the mixed workload of
+The town (the Luton seed with the demo history) goes into a scratch PostgreSQL database —
+``LOAD_DATASET=region`` uses the synthetic region instead — and gunicorn serves it with four
+workers on loopback; locust, headless, runs the mixed workload of
 ``tests/benchmarks/locustfile.py`` (the public, signed-in leads, admins, the API). Printed:
 requests, throughput, p50/p95/max, and the errors, which must be zero (the exit status says so).
 
-Run: ``python -m tests.benchmarks.load`` (or ``make load``). Also: ``USERS``, ``SECONDS``.
+Run: ``python -m tests.benchmarks.load`` (or ``make load``). Also: ``LOAD_USERS``,
+``LOAD_SECONDS``.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.benchmarks.pages import region_served
+from tests.benchmarks.pages import Served, region_served, town_served
 from tests.support.databases import postgres_url_or_reason
 from tracker.config import PROJECT_ROOT
 from tracker.services.demo import DEMO_PASSWORD
 
-USERS = int(os.environ.get("USERS", "50"))
-SECONDS = int(os.environ.get("SECONDS", "60"))
+USERS = int(os.environ.get("LOAD_USERS", "50"))
+SECONDS = int(os.environ.get("LOAD_SECONDS", "60"))
+DATASET = os.environ.get("LOAD_DATASET", "town")
 WORKERS = 4
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
-def run_locust(base: str, period: str, organisations: int, folder: Path) -> list[dict[str, str]]:
+def run_locust(served: Served, folder: Path) -> list[dict[str, str]]:
     """Run the workload; the rows of locust's stats CSV (one per page, then Aggregated)."""
+    plan = folder / "plan.json"
+    plan.write_text(
+        json.dumps(
+            {
+                "period": served.accounts.period,
+                "password": DEMO_PASSWORD,
+                "admin": served.accounts.admin,
+                "leads": served.leads,
+                "organisations": served.organisations,
+            }
+        )
+    )
     prefix = folder / "load"
     subprocess.run(
         [
@@ -42,11 +58,11 @@ def run_locust(base: str, period: str, organisations: int, folder: Path) -> list
             "--users",
             str(USERS),
             "--spawn-rate",
-            str(max(1, USERS // 5)),
+            str(max(1, USERS // 10)),
             "--run-time",
             f"{SECONDS}s",
             "--host",
-            base,
+            served.server.base,
             "--csv",
             str(prefix),
             "--only-summary",
@@ -55,12 +71,7 @@ def run_locust(base: str, period: str, organisations: int, folder: Path) -> list
             "--exit-code-on-error",
             "0",
         ],
-        env={
-            **os.environ,
-            "LOAD_ORGANISATIONS": str(organisations),
-            "LOAD_PERIOD": period,
-            "LOAD_PASSWORD": DEMO_PASSWORD,
-        },
+        env={**os.environ, "LOAD_PLAN": str(plan)},
         cwd=PROJECT_ROOT,
         check=True,
         capture_output=True,
@@ -71,15 +82,15 @@ def run_locust(base: str, period: str, organisations: int, folder: Path) -> list
 
 def report(rows: list[dict[str, str]]) -> tuple[list[str], int]:
     lines = [
-        f"  {'request':<42} {'count':>7} {'errors':>6} {'req/s':>7} {'p50 ms':>7}"
+        f"  {'request':<44} {'count':>6} {'errors':>6} {'req/s':>6} {'p50 ms':>7}"
         f" {'p95 ms':>7} {'max ms':>7}"
     ]
     errors = 0
     for row in rows:
         name = "all requests" if row["Name"] == "Aggregated" else f"{row['Type']} {row['Name']}"
         lines.append(
-            f"  {name[:42]:<42} {int(row['Request Count']):>7} {int(row['Failure Count']):>6}"
-            f" {float(row['Requests/s']):7.1f} {row['50%']:>7} {row['95%']:>7}"
+            f"  {name[:44]:<44} {int(row['Request Count']):>6} {int(row['Failure Count']):>6}"
+            f" {float(row['Requests/s']):6.1f} {row['50%']:>7} {row['95%']:>7}"
             f" {float(row['Max Response Time']):7.0f}"
         )
         if row["Name"] == "Aggregated":
@@ -92,13 +103,15 @@ def main() -> int:
     if url is None:
         print(f"Load test: skipped ({reason})")
         return 0
+    served_by = region_served if DATASET == "region" else town_served
     with tempfile.TemporaryDirectory() as folder:
-        with region_served(url, Path(folder), workers=WORKERS) as (server, accounts, facts):
+        with served_by(url, Path(folder), workers=WORKERS) as served:
+            print(f"Load test on the {served.description}")
             print(
-                f"  load: {USERS} people at once for {SECONDS} s (1–3 s between pages),"
+                f"  {USERS} people at once for {SECONDS} s (each waits 1–3 s between pages),"
                 f" gunicorn with {WORKERS} workers, locust on the same machine"
             )
-            rows = run_locust(server.base, accounts.period, facts.organisations, Path(folder))
+            rows = run_locust(served, Path(folder))
         lines, errors = report(rows)
     print("\n".join(lines))
     print(f"  target: zero errors: {'met' if errors == 0 else f'MISSED ({errors} errors)'}")

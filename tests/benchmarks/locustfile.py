@@ -2,25 +2,27 @@
 
 The public reading the site, leads at their task lists, the programme team on its admin pages,
 and machines reading the API, in the proportions a busy reporting week might bring. Each
-simulated person thinks for one to three seconds between pages. The region's size and current
-period arrive through the environment (LOAD_ORGANISATIONS, LOAD_PERIOD, LOAD_PASSWORD).
+simulated person thinks for one to three seconds between pages. The dataset's current period,
+its leads and its organisations arrive in a JSON file named by LOAD_PLAN.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+from pathlib import Path
 
 from locust import HttpUser, between, task
 
-ORGANISATIONS = int(os.environ.get("LOAD_ORGANISATIONS", "2000"))
-PERIOD = os.environ.get("LOAD_PERIOD", "")
-PASSWORD = os.environ.get("LOAD_PASSWORD", "")
+PLAN = json.loads(Path(os.environ["LOAD_PLAN"]).read_text())
+PERIOD = PLAN["period"]
+PASSWORD = PLAN["password"]
 
 
-def organisation() -> int:
-    return random.randint(1, ORGANISATIONS)
+def organisation() -> str:
+    return random.choice(PLAN["organisations"])
 
 
 class Signed(HttpUser):
@@ -47,7 +49,7 @@ class Public(HttpUser):
 
     @task(3)
     def organisation_page(self) -> None:
-        self.client.get(f"/organisations/org-{organisation()}", name="/organisations/[slug]")
+        self.client.get(f"/organisations/{organisation()}", name="/organisations/[slug]")
 
     @task(2)
     def organisations(self) -> None:
@@ -67,14 +69,13 @@ class Lead(Signed):
     wait_time = between(1, 3)
 
     def on_start(self) -> None:
-        self.organisation = organisation()
-        self.email = f"lead-{self.organisation}@example.org"
+        self.email, self.organisation = random.choice(PLAN["leads"])
         super().on_start()
 
     @task(3)
     def task_list(self) -> None:
         self.client.get(
-            f"/organisations/org-{self.organisation}/returns/{PERIOD}",
+            f"/organisations/{self.organisation}/returns/{PERIOD}",
             name="/organisations/[slug]/returns/[period]",
         )
 
@@ -86,7 +87,7 @@ class Lead(Signed):
 class Admin(Signed):
     weight = 1
     wait_time = between(1, 3)
-    email = "admin@example.org"
+    email = PLAN["admin"]
 
     @task(2)
     def overview(self) -> None:
@@ -111,7 +112,7 @@ class Machine(HttpUser):
 
     @task(2)
     def organisations(self) -> None:
-        page = random.randint(1, ORGANISATIONS // 100)
+        page = random.randint(1, max(1, len(PLAN["organisations"]) // 100))
         self.client.get(
             f"/api/v1/organisations?per_page=100&page={page}", name="/api/v1/organisations"
         )
@@ -122,4 +123,4 @@ class Machine(HttpUser):
 
     @task(1)
     def summary(self) -> None:
-        self.client.get(f"/api/v1/board-summaries/{PERIOD}", name="/api/v1/board-summaries")
+        self.client.get("/api/v1/board-summaries", name="/api/v1/board-summaries")
