@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import inspect
@@ -43,7 +44,13 @@ class SchedulerNotReady(Exception):
 
 def build_scheduler(app: Flask, *, now: datetime | None = None) -> BlockingScheduler:
     """A scheduler with every job registered under its own id, missed daily jobs due now."""
-    scheduler = BlockingScheduler(timezone=TIMEZONE, job_defaults=JOB_DEFAULTS)
+    scheduler = BlockingScheduler(
+        timezone=TIMEZONE,
+        job_defaults=JOB_DEFAULTS,
+        # One job at a time, in the order they fall due: after downtime the catch-up runs
+        # sync-periods before the reminders, and no two jobs fight over SQLite's one writer.
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+    )
     now = now or datetime.now(UTC)
     for job in scheduled_jobs(app.config):
         options = {}
@@ -94,6 +101,8 @@ def run_scheduler(app: Flask) -> None:
     """Wait for the scheduler lock, then run jobs until stopped."""
     poll_seconds = app.config["SCHEDULER_POLL_SECONDS"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # APScheduler says "Running job…" twice a minute; our own lines say what each job did.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     with app.app_context():
         engine = db.engine
         if not inspect(engine).has_table("job_runs"):

@@ -182,6 +182,16 @@ def job_runs_by_process(url: str) -> dict[int, list[str]]:
     return found
 
 
+def wait_for_runs(url: str, pid: int, job: str, *, times: int, timeout: float = 30):  # type: ignore[no-untyped-def]
+    """Job runs by process once ``pid`` has run ``job`` at least ``times`` times."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = job_runs_by_process(url)
+        if runs.get(pid, []).count(job) >= times or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
+
+
 def test_two_schedulers_started_at_once_on_postgresql_run_jobs_in_one_only(tmp_path):
     server = postgres_or_skip()
     with scratch_postgres_database(server) as url:
@@ -198,17 +208,15 @@ def test_two_schedulers_started_at_once_on_postgresql_run_jobs_in_one_only(tmp_p
             active, waiting = pair if "scheduler: running" in pair[0].output else pair[::-1]
             waiting.wait_for("waiting to take over")
             # Let the active one catch up on the daily jobs and send mail a few times.
-            time.sleep(4)
+            runs = wait_for_runs(url, active.process.pid, "deliver-email", times=2)
             assert "scheduler: running" not in waiting.read(0.5)
-            runs = job_runs_by_process(url)
             assert list(runs) == [active.process.pid], runs
             assert runs[active.process.pid].count("sync-periods") == 1
             assert runs[active.process.pid].count("deliver-email") >= 2
 
             active.kill()  # no clean shutdown: the database frees the lock
             waiting.wait_for("scheduler: running")
-            time.sleep(3)
-            runs = job_runs_by_process(url)
+            runs = wait_for_runs(url, waiting.process.pid, "deliver-email", times=1)
             assert set(runs) == {active.process.pid, waiting.process.pid}
             # The new scheduler delivers mail; the daily jobs already ran today, so it does
             # not run them again.

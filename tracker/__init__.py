@@ -96,6 +96,9 @@ def _sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
         # SQLite ignores foreign keys unless each connection asks for them.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # The web app and the scheduler share one file: wait up to 15 s for the other's
+        # write rather than fail at once.
+        cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
         # Python's sqlite3 module opens and commits transactions on its own, which breaks
         # SAVEPOINTs; let SQLAlchemy say BEGIN itself (see _sqlite_begin).

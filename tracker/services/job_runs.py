@@ -75,7 +75,7 @@ def run_job(job_id: str, func, *, today: date | None = None, started_by: str) ->
         db.session.rollback()
         log.exception("job %s failed", job_id)
         _finish(run_id, JobOutcome.FAILED, error=_error_text(error))
-        return Outcome(run_id, JobOutcome.FAILED, f"{type(error).__name__}: {error}")
+        return Outcome(run_id, JobOutcome.FAILED, _one_line(error))
     summary = str(result) if result is not None else "done"
     _finish(run_id, JobOutcome.SUCCEEDED, summary=summary)
     return Outcome(run_id, JobOutcome.SUCCEEDED, summary)
@@ -89,6 +89,14 @@ def _finish(run_id: int, outcome: JobOutcome, **values: str) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def _one_line(error: BaseException) -> str:
+    """The error in one short line (a database error's own words, not its SQL and values)."""
+    cause = getattr(error, "orig", None) or error
+    first = (str(cause).strip().splitlines() or [""])[0]
+    text = f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def _error_text(error: BaseException) -> str:
