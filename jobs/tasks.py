@@ -5,7 +5,7 @@ Each is idempotent — run twice, nothing happens twice — and tested by callin
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -71,6 +71,9 @@ def update_reporting_status(today: date) -> str:
     return "now " + ", ".join(f"{n} {status.replace('_', '-')}" for status, n in counts.items())
 
 
+RECENT_CLOSE = timedelta(days=92)
+
+
 def build_board_summaries(today: date) -> str:
     """After a period closes, build its board summary once (admins review and publish it)."""
     try:
@@ -81,6 +84,9 @@ def build_board_summaries(today: date) -> str:
         select(ReportingPeriod)
         .where(
             ReportingPeriod.closes_on < today,
+            # Only quarters that closed lately: a quarter from before the service was in use
+            # (or long forgotten) is built by hand if wanted, `tracker summary build`.
+            ReportingPeriod.closes_on >= today - RECENT_CLOSE,
             ~select(BoardSummary.id).where(BoardSummary.period_id == ReportingPeriod.id).exists(),
         )
         .order_by(ReportingPeriod.opens_on)

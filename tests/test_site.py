@@ -145,3 +145,25 @@ def test_every_path_is_kebab_case(app):
         static_part = "".join(part for part in rule.rule.split("<") if ">" not in part)
         assert static_part == static_part.lower(), rule.rule
         assert "_" not in static_part, rule.rule
+
+
+def test_a_return_page_is_under_your_returns_in_the_header_not_organisations(app):
+    from flask_login import login_user
+
+    from tracker.domain.enums import Role
+    from tracker.models import User
+    from tracker.templating import navigation
+
+    lead = User(
+        id=1, email="l@example.org", name="L", role=Role.LEAD, session_version=1, active=True
+    )
+    for path, active in [
+        ("/organisations/acme/returns/2024-25-q1", "Your returns"),
+        ("/organisations/acme/commitments/7", "Your returns"),
+        ("/organisations/acme", "Organisations"),
+        ("/organisations", "Organisations"),
+    ]:
+        with app.test_request_context(path):
+            login_user(lead)
+            marked = [link["text"] for link in navigation() if link["active"]]
+        assert marked == [active], path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,8 @@ from tracker.charts import format_amount
 from tracker.domain.enums import Role
 from tracker.domain.updates import status_tag
 from tracker.security import csp_nonce
+
+_PRIVATE_ORGANISATION_PAGE = re.compile(r"^/organisations/[^/]+/(returns|commitments)(/|$)")
 
 
 def navigation() -> list[dict[str, Any]]:
@@ -32,11 +35,16 @@ def navigation() -> list[dict[str, Any]]:
         items.append(("Your account", "auth.account"))
     else:
         items.append(("Sign in", "auth.sign_in"))
+    # An organisation's return and commitment pages belong to the lead's returns, not to the
+    # public organisation pages their addresses start with.
+    path = request.path
+    if _PRIVATE_ORGANISATION_PAGE.match(path):
+        path = "/returns/"
     links = []
     for text, endpoint in items:
         href = url_for(endpoint)
         current = request.path == href
-        active = current or (href != "/" and request.path.startswith(href + "/"))
+        active = current or (href != "/" and path.startswith(href + "/"))
         links.append({"text": text, "href": href, "current": current, "active": active})
     return links
 
