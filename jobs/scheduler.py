@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -52,10 +52,11 @@ def build_scheduler(app: Flask, *, now: datetime | None = None) -> BlockingSched
         executors={"default": ThreadPoolExecutor(max_workers=1)},
     )
     now = now or datetime.now(UTC)
-    for job in scheduled_jobs(app.config):
+    for position, job in enumerate(scheduled_jobs(app.config)):
         options = {}
         if catch_up_needed(app, job, now):
-            options["next_run_time"] = now
+            # A millisecond apart, so catch-up keeps the declared order (periods first).
+            options["next_run_time"] = now + timedelta(milliseconds=position)
         scheduler.add_job(
             _recorded(app, job),
             trigger=job.trigger,
