@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
 from tracker.admin.forms import ChaseForm
-from tracker.admin.routes import admin_only, bp
+from tracker.admin.routes import _period_or_404, admin_only, bp
 from tracker.config import ladder_rules
 from tracker.extensions import db
-from tracker.models import JobRun, ReportingPeriod
+from tracker.models import JobRun
 from tracker.services.job_runs import last_runs, today_in_place
-from tracker.services.periods import period_by_slug
 from tracker.services.reminders import ChaseError, chase, overdue
-
-
-def _period_or_404(slug: str) -> ReportingPeriod:
-    period = period_by_slug(slug)
-    if period is None:
-        abort(404)
-    return period
 
 
 @bp.route("/chase/<period>", methods=["GET", "POST"])
