@@ -56,7 +56,7 @@ test: install ## Install what the tests need and run the whole suite (SQLite, Po
 	@$(BIN)/ruff check .
 	@$(BIN)/python -m pytest
 
-bench: install ## Print the speed figures beside their targets: town and region on PostgreSQL (≈8 min)
+bench: install ## Print the speed figures beside their targets: town and region on PostgreSQL (≈11 min)
 	@$(BIN)/python -m tests.benchmarks
 
 load: install ## Load test: 50 people for 60 s against gunicorn (4 workers) on the region; fails on any error
