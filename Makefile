@@ -59,7 +59,7 @@ test: install ## Install what the tests need and run the whole suite (SQLite, Po
 bench: install ## Print the speed figures beside their targets: town and region on PostgreSQL (≈11 min)
 	@$(BIN)/python -m tests.benchmarks
 
-load: install ## Load test: 50 people for 60 s against gunicorn (4 workers) on the region; fails on any error
+load: install ## Load test alone: 50 people for 60 s, gunicorn with 4 workers, the town (LOAD_DATASET=region); fails on any error
 	@$(BIN)/python -m tests.benchmarks.load
 
 lint: install ## Check style with ruff
