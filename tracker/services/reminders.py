@@ -20,13 +20,13 @@ organisation, lead and day, with the admin's own note, audited and shown on the 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from flask import current_app, render_template
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from tracker.domain.calendar import days_overdue
@@ -231,8 +231,11 @@ def _record(
 # Who has what outstanding ----------------------------------------------------------------------
 
 
-def outstanding(period: ReportingPeriod) -> list[Outstanding]:
-    """Every organisation expected to report for the period, with what its return still lacks.
+def outstanding(
+    period: ReportingPeriod, organisation_ids: Collection[int] | None = None
+) -> list[Outstanding]:
+    """Organisations expected to report for the period (all, or those given), with what each
+    return still lacks.
 
     Four queries whatever the number of organisations: organisations (with leads and contacts),
     returns, reportable commitments, and the complete updates already saved.
@@ -241,21 +244,34 @@ def outstanding(period: ReportingPeriod) -> list[Outstanding]:
         Commitment.is_heading.is_(False),
         Commitment.removed_from_page_at.is_(None),
     )
+
+    def only(column):  # type: ignore[no-untyped-def]
+        return true() if organisation_ids is None else column.in_(list(organisation_ids))
+
     organisations = db.session.scalars(
         select(Organisation)
-        .where(exists().where(Commitment.organisation_id == Organisation.id, *reportable))
+        .where(
+            exists().where(Commitment.organisation_id == Organisation.id, *reportable),
+            only(Organisation.id),
+        )
         .order_by(func.lower(Organisation.name))
         .options(selectinload(Organisation.leads), selectinload(Organisation.contacts))
     ).all()
     returns = {
         r.organisation_id: r
-        for r in db.session.scalars(select(Return).where(Return.period_id == period.id))
+        for r in db.session.scalars(
+            select(Return).where(Return.period_id == period.id, only(Return.organisation_id))
+        )
     }
     done = set(
         db.session.scalars(
             select(CommitmentUpdate.commitment_id)
             .join(Return, Return.id == CommitmentUpdate.return_id)
-            .where(Return.period_id == period.id, CommitmentUpdate.complete.is_(True))
+            .where(
+                Return.period_id == period.id,
+                only(Return.organisation_id),
+                CommitmentUpdate.complete.is_(True),
+            )
         )
     )
     commitments: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -265,7 +281,7 @@ def outstanding(period: ReportingPeriod) -> list[Outstanding]:
             Commitment.organisation_id,
             func.coalesce(Commitment.title, Commitment.original_text),
         )
-        .where(*reportable)
+        .where(*reportable, only(Commitment.organisation_id))
         .order_by(Commitment.organisation_id, Commitment.position, Commitment.id)
     ):
         commitments[organisation_id].append((commitment_id, title))
@@ -397,10 +413,7 @@ def _send_admin_digest(
 ) -> None:
     """One email per admin: every organisation overdue now, the newly escalated marked."""
     newly = {item.organisation.id for item, _ in escalate}
-    overdue = sorted(
-        (item for item in outstanding(period) if item.days_overdue(today) > 0),
-        key=lambda item: (-item.days_overdue(today), item.organisation.name.lower()),
-    )
+    late = overdue(period, today)
     admins = db.session.scalars(
         select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id)
     ).all()
@@ -408,14 +421,14 @@ def _send_admin_digest(
         "period": period,
         "today": today,
         "overdue": [
-            (item, item.days_overdue(today), item.organisation.id in newly) for item in overdue
+            (item, item.days_overdue(today), item.organisation.id in newly) for item in late
         ],
         "newly": len(newly),
         "link": absolute_url("admin.overview"),
         "review_link": absolute_url("admin.review_queue", period=period.slug),
         "service_name": current_app.config["SERVICE_NAME"],
     }
-    count = len(overdue)
+    count = len(late)
     subject = safe_header(
         f"{period.label}: {count} organisation{'s' if count != 1 else ''} overdue with "
         f"{'their returns' if count != 1 else 'its return'}"
@@ -458,9 +471,29 @@ class ChaseOutcome:
 
 
 def overdue(period: ReportingPeriod, today: date) -> list[Outstanding]:
-    """Organisations whose return for the period is overdue today, the longest overdue first."""
+    """Organisations whose return for the period is overdue today, the longest overdue first.
+
+    The database picks them first, so only they are loaded in full (a region may have
+    thousands of organisations and a handful overdue).
+    """
+    deadline = case(
+        (Return.extended_due_on > period.due_on, Return.extended_due_on), else_=period.due_on
+    )
+    late = db.session.scalars(
+        select(Organisation.id)
+        .outerjoin(
+            Return, (Return.organisation_id == Organisation.id) & (Return.period_id == period.id)
+        )
+        .where(
+            or_(Return.id.is_(None), Return.state.not_in([s.value for s in SUBMITTED])),
+            or_(Return.id.is_(None), deadline < today),
+            period.due_on < today,
+        )
+    ).all()
+    if not late:
+        return []
     return sorted(
-        (item for item in outstanding(period) if item.days_overdue(today) > 0),
+        (item for item in outstanding(period, late) if item.days_overdue(today) > 0),
         key=lambda item: (-item.days_overdue(today), item.organisation.name.lower()),
     )
 
