@@ -9,6 +9,8 @@ from flask import render_template
 
 from tracker.board.views import SummaryView, template_helpers
 
+PACK_LIST_LIMIT = 200
+
 
 def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     # Everything the pack needs is inline; text from the database must not make the server fetch.
@@ -17,7 +19,14 @@ def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 def render_pack(view: SummaryView) -> bytes:
     """The PDF bytes of a summary (WeasyPrint renders the inline SVG charts)."""
-    html = render_template("board/pack.html", view=view, data=view.data, **template_helpers())
+    html = render_template(
+        "board/pack.html",
+        view=view,
+        data=view.data,
+        # A pack a board member can print: long lists are cut, the downloads have them all.
+        list_limit=PACK_LIST_LIMIT,
+        **template_helpers(),
+    )
     with warnings.catch_warnings():
         # WeasyPrint 70 warns that it will need HarfBuzz-Subset one day; fonts embed without it.
         warnings.filterwarnings("ignore", "HarfBuzz-Subset", DeprecationWarning)

@@ -88,6 +88,9 @@ def _buildable() -> list[ReportingPeriod]:
     return [p for p in all_periods() if state_on(p, today) != PeriodState.UPCOMING]
 
 
+PAGE_LIST_LIMIT = 50
+
+
 def _render(summary: BoardSummary) -> ResponseReturnValue:
     view = view_of(summary)
     is_admin = user().role == Role.ADMIN
@@ -98,6 +101,8 @@ def _render(summary: BoardSummary) -> ResponseReturnValue:
         revisions=service.revisions(summary.period) if is_admin else [],
         periods=service.summarised_periods(user()),
         is_admin=is_admin,
+        # Readable in two minutes: a region's long lists are cut (the downloads have them all).
+        list_limit=PAGE_LIST_LIMIT,
         **template_helpers(),
         can_publish=is_admin
         and summary.published_at is None
