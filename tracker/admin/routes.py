@@ -36,6 +36,8 @@ from tracker.services.organisations import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+QUEUE_PAGE_SIZE = 100
+EDITABLE_STATES = {"not_started", "draft", "returned"}
 admin_only = roles(Role.ADMIN)
 
 
@@ -464,21 +466,40 @@ def grant_extension(period: str, slug: str) -> ResponseReturnValue:
 @bp.get("/returns/<period>")
 @admin_only
 def review_queue(period: str) -> ResponseReturnValue:
+    from tracker.domain.enums import ReturnState
     from tracker.services.returns import reporting_statuses, review_queue
 
     reporting_period = _period_or_404(period)
     today = now().date()
     rows = review_queue(reporting_period, today)
-    statuses = reporting_statuses(today)
-    from tracker.domain.enums import ReturnState
 
-    waiting = sum(1 for r in rows if r.return_ and r.return_.state == ReturnState.SUBMITTED)
+    def state(row) -> ReturnState:  # type: ignore[no-untyped-def]
+        return row.return_.state if row.return_ else ReturnState.NOT_STARTED
+
+    # A region has thousands of organisations: what needs an admin first, a page at a time.
+    views = {
+        "all": rows,
+        "waiting": [r for r in rows if state(r) == ReturnState.SUBMITTED],
+        "not-in": [r for r in rows if state(r) in EDITABLE_STATES],
+    }
+    show = request.args.get("show", "all")
+    if show not in views:
+        show = "all"
+    pages = max(1, -(-len(views[show]) // QUEUE_PAGE_SIZE))
+    page = request.args.get("page", "1")
+    page_number = min(int(page), pages) if page.isdigit() and int(page) >= 1 else 1
+    shown = views[show][(page_number - 1) * QUEUE_PAGE_SIZE : page_number * QUEUE_PAGE_SIZE]
+    statuses = reporting_statuses(today, [row.organisation.id for row in shown])
     return render_template(
         "admin/review_queue.html",
         period=reporting_period,
-        rows=rows,
+        rows=shown,
         statuses=statuses,
-        waiting=waiting,
+        waiting=len(views["waiting"]),
+        counts={name: len(found) for name, found in views.items()},
+        show=show,
+        page=page_number,
+        pages=pages,
         not_started=ReturnState.NOT_STARTED,
     )
 
