@@ -6,9 +6,8 @@ Create Date: 2026-11-27 11:19:13.310145
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005"
