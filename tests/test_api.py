@@ -95,7 +95,10 @@ def test_board_summaries_are_the_latest_published_revision(client, world, db_ses
             reason="Late return",
             built_at=ACCEPTED_AT,
             published_at=datetime(2024, 9, 1, tzinfo=UTC),
-            data={"headline": "Revised"},
+            data={
+                "headline": "Revised",
+                "exceptions": {"off_track": [{"title": "Trees", "narrative": "Private words"}]},
+            },
         )
     )
     db_session.add(
@@ -118,7 +121,11 @@ def test_board_summaries_are_the_latest_published_revision(client, world, db_ses
     db_session.flush()
     body = client.get("/api/v1/board-summaries").json
     assert [(s["period"]["slug"], s["revision"]) for s in body["data"]] == [("2024-25-q1", 2)]
-    assert body["data"][0]["data"] == {"headline": "Revised"}
+    # Leads' narratives are for the board: the public summary leaves them out.
+    assert body["data"][0]["data"] == {
+        "headline": "Revised",
+        "exceptions": {"off_track": [{"title": "Trees"}]},
+    }
     assert client.get("/api/v1/board-summaries/2024-25-q2").status_code == 404
 
 

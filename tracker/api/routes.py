@@ -319,9 +319,22 @@ def _summary(summary: BoardSummary) -> dict[str, Any]:
         "revision": summary.revision,
         "built_at": summary.built_at.isoformat(timespec="seconds"),
         "published_at": summary.published_at.isoformat(timespec="seconds"),
-        "data": summary.data,
+        "data": _without_narratives(summary.data),
         "links": {"self": url_for("api.board_summary", period=summary.period.slug)},
     }
+
+
+def _without_narratives(value: Any) -> Any:
+    """The summary as the public may read it: organisations' own words stay with the board.
+
+    Leads write narratives for reviewers and the Place Board, and are not told they will be
+    published, so neither the public pages nor the API show them.
+    """
+    if isinstance(value, dict):
+        return {k: _without_narratives(v) for k, v in value.items() if k != "narrative"}
+    if isinstance(value, list):
+        return [_without_narratives(item) for item in value]
+    return value
 
 
 def _entry(kind: str) -> Callable[[service.CatalogueEntry], dict[str, Any]]:
