@@ -215,7 +215,12 @@ def _schemas() -> dict[str, Any]:
                 "revision": {"type": "integer", "minimum": 1},
                 "built_at": DATETIME,
                 "published_at": DATETIME,
-                "data": {"type": "object", "description": "The summary as the board saw it, without the organisations' narratives."},
+                "data": {
+                    "type": "object",
+                    "description": (
+                        "The summary as the board saw it, without the organisations' narratives."
+                    ),
+                },
                 "links": _object({"self": STRING}),
             }
         ),
