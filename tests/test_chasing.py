@@ -43,6 +43,21 @@ def test_the_overview_lists_overdue_organisations_with_a_chase_link(client, db_s
     assert ["Other Org", "9", "1 of 1", "Not yet", "Chase now Other Org"] in rows
     assert ["Slow Steps", "9", "1 of 1", "Not yet", "Chase now Slow Steps"] in rows
     assert page.soup.find("a", string="Chase all 2 overdue organisations")
+    assert "0 of 2 submitted" in page.text and "2 overdue" in page.text
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_a_long_overdue_list_shows_the_fifty_longest_and_links_to_the_rest(client, db_session):
+    *_, admin = overdue_town(db_session)
+    for n in range(50):
+        organisation = make_organisation(db_session, f"Late {n:02d}", slug=f"late-{n:02d}")
+        make_commitment(db_session, organisation)
+    sign_in(client, admin)
+    page = get_page(client, "/admin")
+    table = page.soup.find("h3", string="Overdue").find_next("table")
+    assert len(table.tbody.find_all("tr")) == 50
+    assert "The 50 longest overdue of 52" in page.text
+    assert page.soup.find("a", string="Chase all 52 overdue organisations")
 
 
 @time_machine.travel(OVERDUE_DAY, tick=False)

@@ -37,6 +37,7 @@ from tracker.services.organisations import (
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 QUEUE_PAGE_SIZE = 100
+OVERVIEW_OVERDUE_ROWS = 50
 EDITABLE_STATES = {"not_started", "draft", "returned"}
 admin_only = roles(Role.ADMIN)
 
@@ -64,23 +65,31 @@ def overview() -> ResponseReturnValue:
             select(func.count()).select_from(Organisation).where(Organisation.name_needs_review)
         ),
     }
+    from tracker.models import Return
     from tracker.services.job_runs import today_in_place
     from tracker.services.periods import current_period
     from tracker.services.reminders import last_chased, overdue
-    from tracker.services.returns import review_queue
 
     today = today_in_place()
     period = current_period(today)
-    queue = review_queue(period, today) if period else []
-    late = overdue(period, today) if period else []
-    chased = last_chased([item.organisation.id for item in late])
+    submitted = 0
+    late = []
+    if period is not None:
+        submitted = db.session.scalar(
+            select(func.count())
+            .select_from(Return)
+            .where(Return.period_id == period.id, Return.submitted_at.is_not(None))
+        )
+        late = overdue(period, today)
+    shown = late[:OVERVIEW_OVERDUE_ROWS]
     return render_template(
         "admin/overview.html",
         counts=counts,
         period=period,
-        queue=queue,
+        submitted=submitted,
         overdue=late,
-        chased=chased,
+        shown=shown,
+        chased=last_chased([item.organisation.id for item in shown]),
         today=today,
     )
 
