@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from tracker.domain import summary as shape
 from tracker.domain.calendar import Quarter
@@ -639,11 +639,13 @@ def summary_for(period: ReportingPeriod, user: User) -> BoardSummary | None:
 
 
 def revisions(period: ReportingPeriod) -> list[BoardSummary]:
+    """The period's revisions, newest first, without their data (megabytes each on a region)."""
     return list(
         db.session.scalars(
             select(BoardSummary)
             .where(BoardSummary.period_id == period.id)
             .order_by(BoardSummary.revision.desc())
+            .options(defer(BoardSummary.data))
         )
     )
 
