@@ -34,6 +34,7 @@ from tracker.services.organisations import (
     organisation_by_slug,
     update_organisation,
 )
+from tracker.services.periods import period_or_404
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 QUEUE_PAGE_SIZE = 100
@@ -393,16 +394,7 @@ def _period_and_organisation_or_404(period: str, slug: str):  # type: ignore[no-
     organisation = organisation_by_slug(slug)
     if organisation is None:
         abort(404)
-    return _period_or_404(period), organisation
-
-
-def _period_or_404(period: str):  # type: ignore[no-untyped-def]
-    from tracker.services.periods import period_by_slug
-
-    found = period_by_slug(period)
-    if found is None:
-        abort(404)
-    return found
+    return period_or_404(period), organisation
 
 
 @bp.get("/periods")
@@ -421,7 +413,7 @@ def edit_period(period: str) -> ResponseReturnValue:
     from tracker.returns.forms import PeriodDatesForm
     from tracker.services.periods import PeriodDates, PeriodError, change_dates
 
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     form = PeriodDatesForm()
     if request.method == "GET":
         form.opens_on.data = reporting_period.opens_on
@@ -478,7 +470,7 @@ def review_queue(period: str) -> ResponseReturnValue:
     from tracker.domain.enums import ReturnState
     from tracker.services.returns import reporting_statuses, review_queue
 
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     today = now().date()
     rows = review_queue(reporting_period, today)
 
@@ -557,7 +549,7 @@ def verify_evidence(period: str, slug: str, update_id: int) -> ResponseReturnVal
     from tracker.models import CommitmentUpdate
     from tracker.services import returns as service
 
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     row = db.session.get(CommitmentUpdate, update_id)
     if (
         row is None

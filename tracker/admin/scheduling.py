@@ -10,18 +10,19 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from tracker.admin.forms import ChaseForm
-from tracker.admin.routes import _period_or_404, admin_only, bp
+from tracker.admin.routes import admin_only, bp
 from tracker.config import ladder_rules
 from tracker.extensions import db
 from tracker.models import JobRun
 from tracker.services.job_runs import last_runs, today_in_place
+from tracker.services.periods import period_or_404
 from tracker.services.reminders import ChaseError, chase, overdue
 
 
 @bp.route("/chase/<period>", methods=["GET", "POST"])
 @admin_only
 def chase_all(period: str) -> ResponseReturnValue:
-    found = _period_or_404(period)
+    found = period_or_404(period)
     today = today_in_place()
     items = overdue(found, today)
     form = ChaseForm()
@@ -44,7 +45,7 @@ def chase_all(period: str) -> ResponseReturnValue:
 @bp.route("/chase/<period>/<slug>", methods=["GET", "POST"])
 @admin_only
 def chase_one(period: str, slug: str) -> ResponseReturnValue:
-    found = _period_or_404(period)
+    found = period_or_404(period)
     today = today_in_place()
     item = next((i for i in overdue(found, today) if i.organisation.slug == slug), None)
     if item is None:

@@ -23,7 +23,7 @@ from tracker.domain.enums import PeriodState, Role
 from tracker.extensions import db
 from tracker.models import BoardSummary, ReportingPeriod, User
 from tracker.services import board as service
-from tracker.services.periods import period_by_slug, state_on
+from tracker.services.periods import period_or_404, state_on
 
 bp = Blueprint("board", __name__)
 readers = roles(Role.ADMIN, Role.BOARD)
@@ -36,13 +36,6 @@ def now() -> datetime:
 
 def user() -> User:
     return current_user._get_current_object()
-
-
-def _period_or_404(period: str) -> ReportingPeriod:
-    found = period_by_slug(period)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _summary_or_404(period: ReportingPeriod) -> BoardSummary:
@@ -70,7 +63,7 @@ def latest() -> ResponseReturnValue:
 @bp.get("/board/<period>")
 @readers
 def period(period: str) -> ResponseReturnValue:
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     summary = service.summary_for(reporting_period, user())
     if summary is None:
         if user().role != Role.ADMIN:
@@ -113,14 +106,14 @@ def _render(summary: BoardSummary) -> ResponseReturnValue:
 @bp.get("/board/<period>.pdf")
 @readers
 def pack(period: str) -> ResponseReturnValue:
-    view = view_of(_summary_or_404(_period_or_404(period)))
+    view = view_of(_summary_or_404(period_or_404(period)))
     return _download(render_pack(view), "application/pdf", f"board-pack-{view.slug}.pdf")
 
 
 @bp.get("/board/<period>.csv")
 @readers
 def figures_csv(period: str) -> ResponseReturnValue:
-    summary = _summary_or_404(_period_or_404(period))
+    summary = _summary_or_404(period_or_404(period))
     return _download(
         exports.to_csv(summary.data), "text/csv", f"board-summary-{summary.period.slug}.csv"
     )
@@ -129,7 +122,7 @@ def figures_csv(period: str) -> ResponseReturnValue:
 @bp.get("/board/<period>.xlsx")
 @readers
 def figures_xlsx(period: str) -> ResponseReturnValue:
-    summary = _summary_or_404(_period_or_404(period))
+    summary = _summary_or_404(period_or_404(period))
     return _download(
         exports.to_xlsx(summary.data),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -141,7 +134,7 @@ def figures_xlsx(period: str) -> ResponseReturnValue:
 @admin_only
 def build(period: str) -> ResponseReturnValue:
     """The first revision; later ones go through the rebuild form and its reason."""
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     if service.revisions(reporting_period):
         return redirect(url_for("board.rebuild", period=period))
     try:
@@ -158,7 +151,7 @@ def build(period: str) -> ResponseReturnValue:
 @bp.route("/board/<period>/rebuild", methods=["GET", "POST"])
 @admin_only
 def rebuild(period: str) -> ResponseReturnValue:
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     current = service.summary_for(reporting_period, user())
     if current is None:
         return redirect(url_for("board.period", period=period))
@@ -186,7 +179,7 @@ def rebuild(period: str) -> ResponseReturnValue:
 @bp.post("/board/<period>/publish")
 @admin_only
 def publish(period: str) -> ResponseReturnValue:
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     summary = _summary_or_404(reporting_period)
     if summary.published_at is not None:
         flash(f"Revision {summary.revision} was already published")

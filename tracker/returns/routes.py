@@ -17,23 +17,16 @@ from tracker.domain.progress import percent_complete
 from tracker.evidence import EvidenceError, send_stored, store
 from tracker.evidence import delete as delete_stored
 from tracker.extensions import db
-from tracker.models import Commitment, CommitmentUpdate, ReportingPeriod
+from tracker.models import Commitment, CommitmentUpdate
 from tracker.returns.forms import STATUS_HINTS, UpdateForm
 from tracker.services import returns as service
-from tracker.services.periods import all_periods, current_period, period_by_slug
+from tracker.services.periods import all_periods, current_period, period_or_404
 
 bp = Blueprint("returns", __name__)
 
 
 def today() -> date:
     return datetime.now(UTC).date()
-
-
-def _period_or_404(period: str) -> ReportingPeriod:
-    found = period_by_slug(period)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _commitment_or_404(commitment_id: int) -> Commitment:
@@ -75,7 +68,7 @@ def overview(slug: str) -> ResponseReturnValue:
 @bp.get("/organisations/<slug>/returns/<period>")
 @organisation(Action.VIEW)
 def task_list(slug: str, period: str) -> ResponseReturnValue:
-    view = service.return_view(g.organisation, _period_or_404(period), today())
+    view = service.return_view(g.organisation, period_or_404(period), today())
     return render_template(
         "returns/task_list.html",
         view=view,
@@ -102,7 +95,7 @@ def _form_input(form: UpdateForm, commitment: Commitment) -> service.UpdateInput
 )
 @organisation(Action.EDIT)
 def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     commitment = _commitment_or_404(commitment_id)
     view = service.return_view(g.organisation, reporting_period, today())
     task = next((t for t in view.tasks if t.commitment.id == commitment.id), None)
@@ -256,7 +249,7 @@ def _render_update(form, view, task, commitment, *, theirs=None):  # type: ignor
 @bp.get("/organisations/<slug>/returns/<period>/commitments/<int:commitment_id>/evidence")
 @organisation(Action.VIEW)
 def evidence(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     commitment = _commitment_or_404(commitment_id)
     return_ = service.find_return(g.organisation, reporting_period)
     row = (
@@ -284,7 +277,7 @@ class _Stored:
 @bp.get("/organisations/<slug>/returns/<period>/check")
 @organisation(Action.VIEW)
 def check(slug: str, period: str) -> ResponseReturnValue:
-    view = service.return_view(g.organisation, _period_or_404(period), today())
+    view = service.return_view(g.organisation, period_or_404(period), today())
     return render_template(
         "returns/check.html",
         view=view,
@@ -296,7 +289,7 @@ def check(slug: str, period: str) -> ResponseReturnValue:
 @bp.post("/organisations/<slug>/returns/<period>/submit")
 @organisation(Action.SUBMIT)
 def submit(slug: str, period: str) -> ResponseReturnValue:
-    reporting_period = _period_or_404(period)
+    reporting_period = period_or_404(period)
     outcome = service.submit(
         g.organisation,
         reporting_period,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from flask import abort
 from sqlalchemy import select
 
 from tracker.domain.calendar import Quarter, WindowRules, period_for, quarters_between
@@ -81,6 +82,14 @@ def period_by_slug(slug: str) -> ReportingPeriod | None:
     except ValueError:
         return None
     return db.session.scalar(select(ReportingPeriod).where(ReportingPeriod.slug == slug))
+
+
+def period_or_404(slug: str) -> ReportingPeriod:
+    """The period a URL names, or the 404 page for a slug that names none (for routes)."""
+    found = period_by_slug(slug)
+    if found is None:
+        abort(404)
+    return found
 
 
 def all_periods(newest_first: bool = True) -> list[ReportingPeriod]:
