@@ -39,7 +39,6 @@ from tracker.services.periods import period_or_404
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 QUEUE_PAGE_SIZE = 100
 OVERVIEW_OVERDUE_ROWS = 50
-EDITABLE_STATES = {"not_started", "draft", "returned"}
 admin_only = roles(Role.ADMIN)
 
 
@@ -468,7 +467,7 @@ def grant_extension(period: str, slug: str) -> ResponseReturnValue:
 @admin_only
 def review_queue(period: str) -> ResponseReturnValue:
     from tracker.domain.enums import ReturnState
-    from tracker.services.returns import reporting_statuses, review_queue
+    from tracker.services.returns import EDITABLE, reporting_statuses, review_queue
 
     reporting_period = period_or_404(period)
     today = now().date()
@@ -481,7 +480,7 @@ def review_queue(period: str) -> ResponseReturnValue:
     views = {
         "all": rows,
         "waiting": [r for r in rows if state(r) == ReturnState.SUBMITTED],
-        "not-in": [r for r in rows if state(r) in EDITABLE_STATES],
+        "not-in": [r for r in rows if state(r) in EDITABLE],
     }
     show = request.args.get("show", "all")
     if show not in views:
