@@ -114,6 +114,26 @@ class ReturnState(StrEnum):
         }[self]
 
 
+class ReturnEventKind(StrEnum):
+    """What happened to a return: its history, as the reviewer reads it."""
+
+    SUBMITTED = "submitted"
+    SENT_BACK = "sent_back"
+    ACCEPTED = "accepted"
+    EXTENSION_GRANTED = "extension_granted"
+    RECORDED_MISSED = "recorded_missed"
+
+    @property
+    def label(self) -> str:
+        return {
+            "submitted": "Submitted",
+            "sent_back": "Sent back for changes",
+            "accepted": "Accepted",
+            "extension_granted": "Extension granted",
+            "recorded_missed": "Recorded as missed",
+        }[self]
+
+
 class EvidenceGrade(StrEnum):
     SELF_DECLARED = "self_declared"
     EVIDENCE_ATTACHED = "evidence_attached"

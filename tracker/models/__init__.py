@@ -9,7 +9,7 @@ from tracker.models.notification import Notification
 from tracker.models.organisation import Organisation, OrganisationContact
 from tracker.models.place import Place, Priority
 from tracker.models.pledge import Commitment, Milestone, Pledge, TargetChange, Theme
-from tracker.models.reporting import CommitmentUpdate, ReportingPeriod, Return
+from tracker.models.reporting import CommitmentUpdate, ReportingPeriod, Return, ReturnEvent
 from tracker.models.user import User
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "ReminderRecord",
     "ReportingPeriod",
     "Return",
+    "ReturnEvent",
     "SignInAttempt",
     "TargetChange",
     "Theme",

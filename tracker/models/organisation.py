@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
@@ -31,6 +32,9 @@ class Organisation(Timestamped, Base):
     reporting_status: Mapped[ReportingStatus] = mapped_column(
         enum_column(ReportingStatus), default=ReportingStatus.ACTIVE
     )
+    # The first day of the first quarter it reports for: the quarter it joined. None for an
+    # organisation that was there when reporting began (it follows the place's start).
+    reports_from: Mapped[date | None]
     # Set by the importer when the page had no heading line and the name was read from the
     # paragraph; cleared when a person confirms it.
     name_needs_review: Mapped[bool] = mapped_column(default=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,6 +23,10 @@ class Place(Timestamped, Base):
     open_data_licence: Mapped[str] = mapped_column(
         String(200), default="Open Government Licence v3.0"
     )
+    # The first day of the first quarter anyone reports for. None until the first reporting
+    # periods are made, which start it at that quarter (``services.periods``); an admin may
+    # move it. No return, lateness or reminder exists for a quarter before it.
+    reporting_starts_on: Mapped[date | None]
 
     priorities: Mapped[list[Priority]] = relationship(
         back_populates="place", order_by="Priority.position", cascade="all, delete-orphan"

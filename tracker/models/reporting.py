@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.domain.calendar import Quarter
-from tracker.domain.enums import DeliveryStatus, EvidenceGrade, PeriodState, ReturnState
-from tracker.models.base import Base, Timestamped, enum_check, enum_column
+from tracker.domain.enums import (
+    DeliveryStatus,
+    Direction,
+    EvidenceGrade,
+    PeriodState,
+    ReturnEventKind,
+    ReturnState,
+)
+from tracker.models.base import Base, Timestamped, enum_check, enum_column, utcnow
 from tracker.models.pledge import Amount
 
 if TYPE_CHECKING:
@@ -100,6 +107,10 @@ class Return(Timestamped, Base):
     review_comment: Mapped[str | None] = mapped_column(Text)
     extended_due_on: Mapped[date | None]
     extension_reason: Mapped[str | None] = mapped_column(Text)
+    # An admin recorded that this return will not come: the window closed without it. It leaves
+    # the admin's work list; it still counts as missed. An extension clears it.
+    missed_at: Mapped[datetime | None]
+    missed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(default=1)
 
     organisation: Mapped[Organisation] = relationship()
@@ -108,6 +119,11 @@ class Return(Timestamped, Base):
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
     updates: Mapped[list[CommitmentUpdate]] = relationship(
         back_populates="return_", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[ReturnEvent]] = relationship(
+        back_populates="return_",
+        cascade="all, delete-orphan",
+        order_by="(ReturnEvent.occurred_at, ReturnEvent.id)",
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -118,6 +134,33 @@ class Return(Timestamped, Base):
         return max(due, self.extended_due_on) if self.extended_due_on else due
 
 
+class ReturnEvent(Base):
+    """One step in a return's history: each submission, send-back, acceptance, extension.
+
+    A submission keeps a snapshot of every update as it was sent (``data``), so a reviewer can
+    see what changed between one submission and the next. Append-only.
+    """
+
+    __tablename__ = "return_events"
+    __table_args__ = (
+        enum_check("kind", ReturnEventKind),
+        Index("ix_return_events_return_id_occurred_at", "return_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"))
+    kind: Mapped[ReturnEventKind] = mapped_column(enum_column(ReturnEventKind))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    # For a submission: {"updates": {commitment id: {field: value}}}; None when recorded
+    # before submissions kept their snapshot.
+    data: Mapped[dict[str, Any] | None]
+
+    return_: Mapped[Return] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
 class CommitmentUpdate(Timestamped, Base):
     """One commitment's progress in one return."""
 
@@ -126,6 +169,7 @@ class CommitmentUpdate(Timestamped, Base):
         UniqueConstraint("return_id", "commitment_id"),
         enum_check("status", DeliveryStatus, nullable=True),
         enum_check("evidence_grade", EvidenceGrade),
+        enum_check("reported_direction", Direction, nullable=True),
         CheckConstraint(
             "NOT complete OR status NOT IN ('at_risk', 'off_track', 'discontinued')"
             " OR length(coalesce(narrative, '')) > 0",
@@ -170,6 +214,11 @@ class CommitmentUpdate(Timestamped, Base):
     # "No change since last quarter": counts as reporting; the run of such quarters is kept.
     no_change: Mapped[bool] = mapped_column(default=False)
     unchanged_quarters: Mapped[int] = mapped_column(default=0)
+    # The target this figure was reported against, fixed when the return is submitted: a
+    # goalpost moved later must not rewrite how far along this quarter was.
+    reported_target_value: Mapped[Decimal | None] = mapped_column(Amount)
+    reported_baseline_value: Mapped[Decimal | None] = mapped_column(Amount)
+    reported_direction: Mapped[Direction | None] = mapped_column(enum_column(Direction))
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(default=1)
 
