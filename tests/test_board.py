@@ -167,6 +167,7 @@ def test_every_figure_comes_from_the_aggregate_queries(region):
         "not_yet_due": 0,
         "awaiting_review": 1,
         "accepted": 1,
+        "sent_back": 0,
     }
     assert headline["smart"]["smart"] == 1
     assert headline["smart"]["missing"] == {"S": 1, "M": 6, "A": 6, "R": 1, "T": 6}

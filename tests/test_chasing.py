@@ -30,34 +30,57 @@ def overdue_town(session):
     return period, slow, lead, admin
 
 
-@time_machine.travel(OVERDUE_DAY, tick=False)
-def test_the_overview_lists_overdue_organisations_with_a_chase_link(client, db_session):
-    *_, admin = overdue_town(db_session)
-    sign_in(client, admin)
-    page = get_page(client, "/admin")
-    table = page.soup.find("h3", string="Overdue").find_next("table")
-    rows = [
+def overdue_rows(page, quarter="2024/25 Q1"):
+    section = page.soup.find("section", attrs={"aria-labelledby": "work-" + quarter_slug(quarter)})
+    table = section.find("h4", string=lambda text: text and text.startswith("Overdue")).find_next(
+        "table"
+    )
+    return [
         [cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])]
         for row in table.tbody.find_all("tr")
     ]
-    assert ["Other Org", "9", "1 of 1", "Not yet", "Chase now Other Org"] in rows
-    assert ["Slow Steps", "9", "1 of 1", "Not yet", "Chase now Slow Steps"] in rows
-    assert page.soup.find("a", string="Chase all 2 overdue organisations")
-    assert "0 of 2 submitted" in page.text and "2 overdue" in page.text
+
+
+def quarter_slug(label: str) -> str:
+    return label.replace("/", "-").replace(" Q", "-q")
 
 
 @time_machine.travel(OVERDUE_DAY, tick=False)
-def test_a_long_overdue_list_shows_the_fifty_longest_and_links_to_the_rest(client, db_session):
+def test_the_work_list_shows_overdue_organisations_with_a_chase_link(client, db_session):
+    *_, admin = overdue_town(db_session)
+    sign_in(client, admin)
+    page = get_page(client, "/admin")
+    assert "2024/25 Q1 (the latest return): 2 to do" in page.text
+    rows = overdue_rows(page)
+    assert [
+        "Other Org",
+        "9 days",
+        "0 of 1",
+        "Not yet",
+        "Chase now Other Org Extend the deadline for Other Org",
+    ] in rows
+    assert [
+        "Slow Steps",
+        "9 days",
+        "0 of 1",
+        "Not yet",
+        "Chase now Slow Steps Extend the deadline for Slow Steps",
+    ] in rows
+    assert page.soup.find("a", string="Chase all 2 overdue with their 2024/25 Q1 return")
+    assert "0 of 2 returns in" in page.text and "2 overdue" in page.text
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_a_long_overdue_list_shows_the_longest_and_links_to_the_rest(client, db_session):
     *_, admin = overdue_town(db_session)
     for n in range(50):
         organisation = make_organisation(db_session, f"Late {n:02d}", slug=f"late-{n:02d}")
         make_commitment(db_session, organisation)
     sign_in(client, admin)
     page = get_page(client, "/admin")
-    table = page.soup.find("h3", string="Overdue").find_next("table")
-    assert len(table.tbody.find_all("tr")) == 50
-    assert "The 50 longest overdue of 52" in page.text
-    assert page.soup.find("a", string="Chase all 52 overdue organisations")
+    assert len(overdue_rows(page)) == 20
+    assert "The first 20 of 52" in page.text
+    assert page.soup.find("a", string="Chase all 52 overdue with their 2024/25 Q1 return")
 
 
 @time_machine.travel(OVERDUE_DAY, tick=False)
@@ -97,12 +120,13 @@ def test_chasing_one_organisation_emails_its_leads_with_the_note_once_a_day(clie
     chased = organisation_page.soup.find("h2", string="Chased").find_next("ul").text
     assert "30 July 2024" in chased and "The board meets on Friday." in chased
     overview = get_page(client, "/admin")
-    assert ["Slow Steps", "9", "1 of 1", "30 July", "Chase now Slow Steps"] in [
-        [cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])]
-        for row in overview.soup.find("h3", string="Overdue")
-        .find_next("table")
-        .tbody.find_all("tr")
-    ]
+    assert [
+        "Slow Steps",
+        "9 days",
+        "0 of 1",
+        "30 July",
+        "Chase now Slow Steps Extend the deadline for Slow Steps",
+    ] in overdue_rows(overview)
 
 
 @time_machine.travel(OVERDUE_DAY, tick=False)

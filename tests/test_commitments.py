@@ -78,6 +78,16 @@ def add_update(
         if state == ReturnState.RETURNED:
             extra["review_comment"] = "Please add figures"
         return_ = make_return(session, organisation, period, state=state, **extra)
+    if return_.submitted_at is not None:
+        # Submitting fixes the target the figure was reported against (services.returns).
+        fields = {
+            "reported_target_value": commitment.target_value,
+            "reported_baseline_value": commitment.baseline_value,
+            "reported_direction": commitment.direction,
+            "reported_unit": commitment.unit,
+            "reported_target_date": commitment.target_date,
+            **fields,
+        }
     update = CommitmentUpdate(
         return_=return_,
         commitment_id=commitment.id,

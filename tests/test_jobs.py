@@ -10,7 +10,7 @@ from sqlalchemy import select
 from jobs import tasks
 from jobs.schedule import job_named, scheduled_jobs
 from jobs.scheduler import catch_up_needed
-from tests.factories import make_organisation, make_period, make_return
+from tests.factories import make_commitment, make_organisation, make_period, make_return
 from tests.support.commands import run_tracker
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import JobOutcome, NotificationState, ReportingStatus
@@ -167,6 +167,9 @@ def test_organisations_that_stop_reporting_are_marked_without_touching_their_ver
     )
     silent = make_organisation(db_session, "Silent")
     late = make_organisation(db_session, "Late")
+    # Only organisations with something to report on owe returns.
+    make_commitment(db_session, silent)
+    make_commitment(db_session, late)
     make_return(db_session, late, first, submitted_at=datetime(2024, 7, 20, tzinfo=UTC))
     version = silent.version
 

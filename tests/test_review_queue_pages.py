@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import time_machine
 
-from tests.factories import make_organisation, make_period, make_return, make_user
+from tests.factories import (
+    make_commitment,
+    make_organisation,
+    make_period,
+    make_return,
+    make_user,
+)
 from tests.support.auth import sign_in
 from tests.support.pages import get_page
 from tracker.domain.enums import ReturnState, Role
@@ -24,6 +30,7 @@ def test_a_long_queue_comes_a_hundred_at_a_time_with_filters(client, db_session)
     period = make_period(db_session)
     for n in range(130):
         organisation = make_organisation(db_session, f"Queue Org {n:03d}", slug=f"queue-{n:03d}")
+        make_commitment(db_session, organisation)
         if n % 10 == 0:
             make_return(
                 db_session,
@@ -39,7 +46,7 @@ def test_a_long_queue_comes_a_hundred_at_a_time_with_filters(client, db_session)
     first = get_page(client, url)
     assert len(names(first)) == 100 and names(first)[0] == "Queue Org 000"
     assert "1 of 2" in first.soup.find("nav", class_="govuk-pagination").text
-    assert "13 waiting for review" in first.text
+    assert "13 of 130 returns in: 0 accepted and 13 waiting for review" in first.text
     second = get_page(client, first.soup.find("a", rel="next")["href"])
     assert names(second)[0] == "Queue Org 100" and len(names(second)) == 30
 

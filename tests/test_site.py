@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 
@@ -24,17 +26,27 @@ def test_home_page_lists_organisations_with_their_commitment_counts(client, db_s
     make_commitment(db_session, active)
     make_organisation(db_session, name="barnfield College")
 
+    # Barnfield has nothing to track yet, so it is not counted as pledging; headings and
+    # retired commitments are not counted either, and the page says so.
+    make_commitment(db_session, active, is_heading=True)
+    make_commitment(db_session, active, removed_from_page_at=datetime(2024, 5, 1, tzinfo=UTC))
     page = get_page(client, "/")
     rows = [
         [cell.get_text(strip=True) for cell in row.find_all(["th", "td"])]
         for row in page.soup.select("tbody tr")
     ]
-    assert rows == [["Active Luton", "2"], ["barnfield College", "0"]]
-    assert "2 organisations have pledged" in page.text
+    assert rows == [["Active Luton", "2"]]
+    assert "1 organisation has pledged 2 commitments" in page.text
+    assert (
+        "Not counted: 1 heading that introduces a list of commitments, 1 commitment retired "
+        "from its pledge (kept in the history) and 1 organisation with no commitments to track "
+        "yet." in page.text
+    )
 
 
 def test_user_text_is_escaped(client, db_session):
-    make_organisation(db_session, name="<script>alert(1)</script> Trust")
+    escaped = make_organisation(db_session, name="<script>alert(1)</script> Trust")
+    make_commitment(db_session, escaped)
     response = client.get("/")
     assert b"<script>alert(1)</script>" not in response.data
     assert b"&lt;script&gt;alert(1)&lt;/script&gt; Trust" in response.data

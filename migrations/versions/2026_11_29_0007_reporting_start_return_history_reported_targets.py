@@ -17,7 +17,7 @@ Issue 14 (a year of operation):
 - ``returns.missed_at``: an admin recorded that a return will not come after its window closed.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -31,7 +31,14 @@ branch_labels = None
 depends_on = None
 
 KINDS = "'submitted', 'sent_back', 'accepted', 'extension_granted', 'recorded_missed'"
-TARGET_FIELDS = ("target_value", "baseline_value", "direction")
+# The commitment's fields each update keeps as they were when submitted.
+REPORTED = {
+    "target_value": "reported_target_value",
+    "baseline_value": "reported_baseline_value",
+    "direction": "reported_direction",
+    "unit": "reported_unit",
+    "target_date": "reported_target_date",
+}
 
 
 def upgrade():
@@ -72,6 +79,8 @@ def upgrade():
             sa.Column("reported_baseline_value", sa.Numeric(precision=18, scale=4), nullable=True)
         )
         batch_op.add_column(sa.Column("reported_direction", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("reported_unit", sa.String(length=50), nullable=True))
+        batch_op.add_column(sa.Column("reported_target_date", sa.Date(), nullable=True))
         batch_op.create_check_constraint(
             "reported_direction_valid",
             "reported_direction IS NULL OR reported_direction IN ('increase', 'decrease')",
@@ -163,54 +172,83 @@ def _decimal(text):
         return None
 
 
+UPDATES = sa.table(
+    "commitment_updates",
+    sa.column("id", sa.Integer),
+    sa.column("return_id", sa.Integer),
+    sa.column("commitment_id", sa.Integer),
+    *(sa.column(column) for column in REPORTED.values()),
+)
+RETURNS = sa.table(
+    "returns", sa.column("id", sa.Integer), sa.column("submitted_at", sa.DateTime(timezone=True))
+)
+COMMITMENTS = sa.table(
+    "commitments",
+    sa.column("id", sa.Integer),
+    sa.column("target_value", sa.Numeric(18, 4)),
+    sa.column("baseline_value", sa.Numeric(18, 4)),
+    sa.column("direction", sa.String),
+    sa.column("unit", sa.String),
+    sa.column("target_date", sa.Date),
+)
+TARGET_CHANGES = sa.table(
+    "target_changes",
+    sa.column("id", sa.Integer),
+    sa.column("commitment_id", sa.Integer),
+    sa.column("field", sa.String),
+    sa.column("old_value", sa.Text),
+    sa.column("changed_at", sa.DateTime(timezone=True)),
+)
+
+
 def _reported_targets(connection):
     """Each submitted update's target as it stood when its return was first submitted."""
     rows = connection.execute(
-        sa.text(
-            "SELECT commitment_updates.id, commitment_updates.commitment_id, returns.submitted_at,"
-            " commitments.target_value, commitments.baseline_value, commitments.direction"
-            " FROM commitment_updates"
-            " JOIN returns ON returns.id = commitment_updates.return_id"
-            " JOIN commitments ON commitments.id = commitment_updates.commitment_id"
-            " WHERE returns.submitted_at IS NOT NULL"
+        sa.select(
+            UPDATES.c.id,
+            UPDATES.c.commitment_id,
+            RETURNS.c.submitted_at,
+            *(COMMITMENTS.c[field] for field in REPORTED),
         )
+        .join(RETURNS, RETURNS.c.id == UPDATES.c.return_id)
+        .join(COMMITMENTS, COMMITMENTS.c.id == UPDATES.c.commitment_id)
+        .where(RETURNS.c.submitted_at.is_not(None))
     ).all()
     if not rows:
         return
     changes = {}
     for commitment_id, field, old_value, changed_at in connection.execute(
-        sa.text(
-            "SELECT commitment_id, field, old_value, changed_at FROM target_changes"
-            " WHERE field IN ('target_value', 'baseline_value', 'direction')"
-            " ORDER BY changed_at DESC, id DESC"
+        sa.select(
+            TARGET_CHANGES.c.commitment_id,
+            TARGET_CHANGES.c.field,
+            TARGET_CHANGES.c.old_value,
+            TARGET_CHANGES.c.changed_at,
         )
+        .where(TARGET_CHANGES.c.field.in_(list(REPORTED)))
+        .order_by(TARGET_CHANGES.c.changed_at.desc(), TARGET_CHANGES.c.id.desc())
     ):
         changes.setdefault(commitment_id, []).append((field, old_value, _aware(changed_at)))
-    updates = []
-    for update_id, commitment_id, submitted_at, target, baseline, direction in rows:
-        values = {"target_value": target, "baseline_value": baseline, "direction": direction}
+    for update_id, commitment_id, submitted_at, *current in rows:
+        values = dict(zip(REPORTED, current, strict=True))
         submitted = _aware(submitted_at)
         # Newest first: undo every move made after the submission, back to what it saw.
         for field, old_value, changed_at in changes.get(commitment_id, []):
             if changed_at <= submitted:
                 break
-            values[field] = old_value if field == "direction" else _decimal(old_value)
-        updates.append(
-            {
-                "update_id": update_id,
-                "target": values["target_value"],
-                "baseline": values["baseline_value"],
-                "direction": values["direction"],
-            }
+            values[field] = _parsed(field, old_value)
+        connection.execute(
+            UPDATES.update()
+            .where(UPDATES.c.id == update_id)
+            .values({REPORTED[field]: value for field, value in values.items()})
         )
-    connection.execute(
-        sa.text(
-            "UPDATE commitment_updates SET reported_target_value = :target,"
-            " reported_baseline_value = :baseline, reported_direction = :direction"
-            " WHERE id = :update_id"
-        ),
-        updates,
-    )
+
+
+def _parsed(field, text):
+    if field in ("target_value", "baseline_value"):
+        return _decimal(text)
+    if field == "target_date" and text is not None:
+        return date.fromisoformat(text)
+    return text
 
 
 def _aware(moment):
@@ -235,6 +273,8 @@ def downgrade():
         batch_op.drop_constraint(
             batch_op.f("ck_commitment_updates_reported_direction_valid"), type_="check"
         )
+        batch_op.drop_column("reported_target_date")
+        batch_op.drop_column("reported_unit")
         batch_op.drop_column("reported_direction")
         batch_op.drop_column("reported_baseline_value")
         batch_op.drop_column("reported_target_value")

@@ -171,9 +171,31 @@ def test_returns_on_time_late_missing_not_yet_due_and_extensions():
         "not_yet_due": 1,
         "awaiting_review": 2,
         "accepted": 1,
+        "sent_back": 0,
     }
     late = data["exceptions"]["organisations"]
     assert [(o["name"], o["return"], o["days_overdue"]) for o in late] == [("Delta", "missing", 30)]
+
+
+def test_a_return_sent_back_counts_as_submitted_not_awaiting_review_nor_missing():
+    returns = [
+        OrganisationReturn(1, "Alpha", "alpha", "returned", date(2024, 10, 20), None),
+        OrganisationReturn(2, "Beta", "beta", "submitted", date(2024, 10, 20), None),
+    ]
+    counts = shape_summary(inputs(returns=returns))["headline"]["returns"]
+    assert counts["on_time"] == 2 and counts["missing"] == 0
+    assert (counts["awaiting_review"], counts["sent_back"], counts["accepted"]) == (1, 1, 0)
+
+
+def test_an_organisation_that_joined_this_quarter_is_not_held_to_the_last():
+    # Neither sent a return for either quarter; only Alpha was a member last quarter.
+    returns = [
+        OrganisationReturn(1, "Alpha", "alpha", None, None, None),
+        OrganisationReturn(2, "Newcomer", "newcomer", None, None, None, previous_expected=False),
+    ]
+    organisations = shape_summary(inputs(returns=returns))["exceptions"]["organisations"]
+    statuses = {o["name"]: o["reporting_status"] for o in organisations}
+    assert statuses == {"Alpha": "non_communicating", "Newcomer": "late"}
 
 
 def test_reporting_status_looks_at_this_quarter_and_the_one_before():

@@ -117,6 +117,15 @@ class OrganisationForm(Form):
             URL(require_tld=True, message="Enter a website address starting with https://"),
         ],
     )
+    reports_from = SelectField(
+        "First quarter it reports for",
+        description=(
+            "The quarter it joined. It owes no return, and is never late, for a quarter before it."
+        ),
+        choices=[],
+        widget=GovSelect(),
+        validate_choice=False,
+    )
     deputy_name = StringField("Deputy's name", widget=GovTextInput(), validators=[Length(max=200)])
     deputy_email = StringField(
         "Deputy's email address",

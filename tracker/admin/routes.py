@@ -19,7 +19,7 @@ from tracker.admin.forms import (
     OrganisationForm,
 )
 from tracker.auth.access import roles
-from tracker.domain.enums import NotificationState, Role, Sector
+from tracker.domain.enums import NotificationState, ReturnState, Role, Sector
 from tracker.extensions import db
 from tracker.forms import options
 from tracker.models import Notification, Organisation, User
@@ -28,6 +28,7 @@ from tracker.services.audit import record as record_audit
 from tracker.services.audit_log import audit_events
 from tracker.services.organisations import (
     OrganisationDetails,
+    OrganisationError,
     StaleEdit,
     all_organisations,
     create_organisation,
@@ -53,8 +54,13 @@ def actor() -> User:
 @bp.get("")
 @admin_only
 def overview() -> ResponseReturnValue:
+    """The admin's work list: what every quarter still asks of the programme team."""
+    from tracker.services.figures import commitment_figures
+    from tracker.services.job_runs import today_in_place
+    from tracker.services.worklist import work_list
+
+    today = today_in_place()
     counts = {
-        "organisations": db.session.scalar(select(func.count()).select_from(Organisation)),
         "people": db.session.scalar(select(func.count()).select_from(User)),
         "failed_emails": db.session.scalar(
             select(func.count())
@@ -65,31 +71,11 @@ def overview() -> ResponseReturnValue:
             select(func.count()).select_from(Organisation).where(Organisation.name_needs_review)
         ),
     }
-    from tracker.models import Return
-    from tracker.services.job_runs import today_in_place
-    from tracker.services.periods import current_period
-    from tracker.services.reminders import last_chased, overdue
-
-    today = today_in_place()
-    period = current_period(today)
-    submitted = 0
-    late = []
-    if period is not None:
-        submitted = db.session.scalar(
-            select(func.count())
-            .select_from(Return)
-            .where(Return.period_id == period.id, Return.submitted_at.is_not(None))
-        )
-        late = overdue(period, today)
-    shown = late[:OVERVIEW_OVERDUE_ROWS]
     return render_template(
         "admin/overview.html",
+        work=work_list(today),
+        pledges=commitment_figures(),
         counts=counts,
-        period=period,
-        submitted=submitted,
-        overdue=late,
-        shown=shown,
-        chased=last_chased([item.organisation.id for item in shown]),
         today=today,
     )
 
@@ -221,8 +207,18 @@ def organisations() -> ResponseReturnValue:
     return render_template("admin/organisations.html", organisations=rows)
 
 
-def _details(form: OrganisationForm) -> OrganisationDetails:
+def _quarters(form: OrganisationForm) -> dict[str, date | None]:
+    """Offer every reporting quarter as a first quarter; the first one means "from the start"."""
+    from tracker.services.periods import all_periods
+
+    periods = all_periods(newest_first=False)
+    form.reports_from.choices = options([(p.slug, p.label) for p in periods])
+    return {p.slug: (None if n == 0 else p.starts_on) for n, p in enumerate(periods)}
+
+
+def _details(form: OrganisationForm, quarters: dict[str, date | None]) -> OrganisationDetails:
     return OrganisationDetails(
+        reports_from=quarters.get(form.reports_from.data or ""),
         name=form.name.data,
         sector=Sector(form.sector.data) if form.sector.data else None,
         website=form.website.data or None,
@@ -236,9 +232,18 @@ def _details(form: OrganisationForm) -> OrganisationDetails:
 @bp.route("/organisations/new", methods=["GET", "POST"])
 @admin_only
 def new_organisation() -> ResponseReturnValue:
+    from tracker.services.job_runs import today_in_place
+    from tracker.services.periods import joining_quarter
+
     form = OrganisationForm()
+    quarters = _quarters(form)
+    if request.method == "GET":
+        joins = joining_quarter(today_in_place())
+        form.reports_from.data = next(
+            (slug for slug, starts in quarters.items() if starts == joins), None
+        ) or next(iter(quarters), None)
     if form.validate_on_submit():
-        organisation = create_organisation(_details(form), actor=actor())
+        organisation = create_organisation(_details(form, quarters), actor=actor())
         db.session.commit()
         flash(f"Added {organisation.name}", "success")
         return redirect(url_for("admin.organisations"))
@@ -252,12 +257,15 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
     if organisation is None:
         abort(404)
     form = OrganisationForm()
+    quarters = _quarters(form)
     if request.method == "GET":
         _fill(form, organisation)
     elif form.validate_on_submit():
         try:
             version = int(form.version.data or 0)
-            update_organisation(organisation, _details(form), version=version, actor=actor())
+            update_organisation(
+                organisation, _details(form, quarters), version=version, actor=actor()
+            )
             db.session.commit()
         except (StaleEdit, StaleDataError):
             db.session.rollback()
@@ -271,8 +279,13 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
             return render_template(
                 "admin/organisation_form.html", form=form, organisation=organisation, mine=mine
             ), 409
-        flash(f"Saved {organisation.name}", "success")
-        return redirect(url_for("admin.organisations"))
+        except OrganisationError as error:
+            db.session.rollback()
+            organisation = organisation_by_slug(slug)
+            form.reports_from.errors = [str(error)]
+        else:
+            flash(f"Saved {organisation.name}", "success")
+            return redirect(url_for("admin.organisations"))
     from tracker.services.reminders import chases_for
 
     return render_template(
@@ -284,6 +297,10 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
 
 
 def _fill(form: OrganisationForm, organisation: Organisation) -> None:
+    from tracker.services.periods import first_quarter_of
+
+    first = first_quarter_of(organisation)
+    form.reports_from.data = first.slug if first else None
     form.name.data = organisation.name
     form.sector.data = organisation.sector.value if organisation.sector else ""
     form.website.data = organisation.website or ""
@@ -390,10 +407,15 @@ def resend_notification(notification_id: int) -> ResponseReturnValue:
 
 
 def _period_and_organisation_or_404(period: str, slug: str):  # type: ignore[no-untyped-def]
+    from tracker.services.periods import expects_return
+
     organisation = organisation_by_slug(slug)
     if organisation is None:
         abort(404)
-    return period_or_404(period), organisation
+    found = period_or_404(period)
+    if not expects_return(organisation, found):
+        abort(404)  # before it joined: no return exists or is owed
+    return found, organisation
 
 
 @bp.get("/periods")
@@ -463,44 +485,57 @@ def grant_extension(period: str, slug: str) -> ResponseReturnValue:
     )
 
 
+QUEUE_VIEWS = {
+    "all": ("All", None),
+    "waiting": ("Waiting for review", {ReturnState.SUBMITTED}),
+    "sent-back": ("Sent back", {ReturnState.RETURNED}),
+    "not-in": ("Not in yet", {ReturnState.NOT_STARTED, ReturnState.DRAFT, ReturnState.RETURNED}),
+}
+
+
 @bp.get("/returns/<period>")
 @admin_only
 def review_queue(period: str) -> ResponseReturnValue:
-    from tracker.domain.enums import ReturnState
-    from tracker.services.returns import EDITABLE, reporting_statuses, review_queue
+    from tracker.services.figures import return_figures
+    from tracker.services.returns import reporting_statuses, review_queue
 
     reporting_period = period_or_404(period)
     today = now().date()
     rows = review_queue(reporting_period, today)
+    figures = return_figures(reporting_period, today)
 
     def state(row) -> ReturnState:  # type: ignore[no-untyped-def]
         return row.return_.state if row.return_ else ReturnState.NOT_STARTED
 
     # A region has thousands of organisations: what needs an admin first, a page at a time.
-    views = {
-        "all": rows,
-        "waiting": [r for r in rows if state(r) == ReturnState.SUBMITTED],
-        "not-in": [r for r in rows if state(r) in EDITABLE],
-    }
     show = request.args.get("show", "all")
-    if show not in views:
+    if show not in QUEUE_VIEWS:
         show = "all"
-    pages = max(1, -(-len(views[show]) // QUEUE_PAGE_SIZE))
+    wanted = QUEUE_VIEWS[show][1]
+    chosen = rows if wanted is None else [r for r in rows if state(r) in wanted]
+    pages = max(1, -(-len(chosen) // QUEUE_PAGE_SIZE))
     page = request.args.get("page", "1")
     page_number = min(int(page), pages) if page.isdigit() and int(page) >= 1 else 1
-    shown = views[show][(page_number - 1) * QUEUE_PAGE_SIZE : page_number * QUEUE_PAGE_SIZE]
+    shown = chosen[(page_number - 1) * QUEUE_PAGE_SIZE : page_number * QUEUE_PAGE_SIZE]
     statuses = reporting_statuses(today, [row.organisation.id for row in shown])
+    counts = {
+        "all": figures.expected,
+        "waiting": figures.awaiting_review,
+        "sent-back": figures.sent_back,
+        "not-in": figures.not_in,
+    }
     return render_template(
         "admin/review_queue.html",
         period=reporting_period,
         rows=shown,
         statuses=statuses,
-        waiting=len(views["waiting"]),
-        counts={name: len(found) for name, found in views.items()},
+        figures=figures,
+        views=[(name, label, counts[name]) for name, (label, _) in QUEUE_VIEWS.items()],
         show=show,
         page=page_number,
         pages=pages,
         not_started=ReturnState.NOT_STARTED,
+        today=today,
     )
 
 
@@ -522,7 +557,9 @@ def review_return(period: str, slug: str) -> ResponseReturnValue:
             db.session.commit()
             flash(f"Sent back to {organisation.name} with your comment", "success")
         return redirect(url_for("admin.review_queue", period=reporting_period.slug))
-    return render_template("admin/review_return.html", view=view, form=form)
+    return render_template(
+        "admin/review_return.html", view=view, form=form, history=service.review_history(view)
+    )
 
 
 @bp.post("/returns/<period>/<slug>/accept")
@@ -540,6 +577,40 @@ def accept_return(period: str, slug: str) -> ResponseReturnValue:
     else:
         flash("Only a submitted return can be accepted")
     return redirect(url_for("admin.review_queue", period=reporting_period.slug))
+
+
+@bp.post("/returns/<period>/<slug>/missed")
+@admin_only
+def record_missed(period: str, slug: str) -> ResponseReturnValue:
+    """Record that a return will not come, once its window has closed without it."""
+    from tracker.services.returns import record_missed as record
+
+    reporting_period, organisation = _period_and_organisation_or_404(period, slug)
+    if record(organisation, reporting_period, actor=actor(), now=now(), today=now().date()):
+        db.session.commit()
+        flash(
+            f"Recorded {organisation.name}'s {reporting_period.label} return as missed", "success"
+        )
+    else:
+        flash(f"{organisation.name}'s {reporting_period.label} return cannot be recorded as missed")
+    return redirect(url_for("admin.overview"))
+
+
+@bp.post("/returns/<period>/missed")
+@admin_only
+def record_all_missed(period: str) -> ResponseReturnValue:
+    """Record every return of a quarter whose window closed without it as missed."""
+    from tracker.services.returns import record_all_missed as record_all
+
+    reporting_period = period_or_404(period)
+    recorded = record_all(reporting_period, actor=actor(), now=now(), today=now().date())
+    db.session.commit()
+    flash(
+        f"Recorded {recorded} {reporting_period.label} return{'s' if recorded != 1 else ''} "
+        "as missed",
+        "success",
+    )
+    return redirect(url_for("admin.overview"))
 
 
 @bp.post("/returns/<period>/<slug>/updates/<int:update_id>/verify")

@@ -16,7 +16,7 @@ from tracker.extensions import db
 from tracker.models import JobRun
 from tracker.services.job_runs import last_runs, today_in_place
 from tracker.services.periods import period_or_404
-from tracker.services.reminders import ChaseError, chase, overdue
+from tracker.services.reminders import ChaseError, chase, chaseable
 
 
 @bp.route("/chase/<period>", methods=["GET", "POST"])
@@ -24,7 +24,7 @@ from tracker.services.reminders import ChaseError, chase, overdue
 def chase_all(period: str) -> ResponseReturnValue:
     found = period_or_404(period)
     today = today_in_place()
-    items = overdue(found, today)
+    items = chaseable(found, today)
     form = ChaseForm()
     if form.validate_on_submit():
         if not items:
@@ -47,7 +47,7 @@ def chase_all(period: str) -> ResponseReturnValue:
 def chase_one(period: str, slug: str) -> ResponseReturnValue:
     found = period_or_404(period)
     today = today_in_place()
-    item = next((i for i in overdue(found, today) if i.organisation.slug == slug), None)
+    item = next((i for i in chaseable(found, today) if i.organisation.slug == slug), None)
     if item is None:
         flash(f"That organisation is not overdue with its {found.label} return", "success")
         return redirect(url_for("admin.overview"))

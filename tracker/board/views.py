@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from tracker.board.charts import ORDER, status_bars, trend_columns
 from tracker.domain.enums import DeliveryStatus, ReportingStatus
+from tracker.domain.figures import CommitmentFigures
 from tracker.models import BoardSummary
 
 RETURN_LABELS = {
@@ -41,6 +42,12 @@ class SummaryView:
     @property
     def slug(self) -> str:
         return str(self.data["period"]["slug"])
+
+    @property
+    def pledges(self) -> CommitmentFigures | None:
+        """What the commitment counts covered when built (None in summaries older than that)."""
+        stored = self.data["headline"].get("pledges")
+        return CommitmentFigures.from_dict(stored) if stored else None
 
     @property
     def statuses(self) -> list[str]:

@@ -34,15 +34,16 @@ accepted updates are public once published (DESIGN.md: transparency is the point
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from tracker.domain.calendar import Quarter, was_late
+from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, ReportingStatus, ReturnState
 from tracker.domain.reporting_status import PeriodRecord, reporting_status
 from tracker.domain.smart import LETTERS
+from tracker.domain.worklist import ReturnFacts, tally
 
 SCHEMA = "pledge-tracker/board-summary/v1"
 SCHEMA_VERSION = 1
@@ -127,6 +128,8 @@ class OrganisationReturn:
     extended_to: date | None
     previous_submitted_on: date | None = None
     previous_extended_to: date | None = None
+    # False for an organisation that joined this quarter: last quarter asked nothing of it.
+    previous_expected: bool = True
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ class SummaryInputs:
     trend_periods: Sequence[PeriodInfo] = ()
     trend_groups: Sequence[TrendGroup] = ()
     goalposts: Sequence[GoalpostChange] = ()
+    # What the commitment counts leave out (services.figures.CommitmentFigures.as_dict()).
+    pledges: Mapping[str, int] | None = None
 
 
 def empty_counts() -> dict[str, int]:
@@ -221,6 +226,7 @@ def shape_summary(inputs: SummaryInputs) -> dict[str, Any]:
         "headline": {
             "organisations": len(inputs.returns),
             "commitments": commitments,
+            "pledges": dict(inputs.pledges) if inputs.pledges is not None else None,
             "status_counts": status_counts,
             "reported_this_quarter": sum(g.count for g in inputs.status_groups if g.reported),
             "stalled": sum(g.count for g in inputs.status_groups if g.stalled),
@@ -269,24 +275,24 @@ def _period(period: PeriodInfo) -> dict[str, str]:
 
 
 def _returns(inputs: SummaryInputs) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Each expected return counted as every page counts it (``domain.worklist``)."""
     period, previous, today = inputs.period, inputs.previous, inputs.today
-    counts = Counter[str]()
     organisations = []
+    facts = []
     for org in sorted(inputs.returns, key=lambda o: (o.name.lower(), o.id)):
-        deadline = max(period.due_on, org.extended_to) if org.extended_to else period.due_on
-        if org.submitted_on is not None:
-            late = was_late(period.due_on, org.submitted_on, extended_to=org.extended_to)
-            counts["late" if late else "on_time"] += 1
-            if org.state == ReturnState.SUBMITTED:
-                counts["awaiting_review"] += 1
-            elif org.state == ReturnState.ACCEPTED:
-                counts["accepted"] += 1
-            return_ = "late" if late else "on_time"
-        elif today > deadline:
-            counts["missing"] += 1
+        fact = ReturnFacts(
+            state=ReturnState(org.state) if org.state else None,
+            due_on=period.due_on,
+            closes_on=period.closes_on,
+            extended_to=org.extended_to,
+            submitted_on=org.submitted_on,
+        )
+        facts.append(fact)
+        if fact.ever_submitted:
+            return_ = "late" if fact.late else "on_time"
+        elif fact.overdue(today):
             return_ = "missing"
         else:
-            counts["not_yet_due"] += 1
             return_ = "not_yet_due"
         history = [
             PeriodRecord(
@@ -297,7 +303,7 @@ def _returns(inputs: SummaryInputs) -> tuple[dict[str, int], list[dict[str, Any]
                 closes_on=period.closes_on,
             )
         ]
-        if previous is not None:
+        if previous is not None and org.previous_expected:
             history.append(
                 PeriodRecord(
                     quarter=_quarter(previous.slug),
@@ -315,14 +321,23 @@ def _returns(inputs: SummaryInputs) -> tuple[dict[str, int], list[dict[str, Any]
                 "slug": org.slug,
                 "return": return_,
                 "reporting_status": status.value,
-                "days_overdue": max(0, (today - deadline).days) if return_ == "missing" else 0,
+                "days_overdue": fact.days_overdue(today) if return_ == "missing" else 0,
             }
         )
     # Worst first: not communicating, then late, then active (stable within each).
     order = [ReportingStatus.NON_COMMUNICATING.value, ReportingStatus.LATE.value, "active"]
     organisations.sort(key=lambda o: order.index(o["reporting_status"]))
-    keys = ("on_time", "late", "missing", "not_yet_due", "awaiting_review", "accepted")
-    return {key: counts[key] for key in keys}, organisations
+    figures = tally(facts, today)
+    counts = {
+        "on_time": figures.on_time,
+        "late": figures.late,
+        "missing": figures.overdue,
+        "not_yet_due": figures.expected - figures.submitted - figures.overdue,
+        "awaiting_review": figures.awaiting_review,
+        "accepted": figures.accepted,
+        "sent_back": figures.sent_back,
+    }
+    return counts, organisations
 
 
 def _quarter(slug: str) -> Quarter:

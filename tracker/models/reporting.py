@@ -219,6 +219,8 @@ class CommitmentUpdate(Timestamped, Base):
     reported_target_value: Mapped[Decimal | None] = mapped_column(Amount)
     reported_baseline_value: Mapped[Decimal | None] = mapped_column(Amount)
     reported_direction: Mapped[Direction | None] = mapped_column(enum_column(Direction))
+    reported_unit: Mapped[str | None] = mapped_column(String(50))
+    reported_target_date: Mapped[date | None]
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(default=1)
 

@@ -88,7 +88,13 @@ def organisation(slug: str) -> ResponseReturnValue:
 @bp.get("/priorities")
 @public
 def priorities() -> ResponseReturnValue:
-    return _page("public/priorities.html", entries=service.priority_index(service.catalogue()))
+    from tracker.services.figures import commitment_figures
+
+    return _page(
+        "public/priorities.html",
+        entries=service.priority_index(service.catalogue()),
+        pledges=commitment_figures(),
+    )
 
 
 @bp.get("/priorities/<code>")

@@ -17,10 +17,15 @@ from tracker.domain.progress import percent_complete
 from tracker.evidence import EvidenceError, send_stored, store
 from tracker.evidence import delete as delete_stored
 from tracker.extensions import db
-from tracker.models import Commitment, CommitmentUpdate
+from tracker.models import Commitment, CommitmentUpdate, ReportingPeriod
 from tracker.returns.forms import STATUS_HINTS, UpdateForm
 from tracker.services import returns as service
-from tracker.services.periods import all_periods, current_period, period_or_404
+from tracker.services.periods import (
+    all_periods,
+    expects_return,
+    first_quarter_of,
+    period_or_404,
+)
 
 bp = Blueprint("returns", __name__)
 
@@ -36,6 +41,14 @@ def _commitment_or_404(commitment_id: int) -> Commitment:
     return commitment
 
 
+def _period_or_404(slug: str) -> ReportingPeriod:
+    """The period a URL names, if the organisation reports for it (404 before it joined)."""
+    found = period_or_404(slug)
+    if not expects_return(g.organisation, found):
+        abort(404)
+    return found
+
+
 def _can(action: Action) -> bool:
     leads = any(o.id == g.organisation.id for o in current_user.organisations)
     return allowed(Role(current_user.role), action, leads_organisation=leads)
@@ -44,20 +57,26 @@ def _can(action: Action) -> bool:
 @bp.get("/returns")
 @signed_in
 def mine() -> ResponseReturnValue:
-    """A lead's start page: the current return of each organisation they report for."""
-    period = current_period(today())
+    """A lead's start page: every return their organisations still owe, overdue ones first."""
     organisations = list(current_user.organisations)
-    views = (
-        service.return_views([(org, period) for org in organisations], today()) if period else []
+    return render_template(
+        "returns/mine.html",
+        organisations=organisations,
+        returns=service.lead_returns(organisations, today()),
+        contacts=service.programme_contacts(),
+        today=today(),
     )
-    rows = list(zip(organisations, views or [None] * len(organisations), strict=True))
-    return render_template("returns/mine.html", rows=rows, period=period)
 
 
 @bp.get("/organisations/<slug>/returns")
 @organisation(Action.VIEW)
 def overview(slug: str) -> ResponseReturnValue:
-    periods = [p for p in all_periods() if p.opens_on <= today()]
+    first = first_quarter_of(g.organisation)
+    periods = [
+        p
+        for p in all_periods()
+        if p.opens_on <= today() and (first is None or p.as_quarter >= first)
+    ]
     views = service.return_views([(g.organisation, p) for p in periods], today())
     status = service.reporting_statuses(today(), [g.organisation.id]).get(g.organisation.id)
     return render_template(
@@ -68,10 +87,11 @@ def overview(slug: str) -> ResponseReturnValue:
 @bp.get("/organisations/<slug>/returns/<period>")
 @organisation(Action.VIEW)
 def task_list(slug: str, period: str) -> ResponseReturnValue:
-    view = service.return_view(g.organisation, period_or_404(period), today())
+    view = service.return_view(g.organisation, _period_or_404(period), today())
     return render_template(
         "returns/task_list.html",
         view=view,
+        contacts=service.programme_contacts(),
         can_edit=_can(Action.EDIT) and view.editable,
         can_submit=_can(Action.SUBMIT) and view.editable,
     )
@@ -95,7 +115,7 @@ def _form_input(form: UpdateForm, commitment: Commitment) -> service.UpdateInput
 )
 @organisation(Action.EDIT)
 def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
-    reporting_period = period_or_404(period)
+    reporting_period = _period_or_404(period)
     commitment = _commitment_or_404(commitment_id)
     view = service.return_view(g.organisation, reporting_period, today())
     task = next((t for t in view.tasks if t.commitment.id == commitment.id), None)
@@ -103,11 +123,15 @@ def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
         abort(404)  # a heading or a commitment no longer on the page: nothing to report
     back = url_for("returns.task_list", slug=slug, period=period)
     if not view.editable:
-        flash(
-            "This return cannot be changed now"
-            if view.window_open
-            else f"This return opens on {reporting_period.opens_on:%-d %B %Y}"
-        )
+        if not view.window_open:
+            flash(f"This return opens on {reporting_period.opens_on:%-d %B %Y}")
+        elif view.window_closed and view.state != "accepted" and view.state != "submitted":
+            flash(
+                f"The window for this return closed on {view.closes_on:%-d %B %Y}. "
+                "Ask the programme team for an extension"
+            )
+        else:
+            flash("This return has been submitted, so it cannot be changed")
         return redirect(back)
 
     form = UpdateForm()
@@ -249,7 +273,7 @@ def _render_update(form, view, task, commitment, *, theirs=None):  # type: ignor
 @bp.get("/organisations/<slug>/returns/<period>/commitments/<int:commitment_id>/evidence")
 @organisation(Action.VIEW)
 def evidence(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
-    reporting_period = period_or_404(period)
+    reporting_period = _period_or_404(period)
     commitment = _commitment_or_404(commitment_id)
     return_ = service.find_return(g.organisation, reporting_period)
     row = (
@@ -277,7 +301,7 @@ class _Stored:
 @bp.get("/organisations/<slug>/returns/<period>/check")
 @organisation(Action.VIEW)
 def check(slug: str, period: str) -> ResponseReturnValue:
-    view = service.return_view(g.organisation, period_or_404(period), today())
+    view = service.return_view(g.organisation, _period_or_404(period), today())
     return render_template(
         "returns/check.html",
         view=view,
@@ -289,7 +313,7 @@ def check(slug: str, period: str) -> ResponseReturnValue:
 @bp.post("/organisations/<slug>/returns/<period>/submit")
 @organisation(Action.SUBMIT)
 def submit(slug: str, period: str) -> ResponseReturnValue:
-    reporting_period = period_or_404(period)
+    reporting_period = _period_or_404(period)
     outcome = service.submit(
         g.organisation,
         reporting_period,

@@ -39,7 +39,8 @@ from tracker.models import (
 )
 from tracker.models.pledge import commitment_themes
 from tracker.services import audit
-from tracker.services.periods import state_on
+from tracker.services.figures import commitment_figures
+from tracker.services.periods import joined_by, reporting_began, state_on
 
 
 class SummaryError(ValueError):
@@ -244,7 +245,11 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
     trend_periods = list(
         db.session.scalars(
             select(ReportingPeriod)
-            .where(period_ord <= ordinal, period_ord > ordinal - shape.TREND_QUARTERS)
+            .where(
+                period_ord <= ordinal,
+                period_ord > ordinal - shape.TREND_QUARTERS,
+                reporting_began(),
+            )
             .order_by(period_ord)
         )
     )
@@ -399,6 +404,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
         trend_periods=[_info(p) for p in trend_periods],
         trend_groups=trend_groups,
         goalposts=goalposts,
+        pledges=commitment_figures().as_dict(),
     )
 
 
@@ -447,6 +453,9 @@ def _returns(
             this.extended_due_on,
             last.submitted_at.label("previous_submitted_at"),
             last.extended_due_on.label("previous_extended_due_on"),
+            (joined_by(previous.starts_on) if previous is not None else sa.false()).label(
+                "previous_expected"
+            ),
         )
         .outerjoin(this, and_(this.organisation_id == Organisation.id, this.period_id == period.id))
         .outerjoin(
@@ -456,7 +465,7 @@ def _returns(
                 last.period_id == (previous.id if previous is not None else -1),
             ),
         )
-        .where(Organisation.id.in_(expected))
+        .where(Organisation.id.in_(expected), joined_by(period.starts_on))
     )
     return [
         shape.OrganisationReturn(
@@ -470,6 +479,7 @@ def _returns(
                 row.previous_submitted_at.date() if row.previous_submitted_at else None
             ),
             previous_extended_to=row.previous_extended_due_on,
+            previous_expected=bool(row.previous_expected),
         )
         for row in db.session.execute(query)
     ]
@@ -656,7 +666,7 @@ def summarised_periods(user: User) -> list[ReportingPeriod]:
     return list(
         db.session.scalars(
             select(ReportingPeriod)
-            .where(ReportingPeriod.id.in_(ids))
+            .where(ReportingPeriod.id.in_(ids), reporting_began())
             .order_by(_ordinal(ReportingPeriod).desc())
         )
     )

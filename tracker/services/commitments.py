@@ -271,7 +271,7 @@ def commitment_page(organisation: Organisation, commitment_id: int) -> Commitmen
     return CommitmentPage(
         commitment=commitment,
         updates=updates,
-        goalposts=_goalpost_entries(commitment.target_changes),
+        goalposts=goalpost_entries(commitment.target_changes),
         status=current_status(accepted),
         met=[SmartLetter(letter, LETTER_NAMES[letter], "") for letter in smart.met],
         missing=[
@@ -283,12 +283,10 @@ def commitment_page(organisation: Organisation, commitment_id: int) -> Commitmen
 def _update_entry(commitment: Commitment, update: CommitmentUpdate) -> UpdateEntry:
     value = update.progress_value
     percent = None
-    if value is not None and commitment.target_value is not None:
+    target, baseline, direction = target_in_force(commitment, update)
+    if value is not None and target is not None:
         percent = percent_complete(
-            baseline=commitment.baseline_value,
-            target=commitment.target_value,
-            current=value,
-            direction=commitment.direction,
+            baseline=baseline, target=target, current=value, direction=direction
         )
     return UpdateEntry(
         update=update,
@@ -299,7 +297,26 @@ def _update_entry(commitment: Commitment, update: CommitmentUpdate) -> UpdateEnt
     )
 
 
-def _goalpost_entries(changes: Sequence[TargetChange]) -> list[GoalpostEntry]:
+def target_in_force(
+    commitment: Commitment, update: CommitmentUpdate
+) -> tuple[Decimal | None, Decimal | None, Direction | None]:
+    """The target, baseline and direction an update's figure is measured against.
+
+    A submitted update keeps the target it was submitted against, so a goalpost moved later
+    does not rewrite how far along that quarter was; a draft is measured against today's.
+    """
+    if update.return_.submitted_at is not None:
+        return (
+            update.reported_target_value,
+            update.reported_baseline_value,
+            (update.reported_direction),
+        )
+    return commitment.target_value, commitment.baseline_value, commitment.direction
+
+
+def goalpost_entries(changes: Sequence[TargetChange]) -> list[GoalpostEntry]:
+    """Moved goalposts grouped by save (one time, person and reason), newest first."""
+
     # One save writes a row per field with the same time, person and reason: show them together.
     def key(change: TargetChange) -> tuple[Any, ...]:
         return (change.changed_at, change.changed_by_id or 0, change.reason)

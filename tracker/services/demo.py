@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import selectinload
 
 from tracker.config import PROJECT_ROOT
-from tracker.domain.calendar import WindowRules, was_late
+from tracker.domain.calendar import Quarter, WindowRules, period_for, was_late
 from tracker.domain.enums import (
     DeliveryStatus,
     Direction,
@@ -66,7 +66,13 @@ from tracker.models import (
 from tracker.services import accounts
 from tracker.services.board import ensure_summary, publish_summary
 from tracker.services.commitments import CommitmentDetails, MilestoneEntry, update_commitment
-from tracker.services.periods import all_periods, ensure_periods, grant_extension, state_on
+from tracker.services.periods import (
+    all_periods,
+    ensure_periods,
+    grant_extension,
+    set_reporting_start,
+    state_on,
+)
 from tracker.services.pledge_import import (
     ImportReport,
     PlaceDefinition,
@@ -171,9 +177,26 @@ def has_history() -> bool:
 
 
 def prepare(today: date, rules: WindowRules) -> None:
-    """The demo accounts and the reporting periods up to ``today`` (the seed must be loaded)."""
+    """The demo accounts and the reporting periods up to ``today`` (the seed must be loaded).
+
+    Before the history is played, reporting is made to begin with its first quarter: the
+    demo's history starts where its data starts, with no empty "late" quarters before it.
+    """
     ensure_demo_accounts()
+    if not has_history():
+        set_reporting_start(history_quarters(today, rules)[0], actor=None, actor_label="demo")
     ensure_periods(today, rules)
+
+
+def history_quarters(today: date, rules: WindowRules) -> list[Quarter]:
+    """The quarters the story plays: the latest ``HISTORY_QUARTERS`` due before ``today``."""
+    found: list[Quarter] = []
+    quarter = period_for(today)
+    while len(found) < HISTORY_QUARTERS:
+        if quarter.window(rules).due_on < today:
+            found.append(quarter)
+        quarter = quarter.previous()
+    return sorted(found)
 
 
 # The story's raw material --------------------------------------------------------------------
@@ -771,6 +794,7 @@ class _Story:
                 new_due=due + timedelta(days=14),
                 reason=_EXTENSION_REASON,
                 actor=self.admin,
+                now=granted,
             )
             self.stamp(granted)
             submit_day = due + timedelta(days=rng.randint(3, 13))

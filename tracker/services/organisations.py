@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 
+from tracker.domain.calendar import period_for
 from tracker.domain.enums import ContactRole, Sector
 from tracker.domain.pledge_page import slugify
 from tracker.extensions import db
-from tracker.models import Commitment, Organisation, OrganisationContact, User
+from tracker.models import (
+    Commitment,
+    Organisation,
+    OrganisationContact,
+    ReportingPeriod,
+    Return,
+    User,
+)
 from tracker.services import audit
+from tracker.services.periods import joining_quarter
 
 
 @dataclass(frozen=True)
@@ -23,16 +32,20 @@ class OrganisationListing:
 
 
 def list_organisations() -> list[OrganisationListing]:
-    """Every organisation by name, with how many commitments it has pledged (one query)."""
+    """Every organisation that has pledged, by name, with its tracked commitments (one query).
+
+    Counted as ``services.figures`` counts: lead-in headings and retired commitments are left
+    out, and an organisation with nothing to track is not listed as pledging.
+    """
     counts = (
         select(Commitment.organisation_id, func.count().label("n"))
-        .where(Commitment.removed_from_page_at.is_(None))
+        .where(Commitment.removed_from_page_at.is_(None), Commitment.is_heading.is_(False))
         .group_by(Commitment.organisation_id)
         .subquery()
     )
     rows = db.session.execute(
         select(Organisation.slug, Organisation.name, Organisation.sector, counts.c.n)
-        .outerjoin(counts, counts.c.organisation_id == Organisation.id)
+        .join(counts, counts.c.organisation_id == Organisation.id)
         .order_by(func.lower(Organisation.name))
     )
     return [
@@ -58,6 +71,8 @@ class OrganisationDetails:
     deputy_email: str | None = None
     sponsor_name: str | None = None
     sponsor_email: str | None = None
+    # The first day of the first quarter it reports for; None: from when reporting began.
+    reports_from: date | None = None
 
 
 def _snapshot(organisation: Organisation) -> dict[str, object]:
@@ -66,6 +81,7 @@ def _snapshot(organisation: Organisation) -> dict[str, object]:
         "slug": organisation.slug,
         "sector": organisation.sector,
         "website": organisation.website,
+        "reports_from": organisation.reports_from,
     }
     for contact in organisation.contacts:
         snapshot[f"{contact.role}"] = f"{contact.name} <{contact.email}>"
@@ -84,11 +100,19 @@ def unique_slug(name: str) -> str:
     return slug
 
 
-def create_organisation(details: OrganisationDetails, *, actor: User) -> Organisation:
-    """Add an organisation that pledged (its slug is made from its name, once)."""
+def create_organisation(
+    details: OrganisationDetails, *, actor: User, today: date | None = None
+) -> Organisation:
+    """Add an organisation that pledged (its slug is made from its name, once).
+
+    Without a first quarter in ``details``, one joining on ``today`` once reporting has begun
+    reports from the quarter it joined (``periods.joining_quarter``).
+    """
     organisation = Organisation(slug=unique_slug(details.name), name=details.name)
     db.session.add(organisation)
     _apply(organisation, details)
+    if details.reports_from is None and today is not None:
+        organisation.reports_from = joining_quarter(today)
     db.session.flush()
     audit.record(
         "created",
@@ -110,6 +134,7 @@ def update_organisation(
             "Someone else changed this organisation while you were editing it. "
             "Their changes are shown below: make yours again."
         )
+    _check_first_quarter(organisation, details.reports_from)
     before = _snapshot(organisation)
     _apply(organisation, details)
     organisation.name_needs_review = False  # a person has now looked at the name
@@ -129,8 +154,25 @@ def update_organisation(
     )
 
 
+def _check_first_quarter(organisation: Organisation, reports_from: date | None) -> None:
+    """An organisation cannot start reporting after a quarter it has already reported for."""
+    if reports_from is None or reports_from == organisation.reports_from:
+        return
+    reported = db.session.scalar(
+        select(func.min(ReportingPeriod.starts_on))
+        .join(Return, Return.period_id == ReportingPeriod.id)
+        .where(Return.organisation_id == organisation.id, Return.submitted_at.is_not(None))
+    )
+    if reported is not None and reports_from > reported:
+        raise OrganisationError(
+            f"{organisation.name} sent a return for {period_for(reported).label}, so it must "
+            "report from then or earlier"
+        )
+
+
 def _apply(organisation: Organisation, details: OrganisationDetails) -> None:
     organisation.name = details.name
+    organisation.reports_from = details.reports_from
     organisation.sector = details.sector
     organisation.website = details.website or None
     for role, name, email in (

@@ -1,4 +1,11 @@
-"""Reporting periods: made from the calendar, their dates adjusted, extensions granted."""
+"""Reporting periods: made from the calendar, their dates adjusted, extensions granted.
+
+Reporting begins at a known quarter (DESIGN.md "A year of operation"): the place's
+``reporting_starts_on``, set when the first periods are made and movable by an admin, and for an
+organisation that joined later its own ``reports_from``. Periods before the place's start are
+not reporting periods at all: no page, return, reminder or figure knows them. The SQL conditions
+that say so live here, so every query asks the same question the same way.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,142 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import abort
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from tracker.domain.calendar import Quarter, WindowRules, period_for, quarters_between
-from tracker.domain.enums import PeriodState
+from tracker.domain.enums import PeriodState, ReturnEventKind
 from tracker.extensions import db, insert_ignoring_conflicts
-from tracker.models import Organisation, ReportingPeriod, Return, User
+from tracker.models import Commitment, Organisation, Place, ReportingPeriod, Return, User
 from tracker.services import audit
 
-# The ICB's model: "reviewed quarterly, commencing Q1 (end of June) 2024".
+# Where periods start when no place has said otherwise (a database without a place): the ICB's
+# model, "reviewed quarterly, commencing Q1 (end of June) 2024".
 FIRST_QUARTER = Quarter(2024, 1)
+
+
+# When reporting begins ---------------------------------------------------------------------------
+
+
+def _place_start() -> ColumnElement[date | None]:
+    return select(Place.reporting_starts_on).order_by(Place.id).limit(1).scalar_subquery()
+
+
+def reporting_began() -> ColumnElement[bool]:
+    """SQL: the ``ReportingPeriod`` in the query is on or after the place's first quarter."""
+    start = _place_start()
+    return or_(start.is_(None), ReportingPeriod.starts_on >= start)
+
+
+def reportable_commitment_exists() -> ColumnElement[bool]:
+    """SQL: the ``Organisation`` in the query has a commitment to report on."""
+    return exists().where(
+        Commitment.organisation_id == Organisation.id,
+        Commitment.is_heading.is_(False),
+        Commitment.removed_from_page_at.is_(None),
+    )
+
+
+def expected_to_report() -> ColumnElement[bool]:
+    """SQL: the ``Organisation`` owes a return for the ``ReportingPeriod`` in the query.
+
+    It has something to report on, reporting had begun, and the organisation had joined.
+    """
+    return and_(
+        reporting_began(),
+        or_(
+            Organisation.reports_from.is_(None),
+            Organisation.reports_from <= ReportingPeriod.starts_on,
+        ),
+        reportable_commitment_exists(),
+    )
+
+
+def expected_for(period: ReportingPeriod) -> ColumnElement[bool]:
+    """SQL: the ``Organisation`` in the query owes a return for ``period``, a reporting period."""
+    return and_(joined_by(period.starts_on), reportable_commitment_exists())
+
+
+def joined_by(starts_on: date) -> ColumnElement[bool]:
+    """SQL: the ``Organisation`` in the query reports for the quarter starting ``starts_on``."""
+    return or_(Organisation.reports_from.is_(None), Organisation.reports_from <= starts_on)
+
+
+def the_place() -> Place | None:
+    return db.session.scalars(select(Place).order_by(Place.id).limit(1)).first()
+
+
+def reporting_start() -> Quarter | None:
+    """The place's first reporting quarter (None until it has one)."""
+    start = db.session.scalar(select(_place_start()))
+    return period_for(start) if start else None
+
+
+def first_quarter_of(organisation: Organisation) -> Quarter | None:
+    """The first quarter ``organisation`` reports for: the later of the place's and its own."""
+    starts = [s for s in (reporting_start(), _quarter_of(organisation.reports_from)) if s]
+    return max(starts) if starts else None
+
+
+def _quarter_of(day: date | None) -> Quarter | None:
+    return period_for(day) if day else None
+
+
+def expects_return(organisation: Organisation, period: ReportingPeriod) -> bool:
+    """Whether ``organisation`` reports for ``period`` (its pledge aside: it may have none yet)."""
+    first = first_quarter_of(organisation)
+    return first is None or period.as_quarter >= first
+
+
+def joining_quarter(today: date) -> date | None:
+    """``reports_from`` for an organisation joining on ``today``: the quarter it joined.
+
+    None (it follows the place) while reporting has not begun, or began in this quarter or later.
+    """
+    start = reporting_start()
+    joined = period_for(today)
+    return joined.starts_on if start is not None and joined > start else None
+
+
+class StartError(ValueError):
+    """The first reporting quarter cannot move there; the message says why."""
+
+
+def set_reporting_start(quarter: Quarter, *, actor: User | None, actor_label: str = "") -> None:
+    """Move the place's first reporting quarter (made periods from it on are kept).
+
+    It cannot move past a quarter that already has a submitted return: that would hide reported
+    work. Moving it earlier makes the periods from then on the next time periods are synced.
+    """
+    place = the_place()
+    if place is None:
+        raise StartError("Load a pledge page first: there is no place yet")
+    reported = db.session.scalar(
+        select(func.min(ReportingPeriod.starts_on))
+        .join(Return, Return.period_id == ReportingPeriod.id)
+        .where(Return.submitted_at.is_not(None))
+    )
+    if reported is not None and quarter.starts_on > reported:
+        raise StartError(
+            f"Reporting cannot start after {period_for(reported).label}: returns were "
+            "submitted for it"
+        )
+    before = place.reporting_starts_on
+    if before == quarter.starts_on:
+        return
+    place.reporting_starts_on = quarter.starts_on
+    db.session.flush()
+    audit.record(
+        "reporting start changed",
+        "place",
+        place.id,
+        actor=actor,
+        actor_label=actor_label or None,
+        before={"first_quarter": period_for(before).label if before else None},
+        after={"first_quarter": quarter.label},
+    )
+
+
+# Making and finding periods ----------------------------------------------------------------------
 
 
 class PeriodError(ValueError):
@@ -37,11 +170,22 @@ def state_on(period: ReportingPeriod, today: date) -> PeriodState:
     return PeriodState.CLOSED
 
 
-def ensure_periods(today: date, rules: WindowRules, *, first: Quarter = FIRST_QUARTER) -> list[str]:
-    """Make every period from ``first`` to next quarter, and move states on; returns changes."""
+def ensure_periods(today: date, rules: WindowRules, *, first: Quarter | None = None) -> list[str]:
+    """Make every period from the first reporting quarter to next quarter, and move states on.
+
+    The first time it runs for a place, reporting begins with today's quarter. Returns what
+    changed, in words.
+    """
+    changes = []
+    place = the_place()
+    if place is not None and place.reporting_starts_on is None:
+        place.reporting_starts_on = period_for(today).starts_on
+        db.session.flush()
+        changes.append(f"reporting starts with {period_for(today).label}")
+    if first is None:
+        first = reporting_start() or FIRST_QUARTER
     wanted = quarters_between(first, period_for(today).next())
     existing = {p.slug: p for p in db.session.scalars(select(ReportingPeriod))}
-    changes = []
     for quarter in wanted:
         if quarter.slug in existing:
             continue
@@ -77,11 +221,14 @@ def ensure_periods(today: date, rules: WindowRules, *, first: Quarter = FIRST_QU
 
 
 def period_by_slug(slug: str) -> ReportingPeriod | None:
+    """The reporting period a slug names (None for one before reporting began)."""
     try:
         Quarter.from_slug(slug)
     except ValueError:
         return None
-    return db.session.scalar(select(ReportingPeriod).where(ReportingPeriod.slug == slug))
+    return db.session.scalar(
+        select(ReportingPeriod).where(ReportingPeriod.slug == slug, reporting_began())
+    )
 
 
 def period_or_404(slug: str) -> ReportingPeriod:
@@ -93,10 +240,13 @@ def period_or_404(slug: str) -> ReportingPeriod:
 
 
 def all_periods(newest_first: bool = True) -> list[ReportingPeriod]:
+    """Every reporting period since reporting began."""
     order = (ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
     if not newest_first:
         order = (ReportingPeriod.year, ReportingPeriod.quarter)
-    return list(db.session.scalars(select(ReportingPeriod).order_by(*order)))
+    return list(
+        db.session.scalars(select(ReportingPeriod).where(reporting_began()).order_by(*order))
+    )
 
 
 def current_period(today: date) -> ReportingPeriod | None:
@@ -143,19 +293,38 @@ def grant_extension(
     new_due: date,
     reason: str,
     actor: User,
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> Return:
-    """Give one organisation a later due date for a period, with the reason recorded."""
-    from tracker.services.returns import return_for
+    """Give one organisation a later due date for a period, with the reason recorded.
 
+    The return can then be changed and submitted until the new date, even after the window
+    closed; a return recorded as missed is expected again.
+    """
+    from tracker.services.returns import add_event, return_for
+
+    now = now or datetime.now(UTC)
     if new_due <= period.due_on:
         raise PeriodError("due_on", "The new due date must be after the period's due date")
+    if today is not None and new_due < today:
+        raise PeriodError("due_on", "The new due date must be today or later")
     if not reason.strip():
         raise PeriodError("reason", "Give the reason for the extension")
     return_ = return_for(organisation, period)
     before = {"extended_due_on": return_.extended_due_on, "reason": return_.extension_reason}
     return_.extended_due_on = new_due
     return_.extension_reason = reason.strip()
+    return_.missed_at = None
+    return_.missed_by_id = None
     db.session.flush()
+    add_event(
+        return_,
+        ReturnEventKind.EXTENSION_GRANTED,
+        actor=actor,
+        now=now,
+        comment=return_.extension_reason,
+        data={"due_on": new_due.isoformat()},
+    )
     audit.record(
         "extension granted",
         "return",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -35,6 +36,9 @@ from tracker.domain.targets import extract_target
 from tracker.extensions import db
 from tracker.models import Commitment, Organisation, Place, Pledge, Priority, Theme
 from tracker.services import audit
+from tracker.services.periods import joining_quarter
+
+LONDON = ZoneInfo("Europe/London")
 
 
 class PlaceFileError(ValueError):
@@ -193,6 +197,7 @@ class _Importer:
         self.now = now
         self.report = ImportReport(source=source, bullets_seen=page.bullet_count)
         self.source = source
+        self.joins_from = joining_quarter(now.astimezone(LONDON).date())
 
     def run(self, progress: Callable[[ParsedOrganisation], None] | None) -> ImportReport:
         slugs = [parsed.slug for parsed in self.page.organisations]
@@ -224,6 +229,8 @@ class _Importer:
                 name=parsed.name,
                 sector=guess_sector(parsed.name),
                 name_needs_review=parsed.name_derived,
+                # Joining once reporting has begun: it reports from the quarter it joined.
+                reports_from=self.joins_from,
             )
             db.session.add(organisation)
             db.session.flush()

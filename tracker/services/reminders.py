@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from flask import current_app, render_template
-from sqlalchemy import case, exists, func, or_, select, true
+from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from tracker.domain.calendar import days_overdue
@@ -45,6 +45,7 @@ from tracker.models import (
     User,
 )
 from tracker.services import audit
+from tracker.services.periods import expected_for, reporting_began
 
 SUBMITTED = {ReturnState.SUBMITTED, ReturnState.ACCEPTED}
 # How many of the missing commitments an email names before saying "and N more".
@@ -123,7 +124,7 @@ def live_periods(today: date) -> list[ReportingPeriod]:
     rows = db.session.execute(
         select(ReportingPeriod, latest_extension.c.latest)
         .outerjoin(latest_extension, latest_extension.c.period_id == ReportingPeriod.id)
-        .where(ReportingPeriod.opens_on <= today)
+        .where(ReportingPeriod.opens_on <= today, reporting_began())
         .order_by(ReportingPeriod.opens_on)
     ).all()
     return [
@@ -250,10 +251,7 @@ def outstanding(
 
     organisations = db.session.scalars(
         select(Organisation)
-        .where(
-            exists().where(Commitment.organisation_id == Organisation.id, *reportable),
-            only(Organisation.id),
-        )
+        .where(expected_for(period), only(Organisation.id))
         .order_by(func.lower(Organisation.name))
         .options(selectinload(Organisation.leads), selectinload(Organisation.contacts))
     ).all()
@@ -485,6 +483,7 @@ def overdue(period: ReportingPeriod, today: date) -> list[Outstanding]:
             Return, (Return.organisation_id == Organisation.id) & (Return.period_id == period.id)
         )
         .where(
+            expected_for(period),
             or_(Return.id.is_(None), Return.state.not_in([s.value for s in SUBMITTED])),
             or_(Return.id.is_(None), deadline < today),
             period.due_on < today,
@@ -496,6 +495,13 @@ def overdue(period: ReportingPeriod, today: date) -> list[Outstanding]:
         (item for item in outstanding(period, late) if item.days_overdue(today) > 0),
         key=lambda item: (-item.days_overdue(today), item.organisation.name.lower()),
     )
+
+
+def chaseable(period: ReportingPeriod, today: date) -> list[Outstanding]:
+    """The overdue organisations a chase can still help: their window (or extension) is open."""
+    return [
+        item for item in overdue(period, today) if today <= max(period.closes_on, item.deadline)
+    ]
 
 
 def chase(
@@ -512,6 +518,12 @@ def chase(
         raise ChaseError(f"Your note must be {CHASE_NOTE_MAX} characters or fewer")
     if item.submitted:
         raise ChaseError(f"{item.organisation.name} has already submitted its return")
+    closes_on = max(period.closes_on, item.deadline)
+    if today > closes_on:
+        raise ChaseError(
+            f"The window for {item.organisation.name}'s return closed on "
+            f"{closes_on:%-d %B %Y}: grant an extension first, so they can send it"
+        )
     organisation = item.organisation
     leads = _active_leads(organisation)
     queued = already = 0

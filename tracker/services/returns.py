@@ -20,6 +20,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, render_template, url_for
 from sqlalchemy import and_, func, or_, select, update
@@ -27,9 +28,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from tracker.domain.calendar import days_overdue, is_overdue, was_late
-from tracker.domain.enums import DeliveryStatus, EvidenceGrade, PeriodState, ReturnState
+from tracker.domain.enums import (
+    DeliveryStatus,
+    EvidenceGrade,
+    PeriodState,
+    ReturnEventKind,
+    ReturnState,
+    Role,
+)
+from tracker.domain.history import Change, changes_between
 from tracker.domain.reporting_status import PeriodRecord, reporting_status
 from tracker.domain.updates import PreviousUpdate, carry_forward, check_update
+from tracker.domain.worklist import ReturnFacts
 from tracker.evidence import StoredFile
 from tracker.extensions import db, insert_ignoring_conflicts
 from tracker.models import (
@@ -39,10 +49,21 @@ from tracker.models import (
     Priority,
     ReportingPeriod,
     Return,
+    ReturnEvent,
+    TargetChange,
     User,
 )
 from tracker.services import audit
-from tracker.services.periods import state_on
+from tracker.services.periods import (
+    expected_for,
+    expects_return,
+    reportable_commitment_exists,
+    reporting_began,
+    state_on,
+)
+
+if TYPE_CHECKING:
+    from tracker.services.commitments import GoalpostEntry
 
 EDITABLE = {ReturnState.NOT_STARTED, ReturnState.DRAFT, ReturnState.RETURNED}
 
@@ -203,11 +224,30 @@ class ReturnView:
 
     @property
     def window_open(self) -> bool:
+        """Whether the window has opened (it may have closed since)."""
         return self.today >= self.period.opens_on
 
     @property
+    def closes_on(self) -> date:
+        """The last day the return can be changed: the window's close, or a later extension."""
+        return window_closes_on(self.period, self.extended_to)
+
+    @property
+    def window_closed(self) -> bool:
+        """Closed to this organisation: past the window and any extension it was granted.
+
+        A return the programme team sent back stays open for the changes they asked for.
+        """
+        return self.today > self.closes_on and self.state != ReturnState.RETURNED
+
+    @property
+    def missed(self) -> bool:
+        """The window closed with nothing submitted."""
+        return self.window_closed and self.state in {ReturnState.NOT_STARTED, ReturnState.DRAFT}
+
+    @property
     def editable(self) -> bool:
-        return self.window_open and self.state in EDITABLE
+        return self.window_open and not self.window_closed and self.state in EDITABLE
 
     @property
     def completed_count(self) -> int:
@@ -216,6 +256,11 @@ class ReturnView:
     @property
     def ready_to_submit(self) -> bool:
         return self.editable and bool(self.tasks) and self.completed_count == len(self.tasks)
+
+
+def window_closes_on(period: ReportingPeriod, extended_to: date | None) -> date:
+    """The last day a return can be changed: the window's close, or a later extension."""
+    return max(period.closes_on, extended_to) if extended_to else period.closes_on
 
 
 def return_view(organisation: Organisation, period: ReportingPeriod, today: date) -> ReturnView:
@@ -346,9 +391,17 @@ class UpdateInput:
 def _editable_return(organisation: Organisation, period: ReportingPeriod, today: date) -> Return:
     if today < period.opens_on:
         raise ReturnError(f"This return opens on {period.opens_on:%-d %B %Y}")
+    if not expects_return(organisation, period):
+        raise ReturnError(f"{organisation.name} does not report for {period.label}")
     return_ = return_for(organisation, period)
     if return_.state not in EDITABLE:
         raise ReturnError("This return has been submitted, so it cannot be changed")
+    closes_on = window_closes_on(period, return_.extended_due_on)
+    if today > closes_on and return_.state != ReturnState.RETURNED:
+        raise ReturnError(
+            f"The window for this return closed on {closes_on:%-d %B %Y}. "
+            "Ask the programme team for an extension"
+        )
     return return_
 
 
@@ -513,6 +566,12 @@ def submit(
     view = return_view(organisation, period, now.date())
     if view.state in {ReturnState.SUBMITTED, ReturnState.ACCEPTED}:
         return SubmitOutcome(False, "This return has already been submitted")
+    if view.window_closed:
+        return SubmitOutcome(
+            False,
+            f"The window for this return closed on {view.closes_on:%-d %B %Y}. "
+            "Ask the programme team for an extension",
+        )
     if not view.ready_to_submit:
         missing = len(view.tasks) - view.completed_count
         return SubmitOutcome(
@@ -539,6 +598,14 @@ def submit(
         db.session.refresh(return_)
         return SubmitOutcome(False, "This return has already been submitted")
     db.session.refresh(return_)
+    _fix_reported_targets(view.tasks)
+    add_event(
+        return_,
+        ReturnEventKind.SUBMITTED,
+        actor=actor,
+        now=now,
+        data=submission_snapshot(view.tasks),
+    )
     audit.record(
         "submitted",
         "return",
@@ -548,6 +615,101 @@ def submit(
         after={"period": period.slug, "late": view.late},
     )
     return SubmitOutcome(True, "Return submitted")
+
+
+def _fix_reported_targets(tasks: Sequence[Task]) -> None:
+    """Each update keeps the target it was submitted against (a later move must not rewrite it)."""
+    for task in tasks:
+        if task.update is None:
+            continue
+        commitment = task.commitment
+        task.update.reported_target_value = commitment.target_value
+        task.update.reported_baseline_value = commitment.baseline_value
+        task.update.reported_direction = commitment.direction
+        task.update.reported_unit = commitment.unit
+        task.update.reported_target_date = commitment.target_date
+    db.session.flush()
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return f"{value.normalize() + 0:f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def update_snapshot(
+    update: CommitmentUpdate | None, commitment: Commitment, *, as_reported: bool = False
+) -> dict[str, Any]:
+    """One commitment's answer and its target, as plain JSON values (for history and diffs).
+
+    ``as_reported`` takes the target the update was submitted against rather than today's.
+    """
+    if as_reported and update is not None:
+        target = {
+            "value": _text(update.reported_target_value),
+            "baseline": _text(update.reported_baseline_value),
+            "direction": _text(update.reported_direction),
+            "unit": update.reported_unit,
+            "due": _text(update.reported_target_date),
+        }
+    else:
+        target = {
+            "value": _text(commitment.target_value),
+            "baseline": _text(commitment.baseline_value),
+            "direction": _text(commitment.direction),
+            "unit": commitment.unit,
+            "due": _text(commitment.target_date),
+        }
+    return {
+        "status": _text(update.status) if update else None,
+        "progress_value": _text(update.progress_value) if update else None,
+        "narrative": update.narrative if update else None,
+        "evidence_url": update.evidence_url if update else None,
+        "evidence_files": evidence_file_names(update) if update else [],
+        "risks": update.risks if update else None,
+        "no_change": bool(update and update.no_change),
+        "target": target,
+    }
+
+
+def evidence_file_names(update: CommitmentUpdate) -> list[str]:
+    """The names of the files attached to an update as evidence."""
+    return [update.evidence_file_name] if update.evidence_file_name else []
+
+
+def submission_snapshot(tasks: Sequence[Task]) -> dict[str, Any]:
+    """What a submission sent: every commitment's answer, keyed by commitment id."""
+    return {
+        "updates": {
+            str(task.commitment.id): update_snapshot(task.update, task.commitment) for task in tasks
+        }
+    }
+
+
+def add_event(
+    return_: Return,
+    kind: ReturnEventKind,
+    *,
+    actor: User | None,
+    now: datetime,
+    comment: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> ReturnEvent:
+    event = ReturnEvent(
+        return_id=return_.id,
+        kind=kind,
+        occurred_at=now,
+        actor_id=actor.id if actor else None,
+        comment=comment,
+        data=data,
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event
 
 
 def _review(
@@ -584,6 +746,7 @@ def accept(return_: Return, *, actor: User, now: datetime) -> bool:
         if row.status is not None and row.commitment_id not in newer:
             row.commitment.current_status = row.status
     db.session.flush()
+    add_event(return_, ReturnEventKind.ACCEPTED, actor=actor, now=now)
     audit.record(
         "accepted", "return", return_.id, actor=actor, organisation_id=return_.organisation_id
     )
@@ -616,6 +779,7 @@ def send_back(return_: Return, comment: str, *, actor: User, now: datetime) -> b
         raise ReturnError("Say what needs changing")
     if not _review(return_, ReturnState.RETURNED, actor=actor, now=now, comment=comment):
         return False
+    add_event(return_, ReturnEventKind.SENT_BACK, actor=actor, now=now, comment=comment)
     organisation = return_.organisation
     period = return_.period
     link = current_app.config["PUBLIC_BASE_URL"] + url_for(
@@ -687,13 +851,14 @@ class QueueRow:
 
 
 def review_queue(period: ReportingPeriod, today: date) -> list[QueueRow]:
-    """Every organisation with its return for the period (one query)."""
+    """Every organisation that owes a return for the period, with its return (one query)."""
     rows = []
     for organisation, return_ in db.session.execute(
         select(Organisation, Return)
         .outerjoin(
             Return, and_(Return.organisation_id == Organisation.id, Return.period_id == period.id)
         )
+        .where(expected_for(period))
         .order_by(func.lower(Organisation.name), Organisation.id)
     ):
         extended = return_.extended_due_on if return_ else None
@@ -714,18 +879,22 @@ def reporting_statuses(
 ) -> dict[int, str]:
     """Each organisation's reporting status today (active, late, non-communicating).
 
-    Reads only the four columns of each return that the rule needs, so the whole region is a
-    few hundred kilobytes; ``organisation_ids`` narrows it to the organisations asked about.
+    Only quarters the organisation owed count: none before reporting began or before it
+    joined, and none while it has nothing to report on. Reads only the four columns of each
+    return that the rule needs, so the whole region is a few hundred kilobytes;
+    ``organisation_ids`` narrows it to the organisations asked about.
     """
     periods = [
         p
-        for p in db.session.scalars(select(ReportingPeriod))
+        for p in db.session.scalars(select(ReportingPeriod).where(reporting_began()))
         if state_on(p, today) != PeriodState.UPCOMING
     ]
     returns = select(
         Return.organisation_id, Return.period_id, Return.submitted_at, Return.extended_due_on
     )
-    organisations = select(Organisation.id)
+    organisations = select(
+        Organisation.id, Organisation.reports_from, reportable_commitment_exists()
+    )
     if organisation_ids is not None:
         returns = returns.where(Return.organisation_id.in_(organisation_ids))
         organisations = organisations.where(Organisation.id.in_(organisation_ids))
@@ -735,15 +904,17 @@ def reporting_statuses(
     }
     # Each period's own facts once, not once per organisation; a missing return's record is
     # the same for everyone.
-    dated = [(p.id, p.as_quarter, p.due_on, p.closes_on) for p in periods]
+    dated = [(p.id, p.starts_on, p.as_quarter, p.due_on, p.closes_on) for p in periods]
     nothing = {
         period_id: PeriodRecord(quarter, due_on, None, None, closes_on)
-        for period_id, quarter, due_on, closes_on in dated
+        for period_id, _, quarter, due_on, closes_on in dated
     }
     statuses = {}
-    for organisation_id in db.session.scalars(organisations):
+    for organisation_id, reports_from, pledging in db.session.execute(organisations):
         history = []
-        for period_id, quarter, due_on, closes_on in dated:
+        for period_id, starts_on, quarter, due_on, closes_on in dated:
+            if not pledging or (reports_from is not None and starts_on < reports_from):
+                continue
             row = found.get((organisation_id, period_id))
             if row is None:
                 history.append(nothing[period_id])
@@ -771,3 +942,265 @@ def leads_by_organisation(ids: list[int]) -> dict[int, list[User]]:
     ):
         found[organisation.id] = list(organisation.leads)
     return found
+
+
+# Returns that will not come ----------------------------------------------------------------------
+
+
+def record_missed(
+    organisation: Organisation,
+    period: ReportingPeriod,
+    *,
+    actor: User,
+    now: datetime,
+    today: date,
+) -> bool:
+    """Record that a return will not come: its window closed without it (audited).
+
+    It leaves the admin's work list and still counts as missed. False when there is nothing to
+    record: the return was sent, its window (or extension) is still open, or it is recorded.
+    """
+    return_ = return_for(organisation, period)
+    if return_.submitted_at is not None or return_.missed_at is not None:
+        return False
+    if today <= window_closes_on(period, return_.extended_due_on):
+        return False
+    return_.missed_at = now
+    return_.missed_by_id = actor.id
+    db.session.flush()
+    add_event(return_, ReturnEventKind.RECORDED_MISSED, actor=actor, now=now)
+    audit.record(
+        "recorded as missed",
+        "return",
+        return_.id,
+        actor=actor,
+        organisation_id=organisation.id,
+        after={"period": period.slug},
+    )
+    return True
+
+
+def record_all_missed(period: ReportingPeriod, *, actor: User, now: datetime, today: date) -> int:
+    """``record_missed`` for every return of the period that the window closed without."""
+    from tracker.services.figures import return_facts
+
+    missed = [
+        organisation_id
+        for organisation_id, fact in return_facts([period]).get(period.id, {}).items()
+        if fact.missed(today) and not fact.missed_recorded
+    ]
+    organisations = db.session.scalars(
+        select(Organisation).where(Organisation.id.in_(missed)).order_by(Organisation.id)
+    )
+    return sum(
+        record_missed(organisation, period, actor=actor, now=now, today=today)
+        for organisation in organisations
+    )
+
+
+# A return's history, for its reviewer --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One step of a return's history, as the reviewer reads it."""
+
+    kind: ReturnEventKind
+    occurred_at: datetime
+    actor: str
+    comment: str | None = None
+    due_on: date | None = None
+    snapshot: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CommitmentChanges:
+    """What changed in one commitment's answer, and the goalposts moved since last quarter."""
+
+    since_submission: list[Change] | None  # None: no earlier submission to compare with
+    since_last_quarter: list[Change] | None  # None: nothing reported last quarter
+    goalposts: list[GoalpostEntry]  # moved since last quarter's return, newest first
+
+
+@dataclass
+class ReviewHistory:
+    entries: list[HistoryEntry]
+    compared_with: HistoryEntry | None
+    previous_label: str | None
+    changes: dict[int, CommitmentChanges]
+
+    @property
+    def submissions(self) -> list[HistoryEntry]:
+        return [e for e in self.entries if e.kind == ReturnEventKind.SUBMITTED]
+
+    def of(self, commitment_id: int) -> CommitmentChanges | None:
+        return self.changes.get(commitment_id)
+
+
+def review_history(view: ReturnView) -> ReviewHistory:
+    from tracker.services.commitments import goalpost_entries
+
+    """Every submission, comment and decision on a return, and per commitment what changed
+    since the submission before and since last quarter (four queries)."""
+    return_ = view.return_
+    events = (
+        list(
+            db.session.scalars(
+                select(ReturnEvent)
+                .where(ReturnEvent.return_id == return_.id)
+                .order_by(ReturnEvent.occurred_at, ReturnEvent.id)
+                .options(selectinload(ReturnEvent.actor))
+            )
+        )
+        if return_ is not None
+        else []
+    )
+    entries = [
+        HistoryEntry(
+            kind=event.kind,
+            occurred_at=event.occurred_at,
+            actor=event.actor.name if event.actor else "Someone whose account was removed",
+            comment=event.comment,
+            due_on=date.fromisoformat(event.data["due_on"])
+            if event.data and event.data.get("due_on")
+            else None,
+            snapshot=event.data if event.kind == ReturnEventKind.SUBMITTED else None,
+        )
+        for event in events
+    ]
+    submissions = [e for e in entries if e.kind == ReturnEventKind.SUBMITTED]
+    # Sent: compare with the submission before the latest. Back with the organisation: with
+    # the latest, which the reviewer last saw.
+    sent = view.state in {ReturnState.SUBMITTED, ReturnState.ACCEPTED}
+    earlier = submissions[:-1] if sent else submissions
+    compared = earlier[-1] if earlier else None
+    before = (compared.snapshot or {}).get("updates") if compared else None
+
+    previous = previous_period(view.period)
+    previous_return = find_return(view.organisation, previous) if previous else None
+    since = previous_return.submitted_at if previous_return else None
+    moved: dict[int, list[TargetChange]] = defaultdict(list)
+    if since is not None:
+        for change in db.session.scalars(
+            select(TargetChange)
+            .where(
+                TargetChange.commitment_id.in_([t.commitment.id for t in view.tasks]),
+                TargetChange.changed_at > since,
+            )
+            .order_by(TargetChange.changed_at, TargetChange.id)
+            .options(selectinload(TargetChange.changed_by))
+        ):
+            moved[change.commitment_id].append(change)
+
+    changes = {}
+    for task in view.tasks:
+        now = update_snapshot(task.update, task.commitment, as_reported=sent)
+        key = str(task.commitment.id)
+        changes[task.commitment.id] = CommitmentChanges(
+            since_submission=(
+                changes_between(before[key], now) if before is not None and key in before else None
+            ),
+            since_last_quarter=(
+                changes_between(
+                    update_snapshot(task.previous, task.commitment, as_reported=True), now
+                )
+                if task.previous is not None
+                else None
+            ),
+            goalposts=goalpost_entries(moved.get(task.commitment.id, [])),
+        )
+    return ReviewHistory(
+        entries=entries,
+        compared_with=compared,
+        previous_label=previous.label if previous else None,
+        changes=changes,
+    )
+
+
+# A lead's start page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwedReturn:
+    """A return a lead still owes: its task list, and where it stands."""
+
+    view: ReturnView
+    facts: ReturnFacts
+
+    @property
+    def overdue(self) -> bool:
+        return self.facts.overdue(self.view.today)
+
+    @property
+    def days_overdue(self) -> int:
+        return self.facts.days_overdue(self.view.today)
+
+
+@dataclass
+class LeadReturns:
+    owed: list[OwedReturn]  # overdue first, the longest overdue first
+    sent: list[ReturnView]  # this quarter's returns already in
+    current: ReportingPeriod | None
+    next_period: ReportingPeriod | None  # the next window to open
+
+    @property
+    def overdue(self) -> list[OwedReturn]:
+        return [item for item in self.owed if item.overdue]
+
+
+def lead_returns(organisations: Sequence[Organisation], today: date) -> LeadReturns:
+    """Every return the lead's organisations still owe, in any quarter, overdue ones first.
+
+    A return is owed from the day its window opens until it is submitted; one sent back is owed
+    again. A return whose window closed without it stays, saying whom to ask for an extension,
+    until an admin records it as missed.
+    """
+    from tracker.domain.worklist import Standing
+    from tracker.services.figures import return_facts
+    from tracker.services.periods import all_periods, current_period
+
+    periods = all_periods(newest_first=False)
+    opened = [p for p in periods if p.opens_on <= today]
+    upcoming = [p for p in periods if p.opens_on > today]
+    current = current_period(today)
+    by_id = {organisation.id: organisation for organisation in organisations}
+    facts = return_facts(opened, list(by_id)) if by_id else {}
+    owed_pairs, sent_pairs = [], []
+    for period in opened:
+        for organisation_id, fact in facts.get(period.id, {}).items():
+            if fact.received:
+                if current is not None and period.id == current.id:
+                    sent_pairs.append((by_id[organisation_id], period, fact))
+            elif not (fact.missed_recorded and fact.standing != Standing.SENT_BACK):
+                owed_pairs.append((by_id[organisation_id], period, fact))
+    views = return_views([(o, p) for o, p, _ in owed_pairs + sent_pairs], today)
+    owed = [
+        OwedReturn(view, fact)
+        for view, (_, _, fact) in zip(views[: len(owed_pairs)], owed_pairs, strict=True)
+    ]
+    owed.sort(
+        key=lambda item: (
+            not item.overdue,
+            -item.days_overdue,
+            item.facts.deadline,
+            item.view.organisation.name.lower(),
+        )
+    )
+    return LeadReturns(
+        owed=owed,
+        sent=views[len(owed_pairs) :],
+        current=current,
+        next_period=upcoming[0] if upcoming else None,
+    )
+
+
+def programme_contacts(limit: int = 3) -> list[User]:
+    """Whom a lead should ask about a return (an extension, a question): active admins."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role == Role.ADMIN, User.active.is_(True))
+            .order_by(func.lower(User.name), User.id)
+            .limit(limit)
+        )
+    )

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.auth.access import public
 from tracker.extensions import db
+from tracker.services.figures import commitment_figures
 from tracker.services.organisations import list_organisations
 
 bp = Blueprint("site", __name__)
@@ -23,7 +24,9 @@ BUNDLES = {"govuk-frontend.min.css", "govuk-frontend.min.js"}
 @bp.get("/")
 @public
 def home() -> ResponseReturnValue:
-    return render_template("site/home.html", organisations=list_organisations())
+    return render_template(
+        "site/home.html", organisations=list_organisations(), pledges=commitment_figures()
+    )
 
 
 @bp.get("/accessibility-statement")

@@ -1,0 +1,389 @@
+"""A year of operation: four quarters in sequence, and the admin's work list at every step.
+
+DESIGN.md ("A year of operation") and issue 14: the quarterly cycle must hold across quarter
+boundaries — last quarter's unfinished work stays on the admin's list until it is done, windows
+close, an organisation that joins late owes nothing before it joined, and no return, lateness
+or reminder exists before reporting began. Each step runs the services the web app and the
+scheduler run, on the day it happens, and reads the work list as an admin would see it then.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from tests.factories import make_commitment, make_organisation, make_place, make_user
+from tests.support.auth import sign_in
+from tests.support.pages import get_page
+from tracker.config import ladder_rules, window_rules
+from tracker.domain.calendar import Quarter
+from tracker.domain.enums import DeliveryStatus, ReportingStatus, ReturnState, Role
+from tracker.models import Notification, ReportingPeriod, Return, ReturnEvent
+from tracker.services import returns as service
+from tracker.services.organisations import OrganisationDetails, create_organisation
+from tracker.services.periods import ensure_periods, grant_extension, period_by_slug
+from tracker.services.reminders import send_reminders
+from tracker.services.worklist import work_list
+
+Q1, Q2, Q3, Q4 = (Quarter(2024, n) for n in (1, 2, 3, 4))
+START = date(2024, 4, 1)
+
+
+def at(day: date) -> datetime:
+    return datetime.combine(day, time(10, 0), tzinfo=UTC)
+
+
+def summary(today: date) -> dict[str, object]:
+    """The work list as words: {quarter: {kind: [organisation names]}}, counts kept honest."""
+    work = work_list(today)
+    quarters = {}
+    for quarter in work.quarters:
+        kinds = {}
+        for kind, count, items in quarter.kinds:
+            names = sorted(item.organisation.name for item in items)
+            assert count == len(names)
+            kinds[kind.value] = names
+        label = quarter.period.label + (" (latest)" if quarter.current else "")
+        quarters[label] = kinds
+    silent = sorted(s.organisation.name for s in work.not_communicating)
+    return {"quarters": quarters, "not communicating": silent}
+
+
+class Town:
+    """Three organisations from the start, a fourth that joins in the third quarter."""
+
+    def __init__(self, app, session) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+        self.session = session
+        place = make_place(session)
+        place.reporting_starts_on = START
+        self.admin = make_user(session, Role.ADMIN, name="Ada Admin", email="ada@example.org")
+        self.orgs = {}
+        self.leads = {}
+        for name in ("Prompt", "Slow", "Quiet"):
+            self.add(name)
+        session.flush()
+
+    def add(self, name: str, organisation=None):  # type: ignore[no-untyped-def]
+        organisation = organisation or make_organisation(self.session, name, slug=name.lower())
+        self.orgs[name] = organisation
+        make_commitment(self.session, organisation, title=f"{name}'s homes", target_value=400)
+        make_commitment(self.session, organisation, title=f"{name}'s wage")
+        self.leads[name] = make_user(
+            self.session, organisations=[organisation], email=f"{name.lower()}@example.org"
+        )
+        return organisation
+
+    def day(self, today: date) -> None:
+        """What the scheduler does each morning: periods, then reminders."""
+        ensure_periods(today, window_rules(self.app.config))
+        with self.app.test_request_context():
+            send_reminders(today, ladder_rules(self.app.config))
+
+    def period(self, quarter: Quarter) -> ReportingPeriod:
+        found = period_by_slug(quarter.slug)
+        assert found is not None
+        return found
+
+    def file(self, name: str, quarter: Quarter, today: date) -> service.SubmitOutcome:
+        """The lead fills in every commitment and submits."""
+        organisation, period = self.orgs[name], self.period(quarter)
+        view = service.return_view(organisation, period, today)
+        for task in view.tasks:
+            service.save_update(
+                organisation,
+                period,
+                task.commitment,
+                service.UpdateInput(
+                    status=DeliveryStatus.ON_TRACK,
+                    progress_value=Decimal(100) if task.commitment.target_value else None,
+                    narrative=f"{name} in {quarter.label}",
+                ),
+                version=task.update.version if task.update else None,
+                complete=True,
+                actor=self.leads[name],
+                today=today,
+            )
+        with self.app.test_request_context():
+            return service.submit(organisation, period, actor=self.leads[name], now=at(today))
+
+    def the_return(self, name: str, quarter: Quarter) -> Return:
+        return service.find_return(self.orgs[name], self.period(quarter))
+
+    def accept(self, name: str, quarter: Quarter, today: date) -> None:
+        with self.app.test_request_context():
+            assert service.accept(self.the_return(name, quarter), actor=self.admin, now=at(today))
+
+    def send_back(self, name: str, quarter: Quarter, today: date, comment: str) -> None:
+        with self.app.test_request_context():
+            assert service.send_back(
+                self.the_return(name, quarter), comment, actor=self.admin, now=at(today)
+            )
+
+
+@pytest.fixture
+def town(app, db_session):  # type: ignore[no-untyped-def]
+    return Town(app, db_session)
+
+
+def test_four_quarters_in_sequence(town, db_session):
+    # --- 2024/25 Q1 opens on 16 June 2024 ---------------------------------------------------
+    opens = date(2024, 6, 16)
+    town.day(opens)
+    assert summary(opens) == {
+        "quarters": {"2024/25 Q1 (latest)": {}},
+        "not communicating": [],
+    }
+    opened = db_session.scalars(
+        select(Notification.recipient_email).where(Notification.kind == "reminder_opened")
+    ).all()
+    assert sorted(opened) == ["prompt@example.org", "quiet@example.org", "slow@example.org"]
+
+    # Prompt submits early; it waits for review.
+    assert town.file("Prompt", Q1, date(2024, 7, 10)).submitted
+    assert summary(date(2024, 7, 10))["quarters"] == {
+        "2024/25 Q1 (latest)": {"awaiting_review": ["Prompt"]}
+    }
+
+    # The day after the deadline: Slow and Quiet are overdue, and reminded.
+    overdue_day = date(2024, 7, 22)
+    town.day(overdue_day)
+    assert summary(overdue_day)["quarters"] == {
+        "2024/25 Q1 (latest)": {"awaiting_review": ["Prompt"], "overdue": ["Quiet", "Slow"]}
+    }
+    reminded = db_session.scalars(
+        select(Notification.recipient_email).where(Notification.kind == "reminder_overdue")
+    ).all()
+    assert sorted(reminded) == ["quiet@example.org", "slow@example.org"]
+
+    # Slow submits late; the admin sends Prompt's back; Prompt fixes and resubmits.
+    assert town.file("Slow", Q1, date(2024, 7, 25)).submitted
+    town.send_back("Prompt", Q1, date(2024, 7, 26), "Say what support you need for the wage.")
+    assert summary(date(2024, 7, 26))["quarters"] == {
+        "2024/25 Q1 (latest)": {
+            "awaiting_review": ["Slow"],
+            "sent_back": ["Prompt"],
+            "overdue": ["Quiet"],
+        }
+    }
+    assert town.file("Prompt", Q1, date(2024, 7, 28)).submitted
+    town.accept("Prompt", Q1, date(2024, 7, 30))
+    town.accept("Slow", Q1, date(2024, 7, 30))
+    assert summary(date(2024, 7, 30))["quarters"] == {"2024/25 Q1 (latest)": {"overdue": ["Quiet"]}}
+    prompt_events = [
+        e.kind.value
+        for e in db_session.scalars(
+            select(ReturnEvent)
+            .where(ReturnEvent.return_id == town.the_return("Prompt", Q1).id)
+            .order_by(ReturnEvent.occurred_at)
+        )
+    ]
+    assert prompt_events == ["submitted", "sent_back", "submitted", "accepted"]
+    assert town.the_return("Slow", Q1).state == ReturnState.ACCEPTED
+
+    # --- The Q1 window closes on 11 August: Quiet's return is missed, and cannot be sent --------
+    closed = date(2024, 8, 12)
+    town.day(closed)
+    assert summary(closed)["quarters"] == {"2024/25 Q1 (latest)": {"missed": ["Quiet"]}}
+    with pytest.raises(service.ReturnError, match="closed on 11 August 2024"):
+        town.file("Quiet", Q1, closed)
+
+    # --- 2024/25 Q2 opens on 16 September: Q1's unfinished work is still on the list ------------
+    q2_opens = date(2024, 9, 16)
+    town.day(q2_opens)
+    assert summary(q2_opens)["quarters"] == {
+        "2024/25 Q1": {"missed": ["Quiet"]},
+        "2024/25 Q2 (latest)": {},
+    }
+
+    # An extension for Quiet's Q1 return to 30 September: off the list until it is ending.
+    grant_extension(
+        town.orgs["Quiet"],
+        town.period(Q1),
+        new_due=date(2024, 9, 30),
+        reason="Their lead was ill all summer.",
+        actor=town.admin,
+        today=q2_opens,
+        now=at(q2_opens),
+    )
+    assert summary(q2_opens)["quarters"] == {"2024/25 Q2 (latest)": {}}
+    assert summary(date(2024, 9, 25))["quarters"] == {
+        "2024/25 Q1": {"extension_ending": ["Quiet"]},
+        "2024/25 Q2 (latest)": {},
+    }
+    assert town.file("Quiet", Q1, date(2024, 9, 26)).submitted
+    town.accept("Quiet", Q1, date(2024, 9, 27))
+    assert summary(date(2024, 9, 27))["quarters"] == {"2024/25 Q2 (latest)": {}}
+
+    # Q2: Prompt and Slow report on time; Quiet misses the quarter.
+    for name in ("Prompt", "Slow"):
+        assert town.file(name, Q2, date(2024, 10, 15)).submitted
+        town.accept(name, Q2, date(2024, 10, 18))
+    town.day(date(2024, 10, 22))
+    assert summary(date(2024, 10, 22))["quarters"] == {
+        "2024/25 Q2 (latest)": {"overdue": ["Quiet"]}
+    }
+    q2_closed = date(2024, 11, 12)
+    town.day(q2_closed)
+    assert summary(q2_closed)["quarters"] == {"2024/25 Q2 (latest)": {"missed": ["Quiet"]}}
+
+    # --- A fourth organisation joins in Q3; it owes nothing for the quarters before -----------
+    joined = date(2024, 12, 2)
+    with town.app.test_request_context():
+        newcomer = create_organisation(
+            OrganisationDetails(name="Newcomer", sector=None, website=None),
+            actor=town.admin,
+            today=joined,
+        )
+    town.add("Newcomer", newcomer)
+    assert newcomer.reports_from == Q3.starts_on
+    town.day(joined)
+    assert summary(joined)["quarters"] == {"2024/25 Q2 (latest)": {"missed": ["Quiet"]}}
+
+    # --- 2024/25 Q3 opens on 17 December; the admin records Quiet's Q2 as missed --------------
+    q3_opens = date(2024, 12, 17)
+    town.day(q3_opens)
+    with town.app.test_request_context():
+        assert service.record_missed(
+            town.orgs["Quiet"], town.period(Q2), actor=town.admin, now=at(q3_opens), today=q3_opens
+        )
+    assert summary(q3_opens)["quarters"] == {"2024/25 Q3 (latest)": {}}
+    newcomer_opened = db_session.scalars(
+        select(Notification.idempotency_key).where(
+            Notification.recipient_email == "newcomer@example.org"
+        )
+    ).all()
+    assert newcomer_opened and all(":2024-25-q3:" in key for key in newcomer_opened)
+
+    # Everyone but Quiet reports Q3, the newcomer late; Quiet has now missed two in a row.
+    for name, day in (("Prompt", date(2025, 1, 10)), ("Slow", date(2025, 1, 12))):
+        assert town.file(name, Q3, day).submitted
+        town.accept(name, Q3, day + timedelta(days=1))
+    q3_overdue = date(2025, 1, 22)
+    town.day(q3_overdue)
+    assert summary(q3_overdue) == {
+        "quarters": {"2024/25 Q3 (latest)": {"overdue": ["Newcomer", "Quiet"]}},
+        "not communicating": ["Quiet"],
+    }
+    assert town.file("Newcomer", Q3, date(2025, 1, 24)).submitted
+    assert summary(date(2025, 1, 24)) == {
+        "quarters": {
+            "2024/25 Q3 (latest)": {"awaiting_review": ["Newcomer"], "overdue": ["Quiet"]}
+        },
+        "not communicating": ["Quiet"],
+    }
+    statuses = service.reporting_statuses(date(2025, 1, 24))
+    assert statuses[newcomer.id] == ReportingStatus.ACTIVE
+    assert statuses[town.orgs["Quiet"].id] == ReportingStatus.NON_COMMUNICATING
+
+    # --- 2024/25 Q4 opens on 17 March 2025 with Q3's review still to do -------------------------
+    q4_opens = date(2025, 3, 17)
+    town.day(q4_opens)
+    assert summary(q4_opens) == {
+        "quarters": {
+            "2024/25 Q3": {"awaiting_review": ["Newcomer"], "missed": ["Quiet"]},
+            "2024/25 Q4 (latest)": {},
+        },
+        "not communicating": ["Quiet"],
+    }
+    town.accept("Newcomer", Q3, q4_opens)
+    # Quiet comes back in Q4: it is active again, and only Q3's missed return is left.
+    assert town.file("Quiet", Q4, date(2025, 4, 10)).submitted
+    assert summary(date(2025, 4, 10)) == {
+        "quarters": {
+            "2024/25 Q3": {"missed": ["Quiet"]},
+            "2024/25 Q4 (latest)": {"awaiting_review": ["Quiet"]},
+        },
+        "not communicating": [],
+    }
+
+
+def test_no_return_or_lateness_exists_before_reporting_began(town, db_session, client):
+    town.day(date(2024, 7, 22))
+    # The database knows an earlier quarter (made before the start moved), but nobody owes it.
+    earlier = ReportingPeriod(
+        slug=Quarter(2023, 4).slug,
+        year=2023,
+        quarter=4,
+        starts_on=date(2024, 1, 1),
+        ends_on=date(2024, 3, 31),
+        opens_on=date(2024, 3, 17),
+        due_on=date(2024, 4, 21),
+        closes_on=date(2024, 5, 12),
+    )
+    db_session.add(earlier)
+    db_session.flush()
+    assert [q.period.label for q in work_list(date(2024, 7, 22)).quarters] == ["2024/25 Q1"]
+    statuses = service.reporting_statuses(date(2024, 7, 22))
+    assert set(statuses.values()) == {ReportingStatus.LATE}  # Q1 only, not non-communicating
+    with time_machine.travel(at(date(2024, 7, 22)), tick=False):
+        sign_in(client, town.leads["Slow"])
+        assert client.get("/organisations/slow/returns/2023-24-q4").status_code == 404
+        page = get_page(client, "/organisations/slow/returns")
+        assert "2023/24 Q4" not in page.text and "2024/25 Q1" in page.text
+
+
+def test_an_organisation_that_joins_late_owes_nothing_before_it_joined(town, db_session, client):
+    town.day(date(2024, 12, 2))
+    with town.app.test_request_context():
+        newcomer = create_organisation(
+            OrganisationDetails(name="Newcomer", sector=None, website=None),
+            actor=town.admin,
+            today=date(2024, 12, 2),
+        )
+    town.add("Newcomer", newcomer)
+    assert newcomer.reports_from == Q3.starts_on
+    with time_machine.travel(at(date(2024, 12, 2)), tick=False):
+        sign_in(client, town.leads["Newcomer"])
+        assert client.get("/organisations/newcomer/returns/2024-25-q1").status_code == 404
+        returns = get_page(client, "/returns")
+        assert "Newcomer — 2024/25 Q1" not in returns.text
+        assert "The next return, for 2024/25 Q3, opens on 17 December 2024" in returns.text
+
+
+def test_a_closed_window_says_so_and_whom_to_ask(town, client):
+    town.day(date(2024, 8, 12))
+    with time_machine.travel(at(date(2024, 8, 12)), tick=False):
+        sign_in(client, town.leads["Quiet"])
+        page = get_page(client, "/organisations/quiet/returns/2024-25-q1")
+        assert "The window for this return closed on 11 August 2024" in page.text
+        assert "To send it now, ask the programme team" in page.text
+        assert (
+            page.soup.find("a", href="mailto:ada@example.org").text == "Ada Admin, ada@example.org"
+        )
+        assert page.soup.find("a", string="Check your answers and submit") is None
+        commitment = town.orgs["Quiet"].pledges[0].commitments[0]
+        form = client.get(f"/organisations/quiet/returns/2024-25-q1/commitments/{commitment.id}")
+        assert form.status_code == 302  # back to the task list, which says why
+        posted = client.post(
+            "/organisations/quiet/returns/2024-25-q1/submit", follow_redirects=True
+        )
+        assert "closed on 11 August 2024" in posted.get_data(as_text=True)
+        mine = get_page(client, "/returns")
+        assert "The window closed on 11 August 2024" in mine.text
+
+
+def test_the_lead_sees_every_return_owed_overdue_first(town, client):
+    # Slow missed Q1's deadline (its window still open) and Q2's window is open too.
+    town.day(date(2024, 10, 1))
+    grant_extension(
+        town.orgs["Slow"],
+        town.period(Q1),
+        new_due=date(2024, 10, 20),
+        reason="Staff changes.",
+        actor=town.admin,
+        today=date(2024, 10, 1),
+    )
+    with time_machine.travel(at(date(2024, 10, 25)), tick=False):
+        sign_in(client, town.leads["Slow"])
+        page = get_page(client, "/returns")
+        owed = [a.get_text(strip=True) for a in page.soup.select("a.govuk-task-list__link")]
+        assert owed == ["Slow — 2024/25 Q1", "Slow — 2024/25 Q2"]
+        # Q1's extension has run out too: its window has closed, so the page says whom to ask.
+        assert "The window closed on 20 October 2024" in page.text
+        assert "4 days overdue (it was due 21 October 2024)" in page.text
+        assert "2 returns are overdue" in page.text
