@@ -18,11 +18,12 @@ from sqlalchemy import select
 
 from tests.factories import make_commitment, make_organisation, make_place, make_user
 from tests.support.auth import sign_in
+from tests.support.commands import run_tracker
 from tests.support.pages import get_page
 from tracker.config import ladder_rules, window_rules
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, ReportingStatus, ReturnState, Role
-from tracker.models import Notification, ReportingPeriod, Return, ReturnEvent
+from tracker.models import Notification, Organisation, ReportingPeriod, Return, ReturnEvent
 from tracker.services import returns as service
 from tracker.services.organisations import OrganisationDetails, create_organisation
 from tracker.services.periods import ensure_periods, grant_extension, period_by_slug
@@ -387,3 +388,79 @@ def test_the_lead_sees_every_return_owed_overdue_first(town, client):
         assert "The window closed on 20 October 2024" in page.text
         assert "4 days overdue (it was due 21 October 2024)" in page.text
         assert "2 returns are overdue" in page.text
+
+
+@time_machine.travel(at(date(2024, 9, 20)), tick=False)
+def test_admins_say_when_reporting_began_but_never_hide_reported_work(town, client, db_session):
+    town.day(date(2024, 9, 20))
+    assert town.file("Prompt", Q1, date(2024, 7, 10)).submitted
+    sign_in(client, town.admin)
+    periods = get_page(client, "/admin/periods")
+    assert "Reporting began with 2024/25 Q1" in periods.text
+    form = get_page(client, periods.link("Change when reporting began"))
+    assert form.h1 == "When reporting began"
+
+    # Q2 would hide Prompt's Q1 return: refused, with the reason.
+    refused = client.post("/admin/reporting-start", data={"quarter": "2024-25-q2"})
+    assert refused.status_code == 200
+    assert "Reporting cannot start after 2024/25 Q1: returns were submitted for it" in (
+        refused.get_data(as_text=True)
+    )
+    # Earlier is always possible: the periods from then on are made at once, and owed.
+    moved = client.post("/admin/reporting-start", data={"quarter": "2023-24-q4"})
+    assert moved.status_code == 302
+    assert period_by_slug("2023-24-q4") is not None
+    assert "2023/24 Q4" in [q.period.label for q in work_list(date(2024, 9, 20)).quarters]
+
+
+@time_machine.travel(at(date(2024, 12, 2)), tick=False)
+def test_an_admin_adds_an_organisation_that_reports_from_the_quarter_it_joined(town, client):
+    town.day(date(2024, 12, 2))
+    sign_in(client, town.admin)
+    form = get_page(client, "/admin/organisations/new")
+    chosen = form.soup.find("select", id="reports_from").find("option", selected=True)
+    assert chosen.text == "2024/25 Q3"
+    response = client.post(
+        "/admin/organisations/new", data={"name": "Late Joiner", "reports_from": "2024-25-q3"}
+    )
+    assert response.status_code == 302
+    joiner = town.session.scalar(select(Organisation).where(Organisation.name == "Late Joiner"))
+    assert joiner.reports_from == Q3.starts_on
+
+    # Prompt reported for Q1, so it cannot be made to start reporting later than that.
+    assert town.file("Prompt", Q1, date(2024, 7, 10)).submitted
+    page = get_page(client, "/admin/organisations/prompt")
+    fields = {
+        "name": "Prompt",
+        "reports_from": "2024-25-q2",
+        "version": page.soup.find("input", attrs={"name": "version"})["value"],
+    }
+    refused = client.post("/admin/organisations/prompt", data=fields)
+    assert refused.status_code == 200
+    assert "Prompt sent a return for 2024/25 Q1, so it must report from then or earlier" in (
+        refused.get_data(as_text=True)
+    )
+
+
+def test_the_command_line_sets_when_reporting_began(tmp_path):
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    instance = tmp_path / "instance"
+    assert run_tracker("db", "upgrade", instance=instance, DATABASE_URL=url).returncode == 0
+    page = tmp_path / "page.txt"
+    page.write_text("Hearth Housing\nWe pledge to build homes.\n- Build 400 homes by 2030\n")
+    loaded = run_tracker("seed", "load", str(page), instance=instance, DATABASE_URL=url)
+    assert loaded.returncode == 0, loaded.stderr
+    started = run_tracker(
+        "periods",
+        "start",
+        "2025-26-q3",
+        "--today",
+        "2026-01-05",
+        instance=instance,
+        DATABASE_URL=url,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "Reporting begins with 2025/26 Q3."
+    bad = run_tracker("periods", "start", "2025-q3", instance=instance, DATABASE_URL=url)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "is not a reporting period" in bad.stderr

@@ -409,4 +409,28 @@ def periods_sync(today: Any) -> None:
     click.echo("\n".join(changes) if changes else "Reporting periods are up to date.")
 
 
+@periods.command("start")
+@click.argument("quarter")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="Pretend it is this day.")
+def periods_start(quarter: str, today: Any) -> None:
+    """Say which quarter reporting began with (like 2025-26-q3): nothing is owed before it."""
+    from datetime import UTC, datetime
+
+    from tracker.config import window_rules
+    from tracker.domain.calendar import Quarter
+    from tracker.extensions import db
+    from tracker.services.periods import StartError, ensure_periods, set_reporting_start
+
+    try:
+        chosen = Quarter.from_slug(quarter)
+        set_reporting_start(chosen, actor=None, actor_label="command line")
+    except (ValueError, StartError) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    day = today.date() if today else datetime.now(UTC).date()
+    ensure_periods(day, window_rules(current_app.config))
+    db.session.commit()
+    click.echo(f"Reporting begins with {chosen.label}.")
+
+
 _add_feature_commands()

@@ -177,7 +177,11 @@ UPDATES = sa.table(
     sa.column("id", sa.Integer),
     sa.column("return_id", sa.Integer),
     sa.column("commitment_id", sa.Integer),
-    *(sa.column(column) for column in REPORTED.values()),
+    sa.column("reported_target_value", sa.Numeric(18, 4)),
+    sa.column("reported_baseline_value", sa.Numeric(18, 4)),
+    sa.column("reported_direction", sa.String),
+    sa.column("reported_unit", sa.String),
+    sa.column("reported_target_date", sa.Date),
 )
 RETURNS = sa.table(
     "returns", sa.column("id", sa.Integer), sa.column("submitted_at", sa.DateTime(timezone=True))

@@ -193,3 +193,19 @@ class ChaseForm(Form):
         ],
     )
     submit = submit("Send the reminder now")
+
+
+class ReportingStartForm(Form):
+    """The place's first reporting quarter: nothing is owed, or late, before it."""
+
+    quarter = SelectField(
+        "Reporting began with",
+        description=(
+            "No organisation owes a return, or is late, for any quarter before this one. "
+            "It cannot be after a quarter that already has a return submitted."
+        ),
+        choices=[],
+        widget=GovSelect(),
+        validators=[DataRequired(message="Choose the first quarter of reporting")],
+    )
+    submit = submit("Save")

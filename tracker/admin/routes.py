@@ -421,11 +421,52 @@ def _period_and_organisation_or_404(period: str, slug: str):  # type: ignore[no-
 @bp.get("/periods")
 @admin_only
 def periods() -> ResponseReturnValue:
-    from tracker.services.periods import all_periods, state_on
+    from tracker.services.periods import all_periods, reporting_start, state_on
 
     today = now().date()
     rows = [(p, state_on(p, today)) for p in all_periods()]
-    return render_template("admin/periods.html", rows=rows)
+    return render_template("admin/periods.html", rows=rows, start=reporting_start())
+
+
+@bp.route("/reporting-start", methods=["GET", "POST"])
+@admin_only
+def reporting_start() -> ResponseReturnValue:
+    """Move the place's first reporting quarter; the periods from it on are made at once."""
+    from flask import current_app
+
+    from tracker.admin.forms import ReportingStartForm
+    from tracker.config import window_rules
+    from tracker.domain.calendar import Quarter, period_for, quarters_between
+    from tracker.services.job_runs import today_in_place
+    from tracker.services.periods import (
+        StartError,
+        ensure_periods,
+        set_reporting_start,
+    )
+    from tracker.services.periods import (
+        reporting_start as current_start,
+    )
+
+    today = today_in_place()
+    latest = period_for(today)
+    offered = quarters_between(Quarter(latest.year - 3, 1), latest.next())
+    form = ReportingStartForm()
+    form.quarter.choices = options([(q.slug, q.label) for q in reversed(offered)])
+    start = current_start()
+    if request.method == "GET" and start is not None:
+        form.quarter.data = start.slug
+    if form.validate_on_submit():
+        chosen = Quarter.from_slug(form.quarter.data)
+        try:
+            set_reporting_start(chosen, actor=actor())
+        except StartError as error:
+            form.quarter.errors = [str(error)]
+        else:
+            ensure_periods(today, window_rules(current_app.config))
+            db.session.commit()
+            flash(f"Reporting now begins with {chosen.label}", "success")
+            return redirect(url_for("admin.periods"))
+    return render_template("admin/reporting_start.html", form=form, start=start)
 
 
 @bp.route("/periods/<period>", methods=["GET", "POST"])

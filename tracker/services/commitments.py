@@ -309,7 +309,7 @@ def target_in_force(
         return (
             update.reported_target_value,
             update.reported_baseline_value,
-            (update.reported_direction),
+            update.reported_direction,
         )
     return commitment.target_value, commitment.baseline_value, commitment.direction
 
