@@ -22,10 +22,13 @@ def overdue(browser_app):
         org = make_organisation(db.session, name="Tardy Trust", slug="tardy-trust")
         make_commitment(db.session, org, title="Open a community fridge")
         make_user(db.session, Role.LEAD, organisations=[org], email="tardy.lead@example.org")
-        # An older quarter than the other journeys use, still open and five days overdue.
+        # A quarter no other module uses (six back), still open and five days overdue.
+        quarter = period_for(today)
+        for _ in range(6):
+            quarter = quarter.previous()
         period = make_period(
             db.session,
-            period_for(today).previous().previous(),
+            quarter,
             opens_on=today - timedelta(days=30),
             due_on=today - timedelta(days=5),
             closes_on=today + timedelta(days=20),

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import make_commitment, make_organisation
 from tracker.extensions import db
-from tracker.models import Organisation
 
 pytestmark = pytest.mark.browser
 
 
 def test_home_page_is_styled_and_accessible(browser_app, live_server, page, check_accessibility):
     with browser_app.app_context():
-        db.session.add(Organisation(name="Active Luton", slug="active-luton"))
+        make_commitment(
+            db.session, make_organisation(db.session, "Active Luton", slug="active-luton")
+        )
         db.session.commit()
     failed = []
     page.on("requestfailed", lambda request: failed.append(request.url))
@@ -31,7 +33,7 @@ def test_home_page_is_styled_and_accessible(browser_app, live_server, page, chec
     font = page.eval_on_selector("h1", "el => getComputedStyle(el).fontFamily")
     assert "GDS Transport" in font
     assert "govuk-frontend-supported" in page.get_attribute("body", "class")
-    assert page.get_by_role("row", name="Active Luton 0").count() == 1
+    assert page.get_by_role("row", name="Active Luton 1").count() == 1
     assert not failed, failed
     assert all(status < 400 for _, status in responses), responses
     assert any("/assets/fonts/" in url and status == 200 for url, status in responses)

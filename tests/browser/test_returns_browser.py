@@ -52,7 +52,12 @@ def quarter(browser_app):
         )
         admin = make_user(db.session, Role.ADMIN, email="journey.admin@example.org")
         db.session.commit()
-        return {"period": period.slug, "lead": lead.email, "admin": admin.email}
+        return {
+            "period": period.slug,
+            "label": period.label,
+            "lead": lead.email,
+            "admin": admin.email,
+        }
 
 
 def sign_in(page, live_server, email):
@@ -66,7 +71,7 @@ def test_the_leads_quarter_then_the_admins_review(live_server, page, check_acces
     sign_in(page, live_server, quarter["lead"])
     assert page.url.endswith("/returns")
     check_accessibility(page, "returns-mine")
-    page.get_by_role("link", name="Journey Trust —").click()
+    page.get_by_role("link", name=f"Journey Trust — {quarter['label']}").click()
     check_accessibility(page, "return-task-list")
 
     page.get_by_role("link", name="Build 400 homes").click()
