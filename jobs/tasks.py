@@ -80,6 +80,8 @@ def build_board_summaries(today: date) -> str:
         from tracker.services.board import ensure_summary
     except ImportError:  # the board summary is not part of this build
         return "no summary builder: nothing built"
+    from tracker.services.periods import reporting_began
+
     closed = db.session.scalars(
         select(ReportingPeriod)
         .where(
@@ -87,6 +89,7 @@ def build_board_summaries(today: date) -> str:
             # Only quarters that closed lately: a quarter from before the service was in use
             # (or long forgotten) is built by hand if wanted, `tracker summary build`.
             ReportingPeriod.closes_on >= today - RECENT_CLOSE,
+            reporting_began(),
             ~select(BoardSummary.id).where(BoardSummary.period_id == ReportingPeriod.id).exists(),
         )
         .order_by(ReportingPeriod.opens_on)

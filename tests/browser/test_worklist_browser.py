@@ -105,8 +105,8 @@ def test_the_work_list_and_a_returns_history(live_server, page, check_accessibil
     sign_in(page, live_server, history["admin"])
     assert page.url.endswith("/admin")
     section = page.locator(f"section[aria-labelledby='work-{history['period']}']")
-    assert section.get_by_role("heading", name="Waiting for review").is_visible()
-    assert section.get_by_role("heading", name="Window closed without a return").is_visible()
+    section.get_by_role("heading", name="Waiting for review").wait_for()
+    section.get_by_role("heading", name="Window closed without a return").wait_for()
     check_accessibility(page, "admin-work-list")
 
     section.get_by_role("button", name="Record as missed for Missing Link Trust").click()
@@ -121,7 +121,7 @@ def test_the_work_list_and_a_returns_history(live_server, page, check_accessibil
     section.get_by_role("link", name="Review Hearth History Housing's return").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Hearth History Housing"
     history_list = page.locator("ol.app-history")
-    assert history_list.get_by_text("Is the third site really on track?").is_visible()
+    history_list.get_by_text("Is the third site really on track?").wait_for()
     assert (
         page.locator("li.app-moved-goalpost")
         .first.inner_text()

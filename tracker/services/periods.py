@@ -54,12 +54,7 @@ def expected_to_report() -> ColumnElement[bool]:
     It has something to report on, reporting had begun, and the organisation had joined.
     """
     return and_(
-        reporting_began(),
-        or_(
-            Organisation.reports_from.is_(None),
-            Organisation.reports_from <= ReportingPeriod.starts_on,
-        ),
-        reportable_commitment_exists(),
+        reporting_began(), joined_by(ReportingPeriod.starts_on), reportable_commitment_exists()
     )
 
 
@@ -68,12 +63,13 @@ def expected_for(period: ReportingPeriod) -> ColumnElement[bool]:
     return and_(joined_by(period.starts_on), reportable_commitment_exists())
 
 
-def joined_by(starts_on: date) -> ColumnElement[bool]:
+def joined_by(starts_on: date | ColumnElement[date]) -> ColumnElement[bool]:
     """SQL: the ``Organisation`` in the query reports for the quarter starting ``starts_on``."""
     return or_(Organisation.reports_from.is_(None), Organisation.reports_from <= starts_on)
 
 
 def the_place() -> Place | None:
+    """The place this instance serves (None before a pledge page is loaded)."""
     return db.session.scalars(select(Place).order_by(Place.id).limit(1)).first()
 
 

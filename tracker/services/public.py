@@ -44,7 +44,7 @@ from tracker.models import (
     Theme,
 )
 from tracker.models.pledge import commitment_themes
-from tracker.services.periods import state_on
+from tracker.services.periods import reporting_began, state_on, the_place
 from tracker.services.returns import reporting_statuses
 
 # The commitments a visitor reads: real promises still in the pledge (not lead-in headings).
@@ -61,10 +61,6 @@ EVIDENCE_LABELS = {
 def place_today() -> date:
     """Today in the place's time zone (the day the reporting calendar runs on)."""
     return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
-
-
-def the_place() -> Place | None:
-    return db.session.scalars(select(Place).order_by(Place.id)).first()
 
 
 def is_published() -> bool:
@@ -774,9 +770,9 @@ class PeriodRecord:
 def periods(today: date) -> list[PeriodRecord]:
     """Every reporting period, newest first, with the state its dates give it today."""
     found = db.session.scalars(
-        select(ReportingPeriod).order_by(
-            ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc()
-        )
+        select(ReportingPeriod)
+        .where(reporting_began())
+        .order_by(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
     )
     return [PeriodRecord(p, str(state_on(p, today))) for p in found]
 
