@@ -248,6 +248,8 @@ def generate_region(
                         "self_declared",
                         no_change,
                         unchanged[cid],
+                        # Submitting fixes the target the figure was reported against.
+                        targets[cid][0] if cid in targets and submitted else None,
                         1,
                         stamp,
                         stamp,
@@ -322,8 +324,9 @@ def generate_region(
         with raw.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO places (id, slug, name, publish_publicly, open_data_licence,"
-                " created_at, updated_at) VALUES (1, 'luton-2040', 'Luton 2040', true,"
-                " 'Open Government Licence v3.0', now(), now())"
+                " reporting_starts_on, created_at, updated_at) VALUES (1, 'luton-2040',"
+                " 'Luton 2040', true, 'Open Government Licence v3.0', %s, now(), now())",
+                (first.starts_on,),
             )
             _copy(
                 cursor,
@@ -455,6 +458,7 @@ def generate_region(
                     "evidence_grade",
                     "no_change",
                     "unchanged_quarters",
+                    "reported_target_value",
                     "version",
                     "created_at",
                     "updated_at",

@@ -196,10 +196,17 @@ def _not_communicating(
     Worked out from the same facts as the quarters (domain.reporting_status), so the list
     agrees with them on the day, not with last night's stored status.
     """
+    if not periods:
+        return []
+    # Only an organisation whose return for the latest quarter is not in can be silent: the
+    # rest of a region is skipped without building its history.
+    latest = facts.get(periods[-1].id, {})
+    candidates = {org for org, fact in latest.items() if fact.submitted_on is None}
     histories: dict[int, list[tuple[ReportingPeriod, ReturnFacts]]] = defaultdict(list)
     for period in periods:
-        for organisation_id, fact in facts.get(period.id, {}).items():
-            histories[organisation_id].append((period, fact))
+        mine = facts.get(period.id, {})
+        for organisation_id in candidates & mine.keys():
+            histories[organisation_id].append((period, mine[organisation_id]))
     found = []
     for organisation_id, history in histories.items():
         records = [
