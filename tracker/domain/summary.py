@@ -294,15 +294,7 @@ def _returns(inputs: SummaryInputs) -> tuple[dict[str, int], list[dict[str, Any]
             return_ = "missing"
         else:
             return_ = "not_yet_due"
-        history = [
-            PeriodRecord(
-                quarter=_quarter(period.slug),
-                due_on=period.due_on,
-                extended_to=org.extended_to,
-                submitted_on=org.submitted_on,
-                closes_on=period.closes_on,
-            )
-        ]
+        history = [fact.period_record(_quarter(period.slug))]
         if previous is not None and org.previous_expected:
             history.append(
                 PeriodRecord(

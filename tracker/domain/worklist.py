@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from tracker.domain.calendar import days_overdue, was_late
+from tracker.domain.calendar import Quarter, days_overdue, was_late
 from tracker.domain.enums import ReturnState
+from tracker.domain.reporting_status import PeriodRecord
 
 EXTENSION_ENDING_DAYS = 7
 
@@ -133,6 +134,16 @@ class ReturnFacts:
 
     def days_overdue(self, today: date) -> int:
         return 0 if self.submitted_on is not None else days_overdue(self.deadline, today)
+
+    def period_record(self, quarter: Quarter) -> PeriodRecord:
+        """The return as the reporting-status rule reads it (``domain.reporting_status``)."""
+        return PeriodRecord(
+            quarter=quarter,
+            due_on=self.due_on,
+            extended_to=self.extended_to,
+            submitted_on=self.submitted_on,
+            closes_on=self.closes_on,
+        )
 
     def work(self, today: date) -> Work | None:
         """What this return asks of the programme team on ``today`` (None: nothing)."""

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from tracker.domain.enums import PeriodState, ReportingStatus
-from tracker.domain.reporting_status import PeriodRecord, reporting_status
+from tracker.domain.reporting_status import reporting_status
 from tracker.domain.worklist import ReturnFacts, ReturnFigures, Work, tally
 from tracker.extensions import db
 from tracker.models import Commitment, CommitmentUpdate, Organisation, ReportingPeriod, Return
@@ -209,16 +209,7 @@ def _not_communicating(
             histories[organisation_id].append((period, mine[organisation_id]))
     found = []
     for organisation_id, history in histories.items():
-        records = [
-            PeriodRecord(
-                quarter=period.as_quarter,
-                due_on=fact.due_on,
-                extended_to=fact.extended_to,
-                submitted_on=fact.submitted_on,
-                closes_on=fact.closes_on,
-            )
-            for period, fact in history
-        ]
+        records = [fact.period_record(period.as_quarter) for period, fact in history]
         if reporting_status(records, today) != ReportingStatus.NON_COMMUNICATING:
             continue
         reported = [period for period, fact in history if fact.submitted_on is not None]
