@@ -120,9 +120,7 @@ def too_many_files(count: int) -> str | None:
     """The message when an update would hold more evidence files than it may."""
     if count <= EVIDENCE_FILES_MAX:
         return None
-    return (
-        f"An update can have up to {EVIDENCE_FILES_MAX} files: remove one before you add another"
-    )
+    return f"An update can have up to {EVIDENCE_FILES_MAX} files: remove one before you add another"
 
 
 def status_tag(status: DeliveryStatus | str) -> tuple[str, str]:
