@@ -530,3 +530,61 @@ def test_the_form_quotes_last_quarters_narrative_safely(client, setting, db_sess
     assert "app-preserve-lines" in quoted["class"]
     assert quoted.get_text() == "“Planning delays.\nTwo sites <b>stuck</b>.”"
     assert quoted.find("b") is None  # escaped, not markup
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"remove_files": ["abc", "-1", "99999999999999999999"]},
+        {"pending_upload": ["\x00", "x" * 5000, "é.ü", ""]},
+        {"drop_pending": ["../../etc/passwd", "\x00"]},
+        {"pending_upload": "A" * 32},
+    ],
+)
+@time_machine.travel(DURING, tick=False)
+def test_tampered_evidence_fields_never_give_a_500_or_a_file(client, setting, fields):
+    sign_in(client, setting["lead"])
+    response = client.post(
+        update_url(setting), data={"status": "on_track", "save": "yes", **fields}
+    )
+    assert response.status_code in {200, 302}
+    if response.status_code == 200:
+        assert b"govuk-error-summary" in response.data
+    row = the_update(setting["homes"])
+    assert row is None or row.evidence_files == []
+
+
+@time_machine.travel(DURING, tick=False)
+def test_another_updates_file_cannot_be_removed_through_this_form(client, setting, db_session):
+    return_ = service.return_for(setting["org"], setting["period"])
+    trees = make_update(db_session, return_, setting["trees"])
+    theirs = make_evidence_file(db_session, trees, name="trees.pdf")
+    sign_in(client, setting["lead"])
+    response = client.post(
+        update_url(setting),
+        data={"status": "on_track", "remove_files": str(theirs.id), "save": "yes"},
+    )
+    assert response.status_code == 302
+    assert [f.name for f in the_update(setting["trees"]).evidence_files] == ["trees.pdf"]
+
+
+@time_machine.travel(DURING, tick=False)
+def test_a_form_sent_again_after_saving_attaches_its_file_once(client, setting):
+    sign_in(client, setting["lead"])
+    page = post_page(
+        client,
+        update_url(setting),
+        {"status": "off_track", "evidence_file": a_file(PDF, "report.pdf"), "save": "yes"},
+    )
+    again = {
+        "status": "off_track",
+        "narrative": "Delayed",
+        "pending_upload": pending_tokens(page),
+        "save": "yes",
+    }
+    assert client.post(update_url(setting), data=again).status_code == 302
+    # The same form again, from the browser's history: someone (this lead) saved since.
+    page = post_page(client, update_url(setting), again, status=409)
+    assert "You chose report.pdf" not in page.text
+    assert [a.get_text(strip=True) for a in page.soup.select("#evidence-files a")] == ["report.pdf"]
+    assert [f.name for f in the_update(setting["homes"]).evidence_files] == ["report.pdf"]

@@ -133,11 +133,15 @@ def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
     # so the error summary lists everything at once.
     form.validate()
     place = UploadPlace(current_user.id, g.organisation.id, reporting_period.id, commitment.id)
-    dropped = set(form.drop_pending.data or ())
+    # Left out: files the lead ticked not to attach, and any already attached (a form sent
+    # again from the browser's history).
+    skipped = set(form.drop_pending.data or ()) | {
+        f.key for f in (existing.evidence_files if existing else [])
+    }
     pending = [
         upload
         for upload in pending_uploads(form.pending_upload.data or (), place)
-        if upload.file.key not in dropped
+        if upload.file.key not in skipped
     ]
     complete = bool(form.save.data or form.no_change.data)
     if form.no_change.data:
