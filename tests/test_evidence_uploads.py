@@ -27,7 +27,7 @@ from tracker import evidence
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReturnState, Role
 from tracker.extensions import db
-from tracker.models import CommitmentUpdate
+from tracker.models import CommitmentUpdate, ReportingPeriod, Return
 from tracker.services import returns as service
 
 Q1 = Quarter(2024, 1)  # window opens 16 June 2024, due 21 July
@@ -84,10 +84,14 @@ def stored_keys(folder: Path) -> set[str]:
     return {path.name for path in folder.glob("*/*") if not path.name.startswith(".")}
 
 
-def the_update(commitment) -> CommitmentUpdate | None:
+def the_update(commitment, period=Q1) -> CommitmentUpdate | None:
+    """The commitment's update in this quarter's return, as the database holds it now."""
     db.session.expire_all()
     return db.session.scalar(
-        sa.select(CommitmentUpdate).where(CommitmentUpdate.commitment_id == commitment.id)
+        sa.select(CommitmentUpdate)
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(CommitmentUpdate.commitment_id == commitment.id, ReportingPeriod.slug == period.slug)
     )
 
 
@@ -588,3 +592,25 @@ def test_a_form_sent_again_after_saving_attaches_its_file_once(client, setting):
     assert "You chose report.pdf" not in page.text
     assert [a.get_text(strip=True) for a in page.soup.select("#evidence-files a")] == ["report.pdf"]
     assert [f.name for f in the_update(setting["homes"]).evidence_files] == ["report.pdf"]
+
+
+@time_machine.travel(DURING, tick=False)
+def test_no_change_since_last_quarter_still_attaches_the_file_chosen(client, setting, db_session):
+    last = make_return(
+        db_session,
+        setting["org"],
+        make_period(db_session, Q1.previous()),
+        state=ReturnState.ACCEPTED,
+        submitted_at=datetime(2024, 4, 10, tzinfo=UTC),
+    )
+    make_update(db_session, last, setting["homes"], narrative="On site since March")
+    sign_in(client, setting["lead"])
+    response = client.post(
+        update_url(setting),
+        data={"no_change": "yes", "evidence_file": a_file(PDF, "photo.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    row = the_update(setting["homes"])
+    assert row.no_change and row.narrative == "On site since March"
+    assert [f.name for f in row.evidence_files] == ["photo.pdf"]

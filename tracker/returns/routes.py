@@ -144,20 +144,19 @@ def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
         if upload.file.key not in skipped
     ]
     complete = bool(form.save.data or form.no_change.data)
+    data = _form_input(form, commitment)
     if form.no_change.data:
-        # Last quarter's words; this update's files stay as they are, nothing is added.
-        data = service.carried_forward(g.organisation, reporting_period, commitment)
-    else:
-        data = _form_input(form, commitment)
+        # Last quarter's words; the files chosen or ticked on the form still count, as the
+        # form promised ("It will be attached when you save").
+        carried = service.carried_forward(g.organisation, reporting_period, commitment)
+        data = replace(carried, remove_files=data.remove_files)
     kept_files = [
         f for f in (existing.evidence_files if existing else []) if f.id not in data.remove_files
     ]
-    new_file = None
-    if not form.no_change.data:
-        new_file = _keep_chosen_file(form, place, file_count=len(kept_files) + len(pending))
-        if new_file is not None:
-            pending.append(new_file)
-        data = replace(data, files=tuple(upload.file for upload in pending))
+    new_file = _keep_chosen_file(form, place, file_count=len(kept_files) + len(pending))
+    if new_file is not None:
+        pending.append(new_file)
+    data = replace(data, files=tuple(upload.file for upload in pending))
     problems = service.problems_with(
         commitment,
         data,
