@@ -81,6 +81,13 @@ def scheduled_jobs(config: Mapping[str, Any]) -> tuple[ScheduledJob, ...]:
             trigger=CronTrigger(hour=3, minute=30, timezone=TIMEZONE),
             func=tasks.prune_job_runs,
         ),
+        ScheduledJob(
+            id="prune-evidence-files",
+            description="Delete uploaded files no update holds, a day after they were chosen",
+            when="daily at 03:45",
+            trigger=CronTrigger(hour=3, minute=45, timezone=TIMEZONE),
+            func=tasks.prune_evidence_files,
+        ),
     )
 
 

@@ -109,3 +109,11 @@ def prune_job_runs(today: date) -> str:
     removed = prune(today)
     db.session.commit()
     return f"removed {removed} old job run{'s' if removed != 1 else ''}"
+
+
+def prune_evidence_files(today: date) -> str:
+    """Delete stored evidence files no update holds: uploads chosen on a form never saved."""
+    from tracker.services.evidence_files import prune_unattached
+
+    removed = prune_unattached(datetime.now(UTC))
+    return f"deleted {removed} unattached evidence file{'s' if removed != 1 else ''}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 from datetime import date
 from typing import Any
 
@@ -10,9 +11,11 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from tracker.domain.calendar import Quarter, WindowRules
-from tracker.domain.enums import Role
+from tracker.domain.enums import DeliveryStatus, Role
 from tracker.models import (
     Commitment,
+    CommitmentUpdate,
+    EvidenceFile,
     Organisation,
     Place,
     Pledge,
@@ -112,6 +115,33 @@ def make_return(
     session.add(return_)
     session.flush()
     return return_
+
+
+def make_update(
+    session: Session, return_: Return, commitment: Commitment, **fields: Any
+) -> CommitmentUpdate:
+    values: dict[str, Any] = {"status": DeliveryStatus.ON_TRACK, "complete": True}
+    values.update(fields)
+    update = CommitmentUpdate(return_=return_, commitment=commitment, **values)
+    session.add(update)
+    session.flush()
+    return update
+
+
+def make_evidence_file(
+    session: Session, update: CommitmentUpdate, name: str = "report.pdf", **fields: Any
+) -> EvidenceFile:
+    """A file row of an update; its key names nothing stored unless the test stores one."""
+    values: dict[str, Any] = {
+        "key": secrets.token_urlsafe(24),
+        "content_type": "application/pdf",
+        "size": 1024,
+    }
+    values.update(fields)
+    file = EvidenceFile(update=update, name=name, **values)
+    session.add(file)
+    session.flush()
+    return file
 
 
 PASSWORD = "a perfectly good test password"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from jobs import tasks
@@ -153,6 +154,49 @@ def test_old_runs_are_pruned(app, db_session):
     db_session.flush()
     assert prune(today) == 2
     assert [r.summary for r in db_session.scalars(select(JobRun))] == ["nothing to send"]
+
+
+# Evidence files nobody saved ---------------------------------------------------------------------
+
+
+def test_files_no_update_holds_are_deleted_once_a_day_old(app, db_session, tmp_path, monkeypatch):
+    import io
+    import os
+
+    from tests.factories import make_commitment, make_evidence_file, make_update
+    from tracker import evidence
+
+    monkeypatch.setitem(app.config, "EVIDENCE_DIR", str(tmp_path / "evidence"))
+    now = datetime(2024, 7, 10, 12, 0, tzinfo=UTC)
+
+    def stored(name: str, age: timedelta) -> str:
+        kept = evidence.store(io.BytesIO(b"%PDF-1.4 x"), name, max_bytes=1024)
+        moment = (now - age).timestamp()
+        os.utime(evidence.path_for(kept.key), (moment, moment))
+        return kept.key
+
+    chosen_yesterday = stored("never saved.pdf", timedelta(days=2))
+    chosen_today = stored("still pending.pdf", timedelta(hours=3))
+    attached_long_ago = stored("attached.pdf", timedelta(days=400))
+    organisation = make_organisation(db_session)
+    update = make_update(
+        db_session,
+        make_return(db_session, organisation, make_period(db_session, Quarter(2024, 1))),
+        make_commitment(db_session, organisation),
+    )
+    make_evidence_file(db_session, update, key=attached_long_ago)
+    # Something that is not a stored file is never touched.
+    stray = tmp_path / "evidence" / "README"
+    stray.write_text("left alone")
+
+    with time_machine.travel(now, tick=False):
+        assert tasks.prune_evidence_files(now.date()) == "deleted 1 unattached evidence file"
+        assert not evidence.path_for(chosen_yesterday).exists()
+        assert evidence.path_for(chosen_today).exists()
+        assert evidence.path_for(attached_long_ago).exists()
+        assert stray.exists()
+        assert tasks.prune_evidence_files(now.date()) == "deleted 0 unattached evidence files"
+    assert job_named(app.config, "prune-evidence-files").when == "daily at 03:45"
 
 
 # Reporting status ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -167,4 +168,162 @@ def test_0007_starts_reporting_where_returns_start_and_keeps_what_was_reported(
                 ("sent_back", 1, "Add the figures"),
             ]
         downgrade(revision="0006")
+
+
+def _row(connection: sa.Connection, table: str, **values: object) -> None:
+    """Insert one row by raw table name: the models describe head, not the schema at 0007."""
+    types = {
+        date: sa.Date(),
+        datetime: sa.DateTime(timezone=True),
+        bool: sa.Boolean(),
+        int: sa.Integer(),
+        str: sa.String(),
+    }
+    columns = [sa.column(name, types[type(value)]) for name, value in values.items()]
+    connection.execute(sa.insert(sa.table(table, *columns)).values(**values))
+
+
+def _an_update_with_a_file_at_0007(connection: sa.Connection) -> None:
+    now = datetime(2024, 7, 10, 9, 30, tzinfo=UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    _row(
+        connection,
+        "users",
+        id=1,
+        email="lead@example.org",
+        name="Lee",
+        role="lead",
+        active=True,
+        session_version=1,
+        **stamps,
+    )
+    _row(
+        connection,
+        "organisations",
+        id=1,
+        slug="active-luton",
+        name="Active Luton",
+        reporting_status="active",
+        name_needs_review=False,
+        version=1,
+        **stamps,
+    )
+    _row(connection, "pledges", id=1, organisation_id=1, **stamps)
+    for commitment_id in (1, 2):
+        _row(
+            connection,
+            "commitments",
+            id=commitment_id,
+            pledge_id=1,
+            organisation_id=1,
+            key=f"k{commitment_id}",
+            position=commitment_id,
+            original_text="Plant trees",
+            current_status="not_started",
+            needs_review=False,
+            is_heading=False,
+            is_truncated=False,
+            duplicates_folded=0,
+            version=1,
+            **stamps,
+        )
+    _row(
+        connection,
+        "reporting_periods",
+        id=1,
+        slug="2024-25-q1",
+        year=2024,
+        quarter=1,
+        starts_on=date(2024, 4, 1),
+        ends_on=date(2024, 6, 30),
+        opens_on=date(2024, 6, 16),
+        due_on=date(2024, 7, 21),
+        closes_on=date(2024, 8, 11),
+        state="open",
+        version=1,
+        **stamps,
+    )
+    _row(
+        connection,
+        "returns",
+        id=1,
+        organisation_id=1,
+        period_id=1,
+        state="draft",
+        version=1,
+        **stamps,
+    )
+    update = {
+        "return_id": 1,
+        "evidence_grade": "evidence_attached",
+        "no_change": False,
+        "unchanged_quarters": 0,
+        "complete": False,
+        "version": 3,
+        **stamps,
+    }
+    _row(
+        connection,
+        "commitment_updates",
+        id=1,
+        commitment_id=1,
+        evidence_file_key="K" * 32,
+        evidence_file_name="Site survey.pdf",
+        evidence_file_type="application/pdf",
+        evidence_file_size=2048,
+        updated_by_id=1,
+        **update,
+    )
+    _row(connection, "commitment_updates", id=2, commitment_id=2, **update)  # no file
+
+
+def test_0008_moves_an_updates_file_into_evidence_files_and_back(
+    empty_database_url: str, tmp_path: Path
+):
+    app = make_test_app(empty_database_url, tmp_path / "instance")
+    with app.app_context():
+        engine = db.engine
+        upgrade(revision="0007")
+        with engine.begin() as connection:
+            _an_update_with_a_file_at_0007(connection)
+
+        upgrade(revision="0008")
+        with engine.connect() as connection:
+            files = connection.execute(
+                sa.text(
+                    "SELECT update_id, key, name, content_type, size, uploaded_by_id,"
+                    " uploaded_at FROM evidence_files"
+                )
+            ).all()
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("commitment_updates")}
+        assert [tuple(f)[:6] for f in files] == [
+            (1, "K" * 32, "Site survey.pdf", "application/pdf", 2048, 1)
+        ]
+        assert files[0].uploaded_at is not None
+        assert not {c for c in columns if c.startswith("evidence_file")}
+
+        # A second file, then back down: the first file returns to the old columns.
+        with engine.begin() as connection:
+            _row(
+                connection,
+                "evidence_files",
+                update_id=1,
+                key="L" * 32,
+                name="Later photo.png",
+                content_type="image/png",
+                size=10,
+                uploaded_at=datetime(2024, 7, 11, tzinfo=UTC),
+            )
+        downgrade(revision="0007")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT id, evidence_file_key, evidence_file_name, evidence_file_type,"
+                    " evidence_file_size FROM commitment_updates ORDER BY id"
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (1, "K" * 32, "Site survey.pdf", "application/pdf", 2048),
+            (2, None, None, None, None),
+        ]
         engine.dispose()

@@ -20,6 +20,7 @@ from sqlalchemy import event
 
 from tests.factories import (
     make_commitment,
+    make_evidence_file,
     make_organisation,
     make_period,
     make_place,
@@ -419,15 +420,15 @@ def seed_private_data(session, world) -> None:
     )
     world["emissions"].owner_name = f"Owner {MARKER}"
     world["emissions"].owner_email = f"owner.{MARKER.lower()}@example.org"
-    # The accepted update's narrative, risks, evidence link and file stay with the team.
+    # The accepted update's narrative, risks, evidence link and files stay with the team.
     accepted = session.scalars(
         sa.select(CommitmentUpdate).where(CommitmentUpdate.commitment_id == world["wage"].id)
     ).one()
     accepted.narrative = f"Narrative {MARKER}"
     accepted.risks = f"Risks {MARKER}"
     accepted.evidence_url = f"https://intranet.example.org/{MARKER}"
-    accepted.evidence_file_key = "k" * 32
-    accepted.evidence_file_name = f"{MARKER}.pdf"
+    make_evidence_file(session, accepted, name=f"{MARKER}.pdf")
+    make_evidence_file(session, accepted, name=f"Second {MARKER}.xlsx")
     accepted.updated_by_id = lead.id
     # Greenway's Q2 return: submitted, not accepted; an off-track status with a narrative.
     submitted = make_return(
@@ -465,7 +466,7 @@ def seed_private_data(session, world) -> None:
         narrative=f"Sent back {MARKER}",
     )
     draft = make_return(session, harbour, make_period(session, Quarter(2024, 3)))
-    add_update(
+    draft_update = add_update(
         session,
         draft,
         world["emissions"],
@@ -473,10 +474,9 @@ def seed_private_data(session, world) -> None:
         complete=False,
         narrative=f"Draft {MARKER}",
         evidence_url=f"https://example.org/{MARKER}",
-        evidence_file_key="d" * 32,
-        evidence_file_name=f"draft-{MARKER}.xlsx",
         evidence_grade=EvidenceGrade.EVIDENCE_ATTACHED,
     )
+    make_evidence_file(session, draft_update, name=f"draft-{MARKER}.xlsx", key=f"{MARKER}" * 4)
     # Who moved a goalpost is not public (the change and its reason are).
     world["wage"].target_changes[0].changed_by_id = lead.id
     session.add(

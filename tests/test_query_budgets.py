@@ -25,6 +25,7 @@ from tracker.models import (
     AuditEvent,
     Commitment,
     CommitmentUpdate,
+    EvidenceFile,
     JobRun,
     Notification,
     Organisation,
@@ -116,6 +117,29 @@ class World:
                     }
                 )
         self.session.execute(sa.insert(CommitmentUpdate), rows)
+        # Two evidence files on each of this quarter's updates: pages that list files read them
+        # with the updates, never one query per file or per update.
+        updates = self.session.execute(
+            sa.select(CommitmentUpdate.id).where(
+                CommitmentUpdate.return_id == self.home_returns[1],
+                CommitmentUpdate.commitment_id.in_(commitment_ids),
+            )
+        ).scalars()
+        self.session.execute(
+            sa.insert(EvidenceFile),
+            [
+                {
+                    "update_id": update_id,
+                    "key": f"{update_id:08d}-{n}".ljust(32, "k"),
+                    "name": f"Evidence {n}.pdf",
+                    "content_type": "application/pdf",
+                    "size": 1000,
+                    "uploaded_at": ON,
+                }
+                for update_id in updates
+                for n in range(2)
+            ],
+        )
 
     def grow(self, *, organisations: int, home_commitments: int) -> None:
         """More organisations (each with three commitments, two returns, a lead, emails and a

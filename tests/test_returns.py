@@ -339,7 +339,9 @@ def test_evidence_files_are_checked_and_served_only_to_those_allowed(
     assert response.status_code == 302
     row = db.session.scalar(sa.select(CommitmentUpdate))
     assert row.evidence_grade == EvidenceGrade.EVIDENCE_ATTACHED
-    download = client.get(update_url(setting, setting["homes"]) + "/evidence")
+    link = get_page(client, url(setting, "/check")).link("report.pdf")
+    assert link == update_url(setting, setting["homes"]) + f"/evidence/{row.evidence_files[0].id}"
+    download = client.get(link)
     assert download.status_code == 200 and download.data == pdf
     assert "attachment" in download.headers["Content-Disposition"]
     download.close()
@@ -347,11 +349,8 @@ def test_evidence_files_are_checked_and_served_only_to_those_allowed(
     sign_in(
         outsider, make_user(db_session, Role.LEAD, organisations=[make_organisation(db_session)])
     )
-    assert outsider.get(update_url(setting, setting["homes"]) + "/evidence").status_code == 404
-    assert (
-        app.test_client().get(update_url(setting, setting["homes"]) + "/evidence").status_code
-        == 302
-    )
+    assert outsider.get(link).status_code == 404
+    assert app.test_client().get(link).status_code == 302
 
 
 def test_a_return_cannot_start_before_its_window_opens(client, db_session, setting):

@@ -16,6 +16,11 @@ The rules, and why:
 - **Random keys.** Each file is stored under ``secrets.token_urlsafe(24)`` (192 bits), so names
   cannot collide or be guessed, and a key is checked against the token alphabet before it
   becomes a path, so there is no path traversal.
+- **Nothing kept that nothing uses.** A stored file is part of an update once an evidence row
+  names its key. Until then it is a pending upload (tracker/returns/pending.py), good for
+  ``PENDING_KEPT_FOR``; a file no row names and older than that is deleted by a daily job
+  (``tracker.services.evidence_files.prune_unattached``, using ``kept_before``). So the folder
+  belongs to one database: two databases must not share it.
 - **Served as a download.** ``Content-Disposition: attachment``, the detected type,
   ``nosniff``, ``no-store`` and a sandboxing CSP: a file is never rendered as a page of this
   site.
@@ -34,8 +39,9 @@ import struct
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, BinaryIO, Protocol
@@ -46,12 +52,14 @@ from werkzeug.exceptions import NotFound
 
 __all__ = [
     "ALLOWED_TYPES",
+    "PENDING_KEPT_FOR",
     "EvidenceError",
     "FileType",
     "StoredFile",
     "delete",
     "display_name",
     "evidence_folder",
+    "kept_before",
     "open_stored",
     "path_for",
     "send_stored",
@@ -70,7 +78,7 @@ class FileType:
 
 _OOXML = "application/vnd.openxmlformats-officedocument"
 
-# Content type (as stored in CommitmentUpdate.evidence_file_type) → what it is. How each is
+# Content type (as stored in EvidenceFile.content_type) → what it is. How each is
 # recognised: PDF by "%PDF-"; PNG, JPEG, GIF and WebP by their signatures; Word, Excel and
 # PowerPoint by a ZIP directory holding "[Content_Types].xml" and "word/", "xl/" or "ppt/";
 # OpenDocument by its uncompressed "mimetype" entry; CSV and text by being valid UTF-8 with no
@@ -104,6 +112,10 @@ KEY_BYTES = 24
 _KEY = re.compile(r"[A-Za-z0-9_-]{32,100}")  # token_urlsafe(24) is 32 characters
 NAME_LIMIT = 255
 _FALLBACK_STEM = "evidence"
+
+
+# How long a file chosen on a refused form waits for its update to be saved.
+PENDING_KEPT_FOR = timedelta(days=1)
 
 
 class EvidenceError(ValueError):
@@ -163,6 +175,22 @@ def open_stored(key: str, folder: Path | None = None) -> BinaryIO:
 def delete(key: str, folder: Path | None = None) -> None:
     """Remove a kept file; a file that is already gone is fine."""
     path_for(key, folder).unlink(missing_ok=True)
+
+
+def kept_before(moment: datetime, folder: Path | None = None) -> Iterator[str]:
+    """The keys of kept files last written before ``moment`` (anything else there is left)."""
+    root = Path(folder) if folder is not None else evidence_folder()
+    if not root.is_dir():
+        return
+    for shelf in sorted(root.iterdir()):
+        if not shelf.is_dir() or len(shelf.name) != 2:
+            continue
+        for path in sorted(shelf.iterdir()):
+            key = path.name
+            if not (_KEY.fullmatch(key) and key[:2] == shelf.name and path.is_file()):
+                continue
+            if datetime.fromtimestamp(path.stat().st_mtime, UTC) < moment:
+                yield key
 
 
 # -- Keeping a file --------------------------------------------------------------------------

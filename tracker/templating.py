@@ -14,6 +14,7 @@ from flask_login import current_user
 from tracker.charts import format_amount
 from tracker.domain.enums import Role
 from tracker.domain.updates import status_tag
+from tracker.evidence import ALLOWED_TYPES
 from tracker.security import csp_nonce
 
 _PRIVATE_ORGANISATION_PAGE = re.compile(r"^/organisations/[^/]+/(returns|commitments)(/|$)")
@@ -67,6 +68,23 @@ def long_date(value: date | None) -> str:
     return value.strftime("%-d %B %Y") if value else ""
 
 
+def file_size(size: int | None) -> str:
+    """A file's size as people read it: 900 bytes, 12 KB, 1.5 MB."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} byte{'s' if size != 1 else ''}"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+
+
+def file_kind(content_type: str | None) -> str:
+    """What a stored file is, in words: "PDF", "Word document"."""
+    known = ALLOWED_TYPES.get(content_type or "")
+    return known.label if known else "File"
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
@@ -82,4 +100,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["london_time"] = london_time
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["amount"] = _amount
+    app.jinja_env.filters["file_size"] = file_size
+    app.jinja_env.filters["file_kind"] = file_kind
     app.jinja_env.globals["delivery_status_tag"] = status_tag

@@ -108,3 +108,82 @@ def test_the_leads_quarter_then_the_admins_review(live_server, page, check_acces
         check_accessibility(page, name)
     page.goto(live_server + f"/admin/periods/{quarter['period']}")
     check_accessibility(page, "admin-period-dates")
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture(scope="module")
+def evidence_quarter(browser_app, quarter):
+    """Another organisation in the same open quarter, for the evidence journey."""
+    with browser_app.app_context():
+        place = make_place(db.session)
+        org = make_organisation(db.session, name="Evidence Trust", slug="evidence-trust")
+        make_commitment(
+            db.session,
+            org,
+            title="Insulate 200 homes",
+            target_value=Decimal(200),
+            unit="homes",
+            primary_priority_id=place.priorities[3].id,
+        )
+        lead = make_user(
+            db.session, Role.LEAD, organisations=[org], email="evidence.lead@example.org"
+        )
+        db.session.commit()
+        return {"period": quarter["period"], "lead": lead.email}
+
+
+def test_one_round_of_errors_keeps_the_chosen_file_then_lists_each_file(
+    live_server, page, check_accessibility, evidence_quarter
+):
+    sign_in(page, live_server, evidence_quarter["lead"])
+    page.goto(f"{live_server}/organisations/evidence-trust/returns/{evidence_quarter['period']}")
+    page.get_by_role("link", name="Insulate 200 homes").click()
+
+    page.get_by_label("At risk").check()
+    page.get_by_label("Progress so far").fill("lots")
+    page.get_by_label("Link to evidence (optional)").fill("not a link")
+    page.get_by_label("Add a file as evidence (optional)").set_input_files(
+        {"name": "survey.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    page.get_by_role("button", name="Save and continue").click()
+
+    summary = page.locator(".govuk-error-summary")
+    assert summary.locator("li").all_inner_texts() == [
+        "Progress so far must be a number, like 120 or 45.5",
+        "Explain what is holding the commitment back",
+        "Enter the evidence link in the correct format, like https://www.example.org/report",
+    ]
+    assert page.get_by_text("You chose survey.pdf. It will be attached when you save.").is_visible()
+    check_accessibility(page, "return-update-errors-with-pending-file")
+    # The summary's links take the keyboard to each field.
+    summary.get_by_role("link", name="Explain what is holding the commitment back").click()
+    assert page.evaluate("document.activeElement.id") == "narrative"
+
+    page.get_by_label("Progress so far").fill("60")
+    page.get_by_label("Progress update").fill("The contractor started late.")
+    page.get_by_label("Link to evidence (optional)").fill("https://example.org/plan")
+    page.get_by_role("button", name="Save as draft").click()
+    page.get_by_text("Your draft has been saved").wait_for()
+
+    # A second file on another save: both are listed, each a download, each removable.
+    page.get_by_role("link", name="Insulate 200 homes").click()
+    page.get_by_label("Add a file as evidence (optional)").set_input_files(
+        {"name": "photos.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    page.get_by_role("button", name="Save as draft").click()
+    page.get_by_text("Your draft has been saved").wait_for()
+    page.get_by_role("link", name="Insulate 200 homes").click()
+    files = page.locator("#evidence-files a")
+    assert files.all_inner_texts() == ["survey.pdf", "photos.pdf"]
+    check_accessibility(page, "return-update-with-files")
+    with page.expect_download() as download:
+        files.first.click()
+    assert download.value.suggested_filename == "survey.pdf"
+
+    page.get_by_label("survey.pdf").check()
+    page.get_by_role("button", name="Save and continue").click()
+    assert "Check your answers" in page.get_by_role("heading", level=1).inner_text()
+    assert page.get_by_role("link", name="photos.pdf").is_visible()
+    assert page.get_by_role("link", name="survey.pdf").count() == 0

@@ -40,6 +40,12 @@ class Page:
             return []
         return [item.get_text(" ", strip=True) for item in summary.select("li")]
 
+    @property
+    def error_links(self) -> list[str]:
+        """Where each message in the error summary leads (``#field-id``)."""
+        summary = self.soup.select_one(".govuk-error-summary")
+        return [a["href"] for a in summary.select("li a")] if summary else []
+
     def link(self, text: str) -> str:
         for anchor in self.soup.find_all("a"):
             if anchor.get_text(" ", strip=True) == text:
@@ -52,6 +58,19 @@ def get_page(client: FlaskClient, url: str, *, status: int = 200) -> Page:
     assert response.status_code == status, (
         f"GET {url}: expected {status}, got {response.status_code}"
     )
+    return _page(response)
+
+
+def post_page(client: FlaskClient, url: str, data: dict, *, status: int = 200) -> Page:
+    """Send a form (multipart, so it may carry files) and read the page that answers it."""
+    response = client.post(url, data=data, content_type="multipart/form-data")
+    assert response.status_code == status, (
+        f"POST {url}: expected {status}, got {response.status_code}"
+    )
+    return _page(response)
+
+
+def _page(response: TestResponse) -> Page:
     assert response.mimetype == "text/html"
     page = Page(response, BeautifulSoup(response.get_data(as_text=True), "html.parser"))
     # Every page says where you are: its own title, then the service's name.

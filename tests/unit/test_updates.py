@@ -179,14 +179,48 @@ def test_problems_follow_the_order_of_the_form_one_per_field():
         progress_value=D("-3"),
         evidence_url="nope",
         risks="r" * 3_000,
+        file_count=11,
     )
     assert [problem.field for problem in problems] == [
         "status",
         "progress_value",
         "narrative",
         "evidence_url",
+        "evidence_file",
         "risks",
     ]
+
+
+def test_a_draft_may_lack_a_status_and_an_explanation():
+    assert check(status=None, draft=True) == []
+    assert check(status=S.AT_RISK, narrative=None, draft=True) == []
+    assert check(status=S.DISCONTINUED, narrative=" ", draft=True) == []
+
+
+def test_a_draft_still_refuses_what_is_malformed():
+    problems = check(
+        status=None,
+        narrative="n" * 6_000,
+        progress_value=D("-3"),
+        evidence_url="javascript:alert(1)",
+        risks="r" * 3_000,
+        file_count=11,
+        draft=True,
+    )
+    assert [problem.field for problem in problems] == [
+        "progress_value",
+        "narrative",
+        "evidence_url",
+        "evidence_file",
+        "risks",
+    ]
+
+
+def test_an_update_holds_up_to_ten_files():
+    assert check(file_count=10) == []
+    assert messages(check(file_count=11)) == {
+        "evidence_file": "An update can have up to 10 files: remove one before you add another"
+    }
 
 
 @pytest.mark.parametrize(

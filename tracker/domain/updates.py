@@ -13,6 +13,11 @@ an evidence link and the risks or support needed.
   places (the ``Numeric(18, 4)`` column).
 - **Evidence link** is optional; when given it is an http(s) address with a host, up to 2,000
   characters (the column's size).
+- **Evidence files**: up to ``EVIDENCE_FILES_MAX`` per update, each checked by its content
+  (tracker/evidence.py).
+- **A draft** may be half done: no status yet, no narrative yet. What it does say must still be
+  well formed (a number that is a number, a link that is a link, lengths within their limits),
+  so a draft never holds what a complete update could not.
 - **Current status** of a commitment is its latest accepted update's, ``not_started`` if none.
 - **"No change since last quarter"** is one click: it copies the previous update and counts the
   quarters without change (it still counts as reporting).
@@ -36,6 +41,8 @@ RISKS_MAX = 2_000
 EVIDENCE_URL_MAX = 2_000
 PROGRESS_VALUE_LIMIT = Decimal(10) ** 12
 PROGRESS_VALUE_PLACES = 4
+# Enough for a report, its appendix and a few photographs; more is a sign of the wrong place.
+EVIDENCE_FILES_MAX = 10
 
 # Delivery ends with these: nothing more can stall.
 FINAL_STATUSES = frozenset({DeliveryStatus.COMPLETED, DeliveryStatus.DISCONTINUED})
@@ -51,7 +58,7 @@ _TAG_CLASSES = {
 }
 
 # The fields in the order the update form shows them, so the error summary follows the page.
-FIELD_ORDER = ("status", "progress_value", "narrative", "evidence_url", "risks")
+FIELD_ORDER = ("status", "progress_value", "narrative", "evidence_url", "evidence_file", "risks")
 
 
 @dataclass(frozen=True)
@@ -70,17 +77,23 @@ def check_update(
     has_numeric_target: bool,
     evidence_url: str | None,
     risks: str | None,
+    file_count: int = 0,
+    draft: bool = False,
 ) -> list[UpdateProblem]:
-    """Everything wrong with an update, one problem per field, in the order of the form."""
+    """Everything wrong with an update, one problem per field, in the order of the form.
+
+    A ``draft`` is not asked for what it has not got yet (a status, an explanation); whatever
+    it does hold is checked as strictly as a complete update's.
+    """
     problems = {}
     status_ = _status_or_none(status)
-    if status_ is None:
+    if status_ is None and not draft:
         problems["status"] = "Select how the commitment is going"
 
     text = _text(narrative)
-    if not text and status_ in {DeliveryStatus.AT_RISK, DeliveryStatus.OFF_TRACK}:
+    if not text and status_ in {DeliveryStatus.AT_RISK, DeliveryStatus.OFF_TRACK} and not draft:
         problems["narrative"] = "Explain what is holding the commitment back"
-    elif not text and status_ is DeliveryStatus.DISCONTINUED:
+    elif not text and status_ is DeliveryStatus.DISCONTINUED and not draft:
         problems["narrative"] = "Give the reason the commitment was discontinued"
     elif len(text) > NARRATIVE_MAX:
         problems["narrative"] = f"Progress update must be {NARRATIVE_MAX:,} characters or less"
@@ -96,7 +109,18 @@ def check_update(
     if url_problem:
         problems["evidence_url"] = url_problem
 
+    files_problem = too_many_files(file_count)
+    if files_problem:
+        problems["evidence_file"] = files_problem
+
     return [UpdateProblem(field, problems[field]) for field in FIELD_ORDER if field in problems]
+
+
+def too_many_files(count: int) -> str | None:
+    """The message when an update would hold more evidence files than it may."""
+    if count <= EVIDENCE_FILES_MAX:
+        return None
+    return f"An update can have up to {EVIDENCE_FILES_MAX} files: remove one before you add another"
 
 
 def status_tag(status: DeliveryStatus | str) -> tuple[str, str]:

@@ -9,7 +9,13 @@ from tracker.models.notification import Notification
 from tracker.models.organisation import Organisation, OrganisationContact
 from tracker.models.place import Place, Priority
 from tracker.models.pledge import Commitment, Milestone, Pledge, TargetChange, Theme
-from tracker.models.reporting import CommitmentUpdate, ReportingPeriod, Return, ReturnEvent
+from tracker.models.reporting import (
+    CommitmentUpdate,
+    EvidenceFile,
+    ReportingPeriod,
+    Return,
+    ReturnEvent,
+)
 from tracker.models.user import User
 
 __all__ = [
@@ -18,6 +24,7 @@ __all__ = [
     "BoardSummary",
     "Commitment",
     "CommitmentUpdate",
+    "EvidenceFile",
     "JobRun",
     "Milestone",
     "Notification",

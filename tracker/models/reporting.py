@@ -178,12 +178,6 @@ class CommitmentUpdate(Timestamped, Base):
         CheckConstraint("NOT complete OR status IS NOT NULL", name="complete_has_status"),
         CheckConstraint("unchanged_quarters >= 0", name="unchanged_quarters_not_negative"),
         CheckConstraint(
-            "evidence_file_size IS NULL OR evidence_file_size >= 0", name="file_size_not_negative"
-        ),
-        CheckConstraint(
-            "(evidence_file_key IS NULL) = (evidence_file_name IS NULL)", name="file_has_name"
-        ),
-        CheckConstraint(
             "evidence_grade <> 'verified' OR verified_at IS NOT NULL", name="verified_has_time"
         ),
     )
@@ -203,11 +197,6 @@ class CommitmentUpdate(Timestamped, Base):
     evidence_grade: Mapped[EvidenceGrade] = mapped_column(
         enum_column(EvidenceGrade), default=EvidenceGrade.SELF_DECLARED
     )
-    # An uploaded file, kept outside the web root under a random key (tracker/evidence.py).
-    evidence_file_key: Mapped[str | None] = mapped_column(String(100))
-    evidence_file_name: Mapped[str | None] = mapped_column(String(255))
-    evidence_file_type: Mapped[str | None] = mapped_column(String(100))
-    evidence_file_size: Mapped[int | None]
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     verified_at: Mapped[datetime | None]
     risks: Mapped[str | None] = mapped_column(Text)
@@ -228,5 +217,44 @@ class CommitmentUpdate(Timestamped, Base):
     commitment: Mapped[Commitment] = relationship()
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
+    # Uploaded files, oldest first. Removing one from the list deletes its row; the stored file
+    # itself is deleted by whoever removed it, once that change is committed.
+    evidence_files: Mapped[list[EvidenceFile]] = relationship(
+        back_populates="update",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="(EvidenceFile.uploaded_at, EvidenceFile.id)",
+    )
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def has_evidence(self) -> bool:
+        """A link or at least one file: what "evidence attached" means."""
+        return bool(self.evidence_url or self.evidence_files)
+
+
+class EvidenceFile(Base):
+    """One uploaded file of an update, kept outside the web root under a random key.
+
+    The bytes live in the evidence store (tracker/evidence.py); this row is what makes a stored
+    file part of an update. A stored file no row names is a pending upload or a leftover, and
+    is deleted once it is a day old (``tracker.services.evidence_files.prune_unattached``).
+    """
+
+    __tablename__ = "evidence_files"
+    __table_args__ = (CheckConstraint("size >= 0", name="size_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    update_id: Mapped[int] = mapped_column(
+        ForeignKey("commitment_updates.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    update: Mapped[CommitmentUpdate] = relationship(back_populates="evidence_files")
+    uploaded_by: Mapped[User | None] = relationship()

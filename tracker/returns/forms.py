@@ -9,7 +9,6 @@ from typing import Any
 from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
-    GovCheckboxInput,
     GovDateInput,
     GovFileInput,
     GovRadioInput,
@@ -17,11 +16,18 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextArea,
     GovTextInput,
 )
-from wtforms import BooleanField, DateField, HiddenField, RadioField, StringField, SubmitField
+from wtforms import (
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from tracker.domain.enums import DeliveryStatus
-from tracker.domain.updates import NARRATIVE_MAX, RISKS_MAX
+from tracker.domain.updates import EVIDENCE_FILES_MAX, NARRATIVE_MAX, RISKS_MAX
 from tracker.forms import Form, options
 
 STATUS_HINTS = {
@@ -61,11 +67,22 @@ class UpdateForm(Form):
         validators=[Length(max=4000)],
     )
     evidence_file = FileField(
-        "Upload a file as evidence (optional)",
+        "Add a file as evidence (optional)",
         widget=GovFileInput(),
-        description="PDF, Word, Excel, PowerPoint, OpenDocument, CSV, text or an image",
+        description=(
+            "PDF, Word, Excel, PowerPoint, OpenDocument, CSV, text or an image."
+            f" An update can have up to {EVIDENCE_FILES_MAX} files."
+        ),
     )
-    remove_file = BooleanField("Remove the uploaded file", widget=GovCheckboxInput())
+    # Ticked attached files (their ids) come off the update when it is saved. The template draws
+    # these checkboxes itself: the list of files is the page's, not the form's.
+    remove_files = SelectMultipleField(
+        "Remove files", coerce=int, validate_choice=False, validators=[Optional()]
+    )
+    # Files kept from an earlier refusal of this form: signed tokens (tracker/returns/pending.py)
+    # and, ticked, the keys of those not to attach after all.
+    pending_upload = SelectMultipleField(validate_choice=False, validators=[Optional()])
+    drop_pending = SelectMultipleField(validate_choice=False, validators=[Optional()])
     risks = StringField(
         "Risks or support needed (optional)",
         widget=GovCharacterCount(),

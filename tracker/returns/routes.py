@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.auth.access import organisation, signed_in
 from tracker.domain.enums import DeliveryStatus, Role
 from tracker.domain.permissions import Action, allowed
 from tracker.domain.progress import percent_complete
+from tracker.domain.updates import too_many_files
 from tracker.evidence import EvidenceError, send_stored, store
 from tracker.evidence import delete as delete_stored
 from tracker.extensions import db
 from tracker.models import Commitment, CommitmentUpdate, ReportingPeriod
 from tracker.returns.forms import STATUS_HINTS, UpdateForm
+from tracker.returns.pending import PendingUpload, UploadPlace, pending_upload, pending_uploads
 from tracker.services import returns as service
+from tracker.services.evidence_files import evidence_file
 from tracker.services.periods import (
     all_periods,
     expects_return,
@@ -105,7 +118,7 @@ def _form_input(form: UpdateForm, commitment: Commitment) -> service.UpdateInput
         narrative=form.narrative.data,
         evidence_url=form.evidence_url.data,
         risks=form.risks.data,
-        remove_file=bool(form.remove_file.data),
+        remove_files=frozenset(form.remove_files.data or ()),
     )
 
 
@@ -136,85 +149,121 @@ def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
 
     form = UpdateForm()
     existing = task.update
-    theirs = None
     if request.method == "GET":
         _fill(form, existing)
-    elif form.validate_on_submit():
-        data = _form_input(form, commitment)
-        complete = bool(form.save.data or form.no_change.data)
-        if form.no_change.data:
-            data = service.carried_forward(g.organisation, reporting_period, commitment)
-        problems = service.problems_with(commitment, data) if complete else []
-        upload = request.files.get(form.evidence_file.name)
-        # Kept only once everything else is right, so a refused form leaves no file behind.
-        if not problems and upload and upload.filename and not form.no_change.data:
-            try:
-                data = _with_file(data, upload)
-            except EvidenceError as error:
-                problems.append(("evidence_file", str(error)))
-        replaced_file = existing.evidence_file_key if existing else None
-        if not problems:
-            try:
-                version = int(form.version.data) if (form.version.data or "").isdigit() else None
-                service.save_update(
-                    g.organisation,
-                    reporting_period,
-                    commitment,
-                    data,
-                    version=version,
-                    complete=complete,
-                    actor=current_user._get_current_object(),
-                    today=today(),
-                )
-                db.session.commit()
-            except service.StaleUpdate as stale:
-                db.session.rollback()
-                _discard_new_file(data)
-                theirs = db.session.get(CommitmentUpdate, stale.theirs.id)
-                form.status.errors = [str(stale)]
-                return _render_update(form, view, task, commitment, theirs=theirs), 409
-            except StaleDataError:
-                db.session.rollback()
-                _discard_new_file(data)
-                theirs = db.session.scalar(
-                    select(CommitmentUpdate).where(
-                        CommitmentUpdate.return_id == view.return_.id,
-                        CommitmentUpdate.commitment_id == commitment.id,
-                    )
-                )
-                form.status.errors = [str(service.StaleUpdate(theirs))]
-                return _render_update(form, view, task, commitment, theirs=theirs), 409
-            except service.ReturnError as error:
-                db.session.rollback()
-                _discard_new_file(data)
-                flash(str(error))
-                return redirect(back)
-            if replaced_file and (data.file is not None or data.remove_file):
-                delete_stored(replaced_file)  # only after the commit that stopped using it
-            if form.draft.data:
-                flash("Your draft has been saved", "success")
-                return redirect(back)
-            return redirect(_next_task_url(view, commitment) or back)
-        for field_name, message in problems:
-            field = getattr(form, field_name, form.status)
-            field.errors = [*field.errors, message]
-    return _render_update(form, view, task, commitment, theirs=theirs)
+        return _render_update(form, view, task, commitment)
 
-
-def _discard_new_file(data: service.UpdateInput) -> None:
-    if data.file is not None:
-        delete_stored(data.file.key)
-
-
-def _with_file(data: service.UpdateInput, upload) -> service.UpdateInput:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    from flask import current_app
-
-    stored = store(
-        upload.stream, upload.filename, max_bytes=current_app.config["EVIDENCE_MAX_BYTES"]
+    # One round: every field, the rules of the update and the chosen file are checked together,
+    # so the error summary lists everything at once.
+    form.validate()
+    place = UploadPlace(current_user.id, g.organisation.id, reporting_period.id, commitment.id)
+    # Left out: files the lead ticked not to attach, and any already attached (a form sent
+    # again from the browser's history).
+    skipped = set(form.drop_pending.data or ()) | {
+        f.key for f in (existing.evidence_files if existing else [])
+    }
+    pending = [
+        upload
+        for upload in pending_uploads(form.pending_upload.data or (), place)
+        if upload.file.key not in skipped
+    ]
+    complete = bool(form.save.data or form.no_change.data)
+    data = _form_input(form, commitment)
+    if form.no_change.data:
+        # Last quarter's words; the files chosen or ticked on the form still count, as the
+        # form promised ("It will be attached when you save").
+        carried = service.carried_forward(g.organisation, reporting_period, commitment)
+        data = replace(carried, remove_files=data.remove_files)
+    kept_files = [
+        f for f in (existing.evidence_files if existing else []) if f.id not in data.remove_files
+    ]
+    new_file = _keep_chosen_file(form, place, file_count=len(kept_files) + len(pending))
+    if new_file is not None:
+        pending.append(new_file)
+    data = replace(data, files=tuple(upload.file for upload in pending))
+    problems = service.problems_with(
+        commitment,
+        data,
+        complete=complete,
+        file_count=len(kept_files) + len(data.files),
     )
-    return replace(data, file=stored)
+    for field_name, message in problems:
+        field = getattr(form, field_name, form.status)
+        if not field.errors:  # one message per field: the form's own check came first
+            field.errors = [*field.errors, message]
+    if form.errors:
+        return _render_update(form, view, task, commitment, pending=pending)
+
+    removed_keys = [
+        f.key for f in (existing.evidence_files if existing else []) if f.id in data.remove_files
+    ]
+    try:
+        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        service.save_update(
+            g.organisation,
+            reporting_period,
+            commitment,
+            data,
+            version=version,
+            complete=complete,
+            actor=current_user._get_current_object(),
+            today=today(),
+        )
+        db.session.commit()
+    except (service.StaleUpdate, StaleDataError) as error:
+        db.session.rollback()
+        theirs = _their_update(view, commitment, error)
+        form.status.errors = [str(service.StaleUpdate(theirs))]
+        # Their change wins; what this person chose stays pending for their next save.
+        response = _render_update(form, view, task, commitment, theirs=theirs, pending=pending)
+        return response, 409
+    except service.ReturnError as error:
+        db.session.rollback()
+        if new_file is not None:
+            delete_stored(new_file.file.key)  # nothing will ever attach it
+        flash(str(error))
+        return redirect(back)
+    for key in removed_keys:
+        delete_stored(key)  # only after the commit that stopped using it
+    if form.draft.data:
+        flash("Your draft has been saved", "success")
+        return redirect(back)
+    return redirect(_next_task_url(view, commitment) or back)
+
+
+def _keep_chosen_file(
+    form: UpdateForm, place: UploadPlace, *, file_count: int
+) -> PendingUpload | None:
+    """Store the file chosen on this form, if it is acceptable, as a pending upload.
+
+    It is kept even when the rest of the form is refused, so it need not be chosen again;
+    a file refused for itself is not kept, and its message says so.
+    """
+    upload = request.files.get(form.evidence_file.name)
+    if not upload or not upload.filename:
+        return None
+    not_kept = "The file was not kept: choose it again"
+    too_many = too_many_files(file_count + 1)
+    if too_many:
+        form.evidence_file.errors = [*form.evidence_file.errors, f"{too_many}. {not_kept}"]
+        return None
+    try:
+        stored = store(
+            upload.stream, upload.filename, max_bytes=current_app.config["EVIDENCE_MAX_BYTES"]
+        )
+    except EvidenceError as error:
+        form.evidence_file.errors = [*form.evidence_file.errors, f"{error}. {not_kept}"]
+        return None
+    return pending_upload(stored, place)
+
+
+def _their_update(
+    view: service.ReturnView, commitment: Commitment, error: Exception
+) -> CommitmentUpdate | None:
+    """The update as the other person saved it, read afresh after the rollback."""
+    if isinstance(error, service.StaleUpdate):
+        return db.session.get(CommitmentUpdate, error.theirs.id)
+    return service.saved_update(view.organisation, view.period, commitment)
 
 
 def _fill(form: UpdateForm, existing: CommitmentUpdate | None) -> None:
@@ -245,7 +294,7 @@ def _next_task_url(view: service.ReturnView, done: Commitment) -> str | None:
     return url_for("returns.check", slug=view.organisation.slug, period=view.period.slug)
 
 
-def _render_update(form, view, task, commitment, *, theirs=None):  # type: ignore[no-untyped-def]
+def _render_update(form, view, task, commitment, *, theirs=None, pending=()):  # type: ignore[no-untyped-def]
     pct = None
     if (
         commitment.target_value is not None
@@ -258,6 +307,8 @@ def _render_update(form, view, task, commitment, *, theirs=None):  # type: ignor
             current=task.update.progress_value,
             direction=commitment.direction,
         )
+    removing = set(form.remove_files.data or ())
+    files = task.update.evidence_files if task.update else []
     return render_template(
         "returns/update.html",
         form=form,
@@ -266,36 +317,28 @@ def _render_update(form, view, task, commitment, *, theirs=None):  # type: ignor
         commitment=commitment,
         percent=pct,
         theirs=theirs,
+        pending=list(pending),
+        # Checkbox items for the GOV.UK macro: each attached file, and each file waiting.
+        remove_items=[
+            {"value": str(f.id), "text": f.name, "checked": f.id in removing} for f in files
+        ],
+        pending_items=[
+            {"value": u.file.key, "text": f"Do not attach {u.file.name}"} for u in pending
+        ],
         status_hints=STATUS_HINTS,
     )
 
 
-@bp.get("/organisations/<slug>/returns/<period>/commitments/<int:commitment_id>/evidence")
+@bp.get(
+    "/organisations/<slug>/returns/<period>/commitments/<int:commitment_id>/evidence/<int:file_id>"
+)
 @organisation(Action.VIEW)
-def evidence(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
-    reporting_period = _period_or_404(period)
-    commitment = _commitment_or_404(commitment_id)
-    return_ = service.find_return(g.organisation, reporting_period)
-    row = (
-        db.session.scalar(
-            select(CommitmentUpdate).where(
-                CommitmentUpdate.return_id == return_.id,
-                CommitmentUpdate.commitment_id == commitment.id,
-            )
-        )
-        if return_
-        else None
-    )
-    if row is None or row.evidence_file_key is None:
+def evidence(slug: str, period: str, commitment_id: int, file_id: int) -> ResponseReturnValue:
+    """One evidence file, as a download, for people allowed to see the return."""
+    found = evidence_file(g.organisation, _period_or_404(period), commitment_id, file_id)
+    if found is None:
         abort(404)
-    return send_stored(
-        _Stored(row.evidence_file_key, row.evidence_file_name, row.evidence_file_type or "")
-    )
-
-
-class _Stored:
-    def __init__(self, key: str, name: str, content_type: str) -> None:
-        self.key, self.name, self.content_type = key, name, content_type
+    return send_stored(found)
 
 
 @bp.get("/organisations/<slug>/returns/<period>/check")

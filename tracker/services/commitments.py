@@ -263,7 +263,10 @@ def commitment_page(organisation: Organisation, commitment_id: int) -> Commitmen
             Return.organisation_id == organisation.id,
         )
         .order_by(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
-        .options(contains_eager(CommitmentUpdate.return_).contains_eager(Return.period))
+        .options(
+            contains_eager(CommitmentUpdate.return_).contains_eager(Return.period),
+            selectinload(CommitmentUpdate.evidence_files),
+        )
     ).all()
     updates = [_update_entry(commitment, update) for update in rows]
     accepted = [e.update.status for e in updates if e.accepted]

@@ -863,7 +863,7 @@ class _Story:
         accept(return_, actor=self.admin, now=reviewed_at)
         self.stamp(reviewed_at)
         for row in rows:
-            if (row.evidence_url or row.evidence_file_key) and rng.random() < _VERIFY_CHANCE:
+            if row.has_evidence and rng.random() < _VERIFY_CHANCE:
                 verify_evidence(row, actor=self.admin, now=reviewed_at)
                 self.stamp(reviewed_at)
 

@@ -45,6 +45,7 @@ from tracker.extensions import db, insert_ignoring_conflicts
 from tracker.models import (
     Commitment,
     CommitmentUpdate,
+    EvidenceFile,
     Organisation,
     Priority,
     ReportingPeriod,
@@ -107,6 +108,21 @@ def find_return(organisation: Organisation, period: ReportingPeriod) -> Return |
     return db.session.scalar(
         select(Return).where(
             Return.organisation_id == organisation.id, Return.period_id == period.id
+        )
+    )
+
+
+def saved_update(
+    organisation: Organisation, period: ReportingPeriod, commitment: Commitment
+) -> CommitmentUpdate | None:
+    """The commitment's update in the organisation's return for the period, as saved now."""
+    return db.session.scalar(
+        select(CommitmentUpdate)
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .where(
+            Return.organisation_id == organisation.id,
+            Return.period_id == period.id,
+            CommitmentUpdate.commitment_id == commitment.id,
         )
     )
 
@@ -292,9 +308,11 @@ def return_views(
     updates: dict[int, dict[int, CommitmentUpdate]] = defaultdict(dict)
     if returns:
         for u in db.session.scalars(
-            select(CommitmentUpdate).where(
-                CommitmentUpdate.return_id.in_([r.id for r in returns.values()])
-            )
+            select(CommitmentUpdate)
+            .where(CommitmentUpdate.return_id.in_([r.id for r in returns.values()]))
+            # The files of every update in one query: check-answers, review and submission
+            # list them.
+            .options(selectinload(CommitmentUpdate.evidence_files))
         ):
             updates[u.return_id][u.commitment_id] = u
     previous = _previous_updates_of(organisation_ids, [period for _, period in wanted])
@@ -363,6 +381,8 @@ def _previous_updates_of(
             Return.period_id.in_([p.id for p in earlier]),
             Return.state.in_([ReturnState.SUBMITTED, ReturnState.ACCEPTED]),
         )
+        # The review compares last quarter's evidence too: its files in the same breath.
+        .options(selectinload(CommitmentUpdate.evidence_files))
     ):
         rows[(organisation_id, period_id)][row.commitment_id] = row
     return {
@@ -384,8 +404,9 @@ class UpdateInput:
     evidence_url: str | None = None
     risks: str | None = None
     no_change: bool = False
-    file: StoredFile | None = None
-    remove_file: bool = False
+    # Files to attach (already checked and stored), and ids of attached files to remove.
+    files: tuple[StoredFile, ...] = ()
+    remove_files: frozenset[int] = frozenset()
 
 
 def _editable_return(organisation: Organisation, period: ReportingPeriod, today: date) -> Return:
@@ -405,8 +426,14 @@ def _editable_return(organisation: Organisation, period: ReportingPeriod, today:
     return return_
 
 
-def problems_with(commitment: Commitment, data: UpdateInput) -> list[tuple[str, str]]:
-    """What stops an update being complete, as (field, message) pairs."""
+def problems_with(
+    commitment: Commitment, data: UpdateInput, *, complete: bool = True, file_count: int = 0
+) -> list[tuple[str, str]]:
+    """What stops an update being saved, as (field, message) pairs.
+
+    A complete update must meet every rule; a draft (``complete=False``) only has to be well
+    formed. ``file_count`` is how many files the update would hold.
+    """
     return [
         (problem.field, problem.message)
         for problem in check_update(
@@ -416,6 +443,8 @@ def problems_with(commitment: Commitment, data: UpdateInput) -> list[tuple[str, 
             has_numeric_target=commitment.target_value is not None,
             evidence_url=data.evidence_url,
             risks=data.risks,
+            file_count=file_count,
+            draft=not complete,
         )
     ]
 
@@ -453,7 +482,7 @@ def _snapshot(row: CommitmentUpdate) -> dict[str, object]:
         "progress_value": row.progress_value,
         "narrative": row.narrative,
         "evidence_url": row.evidence_url,
-        "evidence_file": row.evidence_file_name,
+        "evidence_files": [file.name for file in row.evidence_files],
         "risks": row.risks,
         "no_change": row.no_change,
         "complete": row.complete,
@@ -475,10 +504,11 @@ def save_update(
 
     ``version`` is the update's version the form was opened on (None for a first update); if
     someone saved since, nothing is written and ``StaleUpdate`` carries their version.
+    ``data.files`` are attached (a file already attached, from a form sent twice, is not
+    attached again) and ``data.remove_files`` removed; deleting a removed file from the store
+    is left to the caller, after the commit.
     """
     return_ = _editable_return(organisation, period, today)
-    if complete and problems_with(commitment, data):
-        raise ReturnError("The update is not complete")
     row = db.session.scalar(
         select(CommitmentUpdate).where(
             CommitmentUpdate.return_id == return_.id,
@@ -490,6 +520,22 @@ def save_update(
     created = row is None
     if created:
         row = CommitmentUpdate(return_id=return_.id, commitment_id=commitment.id)
+    attached = (
+        set(
+            db.session.scalars(
+                select(EvidenceFile.key).where(EvidenceFile.key.in_([f.key for f in data.files]))
+            )
+        )
+        if data.files
+        else set()
+    )
+    new_files = [file for file in data.files if file.key not in attached]
+    kept = [file for file in row.evidence_files if file.id not in data.remove_files]
+    problems = problems_with(
+        commitment, data, complete=complete, file_count=len(kept) + len(new_files)
+    )
+    if problems:
+        raise ReturnError(problems[0][1])
     before = {} if created else _snapshot(row)
     unchanged = 0
     if data.no_change:
@@ -503,15 +549,21 @@ def save_update(
     row.no_change = data.no_change
     row.unchanged_quarters = unchanged
     row.complete = complete
-    if data.remove_file or data.file is not None:
-        row.evidence_file_key = row.evidence_file_name = row.evidence_file_type = None
-        row.evidence_file_size = None
-    if data.file is not None:
-        row.evidence_file_key = data.file.key
-        row.evidence_file_name = data.file.name
-        row.evidence_file_type = data.file.content_type
-        row.evidence_file_size = data.file.size
-    has_evidence = bool(row.evidence_url or row.evidence_file_key)
+    if len(kept) != len(row.evidence_files) or new_files:
+        row.evidence_files = kept + [
+            EvidenceFile(
+                key=file.key,
+                name=file.name,
+                content_type=file.content_type,
+                size=file.size,
+                uploaded_by_id=actor.id,
+            )
+            for file in new_files
+        ]
+        # A new version even when no column changed: a form opened before this change of files
+        # is stale, so two saves cannot both attach or remove the same file.
+        row.updated_at = datetime.now(UTC)
+    has_evidence = row.has_evidence
     if row.evidence_grade != EvidenceGrade.VERIFIED or not has_evidence:
         row.evidence_grade = (
             EvidenceGrade.EVIDENCE_ATTACHED if has_evidence else EvidenceGrade.SELF_DECLARED
@@ -678,7 +730,7 @@ def update_snapshot(
 
 def evidence_file_names(update: CommitmentUpdate) -> list[str]:
     """The names of the files attached to an update as evidence."""
-    return [update.evidence_file_name] if update.evidence_file_name else []
+    return [file.name for file in update.evidence_files]
 
 
 def submission_snapshot(tasks: Sequence[Task]) -> dict[str, Any]:
@@ -823,7 +875,7 @@ def send_back(return_: Return, comment: str, *, actor: User, now: datetime) -> b
 
 def verify_evidence(row: CommitmentUpdate, *, actor: User, now: datetime) -> None:
     """An admin confirms the evidence: the update's grade becomes verified."""
-    if not (row.evidence_url or row.evidence_file_key):
+    if not row.has_evidence:
         raise ReturnError("There is no evidence to verify")
     row.evidence_grade = EvidenceGrade.VERIFIED
     row.verified_by_id = actor.id
