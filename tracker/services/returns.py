@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from flask import current_app, render_template, url_for
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -41,7 +40,7 @@ from tracker.models import (
     Return,
     User,
 )
-from tracker.services import audit
+from tracker.services import audit, return_emails
 from tracker.services.periods import state_on
 
 EDITABLE = {ReturnState.NOT_STARTED, ReturnState.DRAFT, ReturnState.RETURNED}
@@ -547,6 +546,7 @@ def submit(
         organisation_id=organisation.id,
         after={"period": period.slug, "late": view.late},
     )
+    return_emails.submitted(return_, actor=actor, now=now)
     return SubmitOutcome(True, "Return submitted")
 
 
@@ -587,6 +587,7 @@ def accept(return_: Return, *, actor: User, now: datetime) -> bool:
     audit.record(
         "accepted", "return", return_.id, actor=actor, organisation_id=return_.organisation_id
     )
+    return_emails.accepted(return_, actor=actor, now=now)
     return True
 
 
@@ -609,43 +610,13 @@ def _has_newer_accepted(return_: Return) -> set[int]:
 
 def send_back(return_: Return, comment: str, *, actor: User, now: datetime) -> bool:
     """Return a submitted return to its leads with a comment; they are emailed."""
-    from tracker.mail import queue_email, safe_header
-
     comment = comment.strip()
     if not comment:
         raise ReturnError("Say what needs changing")
     if not _review(return_, ReturnState.RETURNED, actor=actor, now=now, comment=comment):
         return False
     organisation = return_.organisation
-    period = return_.period
-    link = current_app.config["PUBLIC_BASE_URL"] + url_for(
-        "returns.task_list", slug=organisation.slug, period=period.slug
-    )
-    for lead in organisation.leads:
-        if not lead.active:
-            continue
-        context = {
-            "lead": lead,
-            "organisation": organisation,
-            "period": period,
-            "comment": comment,
-            "link": link,
-            "reviewer": actor,
-        }
-        queue_email(
-            kind="return_sent_back",
-            idempotency_key=f"return-sent-back:{return_.id}:{return_.version}:{lead.id}",
-            to_email=lead.email,
-            to_name=safe_header(lead.name),
-            subject=safe_header(f"{organisation.name}: your {period.label} return needs changes")[
-                :300
-            ],
-            text=render_template("emails/return_sent_back.txt", **context),
-            html=render_template("emails/return_sent_back.html", **context),
-            organisation_id=organisation.id,
-            period_id=period.id,
-            user_id=lead.id,
-        )
+    return_emails.sent_back(return_, comment, actor=actor)
     audit.record(
         "sent back",
         "return",
