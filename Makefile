@@ -35,6 +35,9 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	fi
 	@touch $@
 
+# Links in emails point at the address `make run` serves (the demo, the web app and the
+# scheduler all write emails), unless PUBLIC_BASE_URL is set.
+run: export override PUBLIC_BASE_URL := $(or $(strip $(PUBLIC_BASE_URL)),http://$(HOST):$(PORT))
 run: install ## Set up, load the Luton seed if empty, serve on http://127.0.0.1:5000 with the scheduler (PORT=… to change)
 	@$(BIN)/tracker db upgrade 2>&1 | grep -v '^INFO  \[alembic.runtime.migration\] \(Context\|Will assume\)' || true
 	@$(BIN)/tracker seed load seed/luton-2040-pledges.txt --if-empty > instance/seed-report.txt

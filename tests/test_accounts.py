@@ -208,7 +208,7 @@ def test_a_deactivated_account_gets_no_reset_email(client, db_session, mail_to):
 def test_sign_in_and_out(client, db_session):
     user = make_user(db_session, Role.BOARD, name="Bo Board")
     response = client.post("/sign-in", data={"email": user.email, "password": PASSWORD})
-    assert response.headers["Location"] == "/"  # board members start on the pledges
+    assert response.headers["Location"] == "/board"  # board members start on the summary
     page = get_page(client, "/account")
     assert "Bo Board" in page.text
     assert page.response.headers["Cache-Control"] == "no-store"
@@ -259,6 +259,27 @@ def test_next_redirects_stay_on_this_site(client, db_session):
         )
         assert response.headers["Location"] == expected, target
         client.post("/sign-out")
+
+
+def test_each_role_lands_where_its_work_is_unless_next_says_otherwise(client, db_session):
+    organisation = make_organisation(db_session)
+    for role, home, heading in [
+        (Role.BOARD, "/board", "Place Board summary"),
+        (Role.ADMIN, "/admin", "Admin"),
+        (Role.LEAD, "/returns", "Your returns"),
+    ]:
+        user = make_user(
+            db_session, role, organisations=[organisation] if role == Role.LEAD else []
+        )
+        response = client.post("/sign-in", data={"email": user.email, "password": PASSWORD})
+        assert response.headers["Location"] == home, role
+        assert heading in get_page(client, home).text, role
+        client.post("/sign-out")
+    board = make_user(db_session, Role.BOARD)
+    response = client.post(
+        "/sign-in?next=/organisations", data={"email": board.email, "password": PASSWORD}
+    )
+    assert response.headers["Location"] == "/organisations"
 
 
 def test_a_fresh_session_on_sign_in(client, db_session):

@@ -462,11 +462,13 @@ def test_the_outbox_has_last_quarters_reminders_and_chases_and_todays_reminders(
         select(Notification).where(
             Notification.period_id == latest.id, Notification.kind != "board_published"
         )
-    )
+    ).all()
     kinds = Counter()
     for email in past:
         kinds[email.kind] += 1
         assert email.state == "sent", email.kind
+        if email.kind.startswith("return_"):
+            continue  # the receipts and notices of returns that came in: below
         assert latest.opens_on <= london(email.sent_at).date() <= latest.closes_on
         if email.kind != "reminder_admins_overdue":
             assert email.organisation_id in quiet, email.kind  # only those who never sent it
@@ -477,6 +479,16 @@ def test_the_outbox_has_last_quarters_reminders_and_chases_and_todays_reminders(
     chases = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "chased")).all()
     assert sorted(bool(e.after["note"]) for e in chases) == [False, True]
     assert all(london(e.occurred_at).date() == latest.due_on + timedelta(days=10) for e in chases)
+    # Each return that came in got its lead a receipt, and each accepted one a notice, then.
+    returns = db.session.scalars(
+        select(Return).where(Return.period_id == latest.id, Return.submitted_at.is_not(None))
+    ).all()
+    receipts = {e.organisation_id: e for e in past if e.kind == "return_submitted"}
+    assert set(receipts) == {r.organisation_id for r in returns}
+    for return_ in returns:
+        assert receipts[return_.organisation_id].sent_at >= return_.submitted_at
+    accepted = {r.organisation_id for r in returns if r.state == ReturnState.ACCEPTED}
+    assert {e.organisation_id for e in past if e.kind == "return_accepted"} == accepted
 
     # Today: the open quarter's first reminder waits in the outbox for every organisation.
     today = db.session.scalars(select(Notification).where(Notification.period_id == current.id))

@@ -1,11 +1,18 @@
-"""docker-compose.yml and the Dockerfile say what the README promises (Docker cannot run here)."""
+"""docker-compose.yml, the Dockerfile and the Makefile say what the README promises (Docker
+cannot run here)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
+import pytest
 import yaml
 
+from tests.conftest import require
 from tracker.config import PROJECT_ROOT
 
 
@@ -64,3 +71,69 @@ def test_dockerfile_builds_assets_in_node_and_runs_as_a_non_root_user():
     assert "COPY --from=assets" in dockerfile
     users = re.findall(r"^USER (\S+)", dockerfile, flags=re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}
+
+
+# Stands in for the `tracker` command: notes the link base each process was given. `make run`
+# starts the scheduler in the background just before the web app, so the stand-in web app waits
+# until the scheduler has started, as the real one would still be running.
+FAKE_TRACKER = """#!/bin/sh
+echo "$PUBLIC_BASE_URL $*" >> "$TRACKER_LOG"
+if [ "$1" = run ]; then
+  for _ in $(seq 100); do grep -q " jobs run$" "$TRACKER_LOG" && exit 0; sleep 0.05; done
+fi
+"""
+
+
+def make_run(tmp_path: Path, *arguments: str, **env: str) -> dict[str, str]:
+    """``make run`` with a stand-in ``tracker``: which base URL each command had for links."""
+    if shutil.which("make") is None:
+        require("make", "make is not installed")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (tmp_path / "instance").mkdir()
+    tracker = bin_dir / "tracker"
+    tracker.write_text(FAKE_TRACKER)
+    tracker.chmod(0o755)
+    log = tmp_path / "commands.log"
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"PUBLIC_BASE_URL", "HOST", "PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    }
+    environment.update(env, TRACKER_LOG=str(log))
+    subprocess.run(
+        # -o install: the stand-in needs no virtualenv or npm packages made.
+        ["make", "-s", "-f", str(PROJECT_ROOT / "Makefile"), "-o", "install", "run", *arguments],
+        cwd=tmp_path,
+        env=environment,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    lines = log.read_text().splitlines()
+    return {command: base for base, command in (line.split(" ", 1) for line in lines)}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "expected"),
+    [
+        ((), {}, "http://127.0.0.1:5000"),
+        (("PORT=5001",), {}, "http://127.0.0.1:5001"),
+        (("HOST=192.168.1.20", "PORT=8080"), {}, "http://192.168.1.20:8080"),
+        (("PORT=5001", "PUBLIC_BASE_URL="), {}, "http://127.0.0.1:5001"),
+        # Set by hand, it wins.
+        (
+            ("PORT=5001",),
+            {"PUBLIC_BASE_URL": "https://pledges.example.org"},
+            "https://pledges.example.org",
+        ),
+        (("PORT=5001", "PUBLIC_BASE_URL=https://demo.example.org"), {}, "https://demo.example.org"),
+    ],
+)
+def test_make_run_links_point_at_the_address_it_serves(tmp_path, arguments, env, expected):
+    bases = make_run(tmp_path, *arguments, **env)
+    # The scheduler renders the reminders, the demo today's first ones, the web app the rest.
+    for command in ("demo", "jobs run"):
+        assert bases[command] == expected, command
+    web = next(command for command in bases if command.startswith("run "))
+    assert bases[web] == expected

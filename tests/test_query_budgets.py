@@ -3,8 +3,9 @@
 The public pages and the board pages have their own budget tests (tests/test_public.py,
 tests/test_board_pages.py, tests/test_commitments.py); this file covers the lead's and the
 admins' pages. Each page is read once on a small world and once after the world has grown — more
-organisations, commitments, returns, updates, leads, emails, chases and job runs, added with
-bulk INSERTs so the test stays quick — and must issue exactly as many statements both times.
+organisations, commitments, returns, updates, leads, emails, job runs and audit events of every
+kind (chases among them), added with bulk INSERTs so the test stays quick — and must issue
+exactly as many statements both times.
 """
 
 from __future__ import annotations
@@ -141,6 +142,81 @@ class World:
             ],
         )
 
+    def _audit_events(self, ids: list[int]) -> None:
+        """Each organisation's events of every kind the audit log names, newest together, so
+        every page of the log mentions every kind of record."""
+        session = self.session
+        updates = dict(
+            session.execute(
+                sa.select(CommitmentUpdate.return_id, sa.func.min(CommitmentUpdate.id))
+                .where(CommitmentUpdate.return_id.in_([i * 2 for i in ids]))
+                .group_by(CommitmentUpdate.return_id)
+            ).all()
+        )
+        emails = dict(
+            session.execute(
+                sa.select(Notification.organisation_id, sa.func.min(Notification.id))
+                .where(Notification.organisation_id.in_(ids))
+                .group_by(Notification.organisation_id)
+            ).all()
+        )
+        by_admin = {"actor_id": self.admin_id, "actor_label": "admin@example.org"}
+        rows = []
+        for i in ids:
+            events = [
+                ("chased", "organisation", i, {"after": {"period": self.this_slug, "to": ["x"]}}),
+                (
+                    "updated",
+                    "user",
+                    i,
+                    {"before": {"organisations": []}, "after": {"organisations": [f"bulk-{i}"]}},
+                ),
+                ("accepted", "return", i * 2, {}),
+                (
+                    "updated",
+                    "commitment",
+                    i * 10,
+                    {
+                        "before": {"primary_priority_id": self.priorities[0]},
+                        "after": {"primary_priority_id": self.priorities[1]},
+                    },
+                ),
+                (
+                    "updated from the page",
+                    "commitment",
+                    i * 10 + 1,
+                    {"actor_id": None, "actor_label": "import of x", "after": {"themes": ["t"]}},
+                ),
+                ("verified evidence", "commitment_update", updates[i * 2], {}),
+                ("queued again", "notification", emails[i], {"before": {"state": "failed"}}),
+                ("dates changed", "period", self.this_slug, {"organisation_id": None}),
+                (
+                    "built board summary",
+                    "board_summary",
+                    1,
+                    {
+                        "actor_id": None,
+                        "actor_label": "system",
+                        "after": {"period": self.this_slug},
+                    },
+                ),
+            ]
+            for action, kind, entity, fields in events:
+                rows.append(
+                    {
+                        "occurred_at": ON - timedelta(days=1),
+                        **by_admin,
+                        "before": None,
+                        "after": None,
+                        "action": action,
+                        "entity_type": kind,
+                        "entity_id": str(entity),
+                        "organisation_id": i,
+                        **fields,
+                    }
+                )
+        session.execute(sa.insert(AuditEvent), rows)
+
     def grow(self, *, organisations: int, home_commitments: int) -> None:
         """More organisations (each with three commitments, two returns, a lead, emails and a
         chase), more commitments for the home organisation, and more job runs."""
@@ -255,21 +331,7 @@ class World:
                 for n in range(2)
             ],
         )
-        session.execute(
-            sa.insert(AuditEvent),
-            [
-                {
-                    "occurred_at": ON - timedelta(days=1),
-                    "actor_id": self.admin_id,
-                    "actor_label": "An admin",
-                    "action": "chased",
-                    "entity_type": "organisation",
-                    "entity_id": str(i),
-                    "organisation_id": i,
-                }
-                for i in ids
-            ],
-        )
+        self._audit_events(ids)
         session.execute(
             sa.insert(JobRun),
             [

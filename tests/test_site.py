@@ -6,9 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from flask import abort
+from werkzeug.exceptions import TooManyRequests
 
-from tests.factories import make_commitment, make_organisation
+from tests.factories import make_commitment, make_organisation, make_period, make_user
+from tests.support.auth import sign_in
 from tests.support.pages import get_page
+from tracker.auth.access import public
 from tracker.extensions import db
 
 
@@ -76,6 +80,100 @@ def test_accessibility_statement(client):
 def test_unknown_page_is_a_gov_uk_404(client):
     page = get_page(client, "/no-such-page", status=404)
     assert page.h1 == "Page not found"
+
+
+def test_opening_a_form_address_says_it_cannot_be_reloaded_and_keeps_allow(client):
+    page = get_page(client, "/sign-out", status=405)
+    assert page.h1 == "This page cannot be reloaded"
+    assert page.title == "This page cannot be reloaded – Luton 2040 Pledge Tracker"
+    assert "POST" in page.response.headers["Allow"]
+    assert page.link("Go to the list of pledges") == "/"
+
+
+def test_reloading_a_submitted_return_leads_back_to_it(client, db_session):
+    organisation = make_organisation(db_session, name="Active Luton", slug="active-luton")
+    make_period(db_session)
+    lead = make_user(db_session, organisations=[organisation])
+    sign_in(client, lead)
+    page = get_page(client, "/organisations/active-luton/returns/2024-25-q1/submit", status=405)
+    assert page.h1 == "This page cannot be reloaded"
+    assert "Nothing was sent or changed just now" in page.text
+    assert "POST" in page.response.headers["Allow"]
+    assert page.link("Go back to the page the form is about") == (
+        "/organisations/active-luton/returns/2024-25-q1"
+    )
+    assert page.link("Go to your start page") == "/returns"
+    # The address above is the route's, never the Referer header's.
+    response = client.get(
+        "/organisations/active-luton/returns/2024-25-q1/submit",
+        headers={"Referer": "https://evil.example/"},
+    )
+    assert b"evil.example" not in response.data
+
+
+@pytest.fixture
+def failing_app(tmp_path):
+    """An app with one public page that fails with whatever status it is asked for."""
+    from tests.conftest import make_test_app
+
+    app = make_test_app(f"sqlite:///{tmp_path / 'errors.db'}", tmp_path, PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/fail/<int:code>")
+    @public
+    def fail(code: int):  # type: ignore[no-untyped-def]
+        if code == 429:
+            raise TooManyRequests(retry_after=120)
+        if code == 500:
+            raise RuntimeError("a bug")
+        abort(code)
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("code", "heading"),
+    [
+        (400, "Sorry, we could not accept that"),
+        (401, "Sign in to see this page"),
+        (403, "You cannot do that"),
+        (404, "Page not found"),
+        (409, "Someone else changed this"),
+        (410, "This page has gone"),
+        (413, "The file is too large"),
+        (418, "Sorry, we could not do that"),
+        (429, "Too many requests"),
+        (500, "Sorry, there is a problem with the service"),
+        (503, "Sorry, the service is unavailable"),
+    ],
+)
+def test_every_error_is_a_page_in_the_service_layout(failing_app, code, heading):
+    page = get_page(failing_app.test_client(), f"/fail/{code}", status=code)
+    assert page.h1 == heading
+    assert page.soup.select_one(".govuk-service-navigation__service-name")
+    assert "Werkzeug" not in page.response.get_data(as_text=True)
+    if code == 429:
+        assert page.response.headers["Retry-After"] == "120"
+    if code == 413:
+        assert "Files must be 10 MB or smaller" in page.text
+
+
+def test_a_method_the_page_does_not_take_is_a_405_page_with_allow(failing_app):
+    response = failing_app.test_client().post("/fail/404")
+    assert response.status_code == 405
+    assert "This page cannot be reloaded" in response.get_data(as_text=True)
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_api_errors_stay_problem_documents(client):
+    for method, path, status in [
+        ("get", "/api/v1/no-such-thing", 404),
+        ("post", "/api/v1/organisations", 405),
+    ]:
+        response = getattr(client, method)(path)
+        assert response.status_code == status
+        assert response.mimetype == "application/problem+json"
+        assert response.json["status"] == status
+    assert "GET" in client.post("/api/v1/organisations").headers["Allow"]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tracker.domain.calendar import WindowRules
 from tracker.domain.reminders import LadderRules
@@ -119,6 +120,25 @@ def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
     return url
 
 
+def _public_base_url(env: Mapping[str, str]) -> str:
+    """Where people reach the site, for links in emails (``make run`` sets it from HOST/PORT)."""
+    url = (env.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
+    if not url:
+        return "http://127.0.0.1:5000"
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in {"http", "https"} and bool(parts.netloc)
+        valid = valid and not (parts.query or parts.fragment or parts.port == 0)
+    except ValueError:  # an unclosed [IPv6] bracket, a port that is not a number
+        valid = False
+    if not valid:
+        raise ConfigError(
+            "PUBLIC_BASE_URL must be an http:// or https:// address like "
+            f"https://pledges.example.org, not {url!r}"
+        )
+    return url
+
+
 def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -165,7 +185,7 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "INSTANCE_PATH": str(instance_path),
         "PLACE_NAME": place_name,
         "SERVICE_NAME": env.get("SERVICE_NAME", "").strip() or f"{place_name} Pledge Tracker",
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "PUBLIC_BASE_URL": _public_base_url(env),
         "GOVUK_FRONTEND_DIST": env.get("GOVUK_FRONTEND_DIST")
         or str(PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"),
         "MAIL_BACKEND": mail_backend,

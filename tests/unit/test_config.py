@@ -72,3 +72,16 @@ def test_mail_settings(tmp_path):
     assert settings["MAIL_BACKEND"] == "smtp"
     assert settings["MAIL_PORT"] == 587
     assert settings["MAIL_USERNAME"] == "me"
+
+
+def test_public_base_url_is_where_links_in_emails_point(tmp_path):
+    def base(value: str | None) -> str:
+        env = {} if value is None else {"PUBLIC_BASE_URL": value}
+        return load(env, instance_path=tmp_path)["PUBLIC_BASE_URL"]
+
+    assert base(None) == base("") == base("  ") == "http://127.0.0.1:5000"
+    assert base("https://pledges.example.org/") == "https://pledges.example.org"
+    assert base("http://127.0.0.1:5001") == "http://127.0.0.1:5001"
+    for wrong in ("pledges.example.org", "ftp://pledges.example.org", "http://[::1", "http://x:y"):
+        with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be an http:// or https://"):
+            base(wrong)

@@ -53,6 +53,8 @@ def home_for(user: accounts.User) -> str:
         return url_for("returns.mine")
     if user.role == Role.ADMIN:
         return url_for("admin.overview")
+    if user.role == Role.BOARD:
+        return url_for("board.latest")  # the latest summary is what a board member comes for
     return url_for("site.home")
 
 

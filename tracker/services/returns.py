@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, render_template, url_for
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -54,7 +53,7 @@ from tracker.models import (
     TargetChange,
     User,
 )
-from tracker.services import audit
+from tracker.services import audit, return_emails
 from tracker.services.periods import (
     expected_for,
     expects_return,
@@ -482,7 +481,8 @@ def _snapshot(row: CommitmentUpdate) -> dict[str, object]:
         "progress_value": row.progress_value,
         "narrative": row.narrative,
         "evidence_url": row.evidence_url,
-        "evidence_files": [file.name for file in row.evidence_files],
+        # None rather than [] without files, so a first save records only what it set.
+        "evidence_files": [file.name for file in row.evidence_files] or None,
         "risks": row.risks,
         "no_change": row.no_change,
         "complete": row.complete,
@@ -666,6 +666,7 @@ def submit(
         organisation_id=organisation.id,
         after={"period": period.slug, "late": view.late},
     )
+    return_emails.submitted(return_, actor=actor, now=now)
     return SubmitOutcome(True, "Return submitted")
 
 
@@ -802,6 +803,7 @@ def accept(return_: Return, *, actor: User, now: datetime) -> bool:
     audit.record(
         "accepted", "return", return_.id, actor=actor, organisation_id=return_.organisation_id
     )
+    return_emails.accepted(return_, actor=actor, now=now)
     return True
 
 
@@ -824,8 +826,6 @@ def _has_newer_accepted(return_: Return) -> set[int]:
 
 def send_back(return_: Return, comment: str, *, actor: User, now: datetime) -> bool:
     """Return a submitted return to its leads with a comment; they are emailed."""
-    from tracker.mail import queue_email, safe_header
-
     comment = comment.strip()
     if not comment:
         raise ReturnError("Say what needs changing")
@@ -833,35 +833,7 @@ def send_back(return_: Return, comment: str, *, actor: User, now: datetime) -> b
         return False
     add_event(return_, ReturnEventKind.SENT_BACK, actor=actor, now=now, comment=comment)
     organisation = return_.organisation
-    period = return_.period
-    link = current_app.config["PUBLIC_BASE_URL"] + url_for(
-        "returns.task_list", slug=organisation.slug, period=period.slug
-    )
-    for lead in organisation.leads:
-        if not lead.active:
-            continue
-        context = {
-            "lead": lead,
-            "organisation": organisation,
-            "period": period,
-            "comment": comment,
-            "link": link,
-            "reviewer": actor,
-        }
-        queue_email(
-            kind="return_sent_back",
-            idempotency_key=f"return-sent-back:{return_.id}:{return_.version}:{lead.id}",
-            to_email=lead.email,
-            to_name=safe_header(lead.name),
-            subject=safe_header(f"{organisation.name}: your {period.label} return needs changes")[
-                :300
-            ],
-            text=render_template("emails/return_sent_back.txt", **context),
-            html=render_template("emails/return_sent_back.html", **context),
-            organisation_id=organisation.id,
-            period_id=period.id,
-            user_id=lead.id,
-        )
+    return_emails.sent_back(return_, comment, actor=actor)
     audit.record(
         "sent back",
         "return",

@@ -1,4 +1,7 @@
-"""The front door: home page, health check, GOV.UK Frontend assets, accessibility statement."""
+"""The front door: home page, health check, GOV.UK Frontend assets, accessibility statement.
+
+Its error pages are in ``tracker/site/errors.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,29 +63,4 @@ def assets(filename: str) -> ResponseReturnValue:
     return send_from_directory(dist / "assets", filename, max_age=3600)
 
 
-@bp.app_errorhandler(404)
-def not_found(error: Exception) -> ResponseReturnValue:
-    return render_template("errors/404.html"), 404
-
-
-@bp.app_errorhandler(500)
-def server_error(error: Exception) -> ResponseReturnValue:
-    return render_template("errors/500.html"), 500
-
-
-@bp.app_errorhandler(400)
-def bad_request(error: Exception) -> ResponseReturnValue:
-    reason = None
-    if isinstance(error, CSRFError):
-        reason = "The form had expired or came from another site."
-    return render_template("errors/400.html", reason=reason), 400
-
-
-@bp.app_errorhandler(403)
-def forbidden(error: Exception) -> ResponseReturnValue:
-    return render_template("errors/403.html"), 403
-
-
-@bp.app_errorhandler(413)
-def too_large(error: Exception) -> ResponseReturnValue:
-    return render_template("errors/400.html", reason="The file was too large."), 413
+from tracker.site import errors  # noqa: E402, F401  (its handlers join this blueprint)
