@@ -268,6 +268,12 @@ def test_late_and_extended_returns(client, db_session, setting):
         )
         text = response.get_data(as_text=True)
         assert "Give the reason for the extension" in text
+        # An extension that has already run out would give nobody any time.
+        response = client.post(
+            f"/admin/periods/{setting['period'].slug}/extensions/active-luton",
+            data={"due_on": ["24", "7", "2024"], "reason": "Staff illness"},
+        )
+        assert "The new due date must be today or later" in response.get_data(as_text=True)
         assert grant_extension  # imported for the service path used above
 
 

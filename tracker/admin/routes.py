@@ -514,6 +514,8 @@ def grant_extension(period: str, slug: str) -> ResponseReturnValue:
                 new_due=form.due_on.data,
                 reason=form.reason.data,
                 actor=actor(),
+                today=now().date(),
+                now=now(),
             )
         except PeriodError as error:
             getattr(form, error.field).errors = [str(error)]
