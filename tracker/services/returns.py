@@ -1159,6 +1159,24 @@ class OwedReturn:
     def days_overdue(self) -> int:
         return self.facts.days_overdue(self.view.today)
 
+    def urgency(self) -> tuple[object, ...]:
+        """Overdue and still sendable first, then sent back, then those whose window closed
+        (an extension needed), then the rest by deadline; the longest overdue first."""
+        if self.view.missed:
+            group = 2
+        elif self.overdue:
+            group = 0
+        elif self.view.state == ReturnState.RETURNED:
+            group = 1
+        else:
+            group = 3
+        return (
+            group,
+            -self.days_overdue,
+            self.facts.deadline,
+            self.view.organisation.name.lower(),
+        )
+
 
 @dataclass
 class LeadReturns:
@@ -1170,6 +1188,11 @@ class LeadReturns:
     @property
     def overdue(self) -> list[OwedReturn]:
         return [item for item in self.owed if item.overdue]
+
+    @property
+    def closed(self) -> list[OwedReturn]:
+        """Owed, but their window has closed: only an extension lets them be sent."""
+        return [item for item in self.owed if item.view.missed]
 
 
 def lead_returns(organisations: Sequence[Organisation], today: date) -> LeadReturns:
@@ -1202,14 +1225,7 @@ def lead_returns(organisations: Sequence[Organisation], today: date) -> LeadRetu
         OwedReturn(view, fact)
         for view, (_, _, fact) in zip(views[: len(owed_pairs)], owed_pairs, strict=True)
     ]
-    owed.sort(
-        key=lambda item: (
-            not item.overdue,
-            -item.days_overdue,
-            item.facts.deadline,
-            item.view.organisation.name.lower(),
-        )
-    )
+    owed.sort(key=OwedReturn.urgency)
     return LeadReturns(
         owed=owed,
         sent=views[len(owed_pairs) :],
