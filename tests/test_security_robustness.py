@@ -1,15 +1,15 @@
-"""Issue 16 (robustness part), read top to bottom: each finding, and the test that it holds.
+"""Issue 16, robustness: each finding, in the issue's numbering, and the tests that it holds.
 
-1. SQLite, the embedded default, under concurrent use: a served app, real HTTP from threads.
-2. A return cannot be submitted incomplete, however a draft save races the submit (PostgreSQL).
-3. A draft without a status renders on every page that can show it.
-4. Odd input (huge ids, odd digits, huge numbers and dates, too many rows) is a 404 or a form
-   error, never a 500.
-5. Configuration that would be unsafe in production is refused with one line.
-6. The API's Last-Modified moves when an admin verifies evidence.
-7. A return cannot be filed after its window closed, whatever an attacker posts.
+- Item 2. A return cannot be submitted incomplete, however a draft save races it (PostgreSQL).
+- Item 3. A draft without a status renders on every page that can show it.
+- Item 5. SQLite, the embedded default, under concurrent use: a served app, HTTP from threads.
+- Item 10. Odd input (huge ids, odd digits, huge numbers and dates, too many rows) is a 404 or
+  a form error, never a 500.
+- Item 11. Configuration unsafe in production is refused with one line.
+- Item 12. The API's Last-Modified moves when an admin verifies evidence.
+- Item 13. A return cannot be filed after its window closed, whatever an attacker posts.
 
-The accounts part of the issue (tokens, throttling, MFA, the session cookie) is in
+The accounts part of the issue (items 1, 4, 6-9 and the session cookie) is tested in
 tests/test_security.py.
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.conftest import make_test_app
+from tests.conftest import make_test_app, require
 from tests.factories import (
     PASSWORD,
     make_commitment,
@@ -35,11 +35,23 @@ from tests.factories import (
     make_return,
     make_user,
 )
-from tests.support.databases import migrate_to_head
-from tracker.domain.calendar import period_for
+from tests.support.databases import (
+    migrate_to_head,
+    postgres_url_or_reason,
+    scratch_postgres_database,
+)
+from tracker.domain.calendar import Quarter, period_for
 from tracker.domain.enums import DeliveryStatus, ReturnState, Role
 from tracker.extensions import db
-from tracker.models import CommitmentUpdate, Organisation, ReportingPeriod, Return
+from tracker.models import (
+    Commitment,
+    CommitmentUpdate,
+    Organisation,
+    ReportingPeriod,
+    Return,
+    User,
+)
+from tracker.services import returns
 
 
 def run_at_once(count: int, work) -> list:  # type: ignore[no-untyped-def]
@@ -62,7 +74,104 @@ def run_at_once(count: int, work) -> list:  # type: ignore[no-untyped-def]
     return results
 
 
-# 1. SQLite under concurrent use --------------------------------------------------------------
+# Item 2. A return cannot be submitted incomplete -------------------------------------------------
+#
+# On PostgreSQL a "Save as draft" that clears a status, racing a submit, could land between the
+# submit's completeness check and its change of state: a submitted (then acceptable) return
+# with a blank update. Both now lock the return's row first, so one goes entirely before the
+# other. (On SQLite, BEGIN IMMEDIATE serialises them: see item 5.)
+
+RACES = 25
+
+
+@pytest.fixture(scope="module")
+def pg_app(tmp_path_factory) -> Iterator[Flask]:
+    """The app on a scratch PostgreSQL database of its own: these tests commit from threads."""
+    url, reason = postgres_url_or_reason()
+    if url is None:
+        require("PostgreSQL", reason)
+    with scratch_postgres_database(url) as scratch:
+        app = make_test_app(scratch, tmp_path_factory.mktemp("races"))
+        migrate_to_head(app)
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_draft_clearing_a_status_never_slips_into_a_submitted_return(pg_app):
+    now = datetime(2024, 7, 1, 10, tzinfo=UTC)
+    with pg_app.app_context():
+        make_place(db.session)
+        period = make_period(db.session, Quarter(2024, 1))
+        lead = make_user(db.session, Role.LEAD)
+        rounds = []
+        for _ in range(RACES):
+            org = make_organisation(db.session)
+            lead.organisations.append(org)
+            commitments = [make_commitment(db.session, org) for _ in range(2)]
+            return_ = make_return(db.session, org, period, state=ReturnState.DRAFT)
+            for commitment in commitments:
+                db.session.add(
+                    CommitmentUpdate(
+                        return_id=return_.id,
+                        commitment_id=commitment.id,
+                        status=DeliveryStatus.ON_TRACK,
+                        complete=True,
+                    )
+                )
+            rounds.append((org.id, commitments[0].id, return_.id))
+        db.session.commit()
+        period_id, lead_id = period.id, lead.id
+        db.session.remove()
+
+    def race(org_id: int, commitment_id: int):  # type: ignore[no-untyped-def]
+        def work(index: int) -> object:
+            with pg_app.app_context(), pg_app.test_request_context():
+                org = db.session.get(Organisation, org_id)
+                period = db.session.get(ReportingPeriod, period_id)
+                lead = db.session.get(User, lead_id)
+                try:
+                    if index == 0:
+                        outcome = returns.submit(org, period, actor=lead, now=now)
+                        db.session.commit() if outcome.submitted else db.session.rollback()
+                        return outcome.submitted
+                    returns.save_update(
+                        org,
+                        period,
+                        db.session.get(Commitment, commitment_id),
+                        returns.UpdateInput(status=None),
+                        version=1,
+                        complete=False,
+                        actor=lead,
+                        today=now.date(),
+                    )
+                    db.session.commit()
+                    return "draft saved"
+                except returns.ReturnError as refused:
+                    db.session.rollback()
+                    return str(refused)
+                finally:
+                    db.session.remove()
+
+        return run_at_once(2, work)
+
+    outcomes = [race(org_id, commitment_id) for org_id, commitment_id, _ in rounds]
+    assert not [o for pair in outcomes for o in pair if isinstance(o, Exception)], outcomes
+    with pg_app.app_context():
+        for (_, _, return_id), (submitted, saved) in zip(rounds, outcomes, strict=True):
+            return_ = db.session.get(Return, return_id)
+            updates = return_.updates
+            if return_.state == ReturnState.SUBMITTED:
+                assert all(u.complete and u.status is not None for u in updates), outcomes
+                assert saved == "This return has been submitted, so it cannot be changed"
+            else:
+                assert submitted is False and saved == "draft saved"
+                assert return_.state == ReturnState.DRAFT
+        db.session.remove()
+
+
+# Item 5. SQLite under concurrent use -----------------------------------------------------------
 #
 # The embedded default must not answer "database is locked": writers wait for each other (WAL,
 # BEGIN IMMEDIATE, a busy timeout) instead of failing. This needs a real server: the test
