@@ -15,13 +15,16 @@ tests/test_security.py.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import requests
 import sqlalchemy as sa
+import time_machine
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -35,13 +38,15 @@ from tests.factories import (
     make_return,
     make_user,
 )
+from tests.support.auth import sign_in
 from tests.support.databases import (
     migrate_to_head,
     postgres_url_or_reason,
     scratch_postgres_database,
 )
+from tests.support.pages import get_page
 from tracker.domain.calendar import Quarter, period_for
-from tracker.domain.enums import DeliveryStatus, ReturnState, Role
+from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReturnState, Role
 from tracker.extensions import db
 from tracker.models import (
     Commitment,
@@ -49,9 +54,11 @@ from tracker.models import (
     Organisation,
     ReportingPeriod,
     Return,
+    Theme,
     User,
 )
 from tracker.services import returns
+from tracker.services.board import build_summary, publish_summary
 
 
 def run_at_once(count: int, work) -> list:  # type: ignore[no-untyped-def]
@@ -169,6 +176,143 @@ def test_a_draft_clearing_a_status_never_slips_into_a_submitted_return(pg_app):
                 assert submitted is False and saved == "draft saved"
                 assert return_.state == ReturnState.DRAFT
         db.session.remove()
+
+
+# Item 3. A draft without a status ---------------------------------------------------------------
+#
+# "Save as draft" may leave the status empty. Every page that can show that update (the
+# commitment's timeline, the return, its review, the public pages, the board, the API and
+# open data) must cope, and so must an accepted return holding such an update, as the race of
+# item 2 could leave one behind.
+
+
+def example_values(setting: dict, rule) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """A real value for each parameter of ``rule``, from ``setting``."""
+    values: dict[str, object] = {
+        "slug": setting["theme"] if rule.rule.startswith("/themes") else setting["slug"],
+        "period": setting["period"],
+        "commitment_id": setting["commitment_id"],
+        "update_id": setting["update_id"],
+        "user_id": setting["user_id"],
+        "notification_id": 1,
+        "code": setting["code"],
+        "token": "not-a-token",
+        "filename": "govuk-frontend.min.css",
+    }
+    return {name: values[name] for name in rule.arguments}
+
+
+def path_for(rule, values: dict[str, object]) -> str:  # type: ignore[no-untyped-def]
+    path = rule.rule
+    for name, value in values.items():
+        path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(value), path)
+    return path
+
+
+def fetch(client, path: str, method: str = "get"):  # type: ignore[no-untyped-def]
+    """A request read to the end (streamed answers hold their context open until then)."""
+    response = getattr(client, method)(path)
+    response.get_data()
+    response.close()
+    return response
+
+
+@pytest.fixture
+def draft_without_status(db_session) -> dict:
+    """This quarter's draft with a blank status, and last quarter's accepted return with one."""
+    place = make_place(db_session)
+    org = make_organisation(db_session, name="Blank Status Trust")
+    homes = make_commitment(
+        db_session,
+        org,
+        title="Build 400 homes",
+        target_value=Decimal(400),
+        unit="homes",
+        primary_priority_id=place.priorities[0].id,
+    )
+    theme = Theme(slug="blank-status-theme", name="Blank status theme")
+    homes.themes.append(theme)
+    admin = make_user(db_session, Role.ADMIN)
+    lead = make_user(db_session, Role.LEAD, organisations=[org])
+    board = make_user(db_session, Role.BOARD)
+    reviewed = datetime(2024, 7, 25, 10, tzinfo=UTC)
+    earlier = make_period(db_session, Quarter(2024, 1))
+    accepted = make_return(
+        db_session,
+        org,
+        earlier,
+        state=ReturnState.ACCEPTED,
+        submitted_at=reviewed - timedelta(days=5),
+        reviewed_at=reviewed,
+    )
+    db_session.add(CommitmentUpdate(return_id=accepted.id, commitment_id=homes.id, status=None))
+    period = make_period(db_session, Quarter(2024, 2))
+    draft = make_return(db_session, org, period, state=ReturnState.DRAFT)
+    update = CommitmentUpdate(
+        return_id=draft.id,
+        commitment_id=homes.id,
+        status=None,
+        progress_value=Decimal(120),
+        narrative="Half way through the planning stage",
+        evidence_url="https://example.org/homes",
+        evidence_grade=EvidenceGrade.EVIDENCE_ATTACHED,
+    )
+    db_session.add(update)
+    db_session.flush()
+    summary = build_summary(earlier, actor=admin, now=reviewed + timedelta(days=30))
+    publish_summary(summary, actor=admin, now=reviewed + timedelta(days=30))
+    db_session.flush()
+    return {
+        "slug": org.slug,
+        "period": period.slug,
+        "earlier": earlier.slug,
+        "commitment_id": homes.id,
+        "update_id": update.id,
+        "user_id": lead.id,
+        "code": place.priorities[0].code,
+        "theme": theme.slug,
+        "people": {"admin": admin, "lead": lead, "board": board},
+    }
+
+
+# While the draft's window is open, so its update form is shown too.
+DURING_Q2_WINDOW = datetime(2024, 10, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("who", ["admin", "lead", "board", "anonymous"])
+@time_machine.travel(DURING_Q2_WINDOW, tick=False)
+def test_every_page_copes_with_an_update_without_a_status(
+    app, client, draft_without_status, who, monkeypatch
+):
+    setting = draft_without_status
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # a 500, to list them all
+    if who != "anonymous":
+        sign_in(client, setting["people"][who])
+    failures = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in {"static", "site.assets"}:
+            continue
+        for period in (setting["period"], setting["earlier"]):
+            values = example_values({**setting, "period": period}, rule)
+            path = path_for(rule, values)
+            response = fetch(client, path)
+            if response.status_code >= 500:
+                failures.append((path, response.status_code))
+    assert failures == []
+
+
+@time_machine.travel(DURING_Q2_WINDOW, tick=False)
+def test_the_commitment_page_shows_a_draft_without_a_status(client, draft_without_status):
+    setting = draft_without_status
+    sign_in(client, setting["people"]["lead"])
+    page = get_page(
+        client, f"/organisations/{setting['slug']}/commitments/{setting['commitment_id']}"
+    )
+    timeline = page.soup.select_one("#timeline") or page.soup
+    text = " ".join(timeline.get_text(" ", strip=True).split())
+    assert "2024/25 Q2 No status yet" in text
+    assert "Half way through the planning stage" in text
+    assert "Status: Not started" in page.text  # no accepted status: the commitment's own
 
 
 # Item 5. SQLite under concurrent use -----------------------------------------------------------

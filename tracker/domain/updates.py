@@ -99,8 +99,17 @@ def check_update(
     return [UpdateProblem(field, problems[field]) for field in FIELD_ORDER if field in problems]
 
 
-def status_tag(status: DeliveryStatus | str) -> tuple[str, str]:
-    """The label and GOV.UK tag class of a status: ``("On track", "govuk-tag--green")``."""
+# A draft may be saved before a status is chosen: its update has none yet.
+NO_STATUS_TAG = ("No status yet", "govuk-tag--grey")
+
+
+def status_tag(status: DeliveryStatus | str | None) -> tuple[str, str]:
+    """The label and GOV.UK tag class of a status: ``("On track", "govuk-tag--green")``.
+
+    A draft saved without a status has none: ``("No status yet", "govuk-tag--grey")``.
+    """
+    if not status:
+        return NO_STATUS_TAG
     status_ = DeliveryStatus(status)
     return status_.label, _TAG_CLASSES[status_]
 
