@@ -20,11 +20,13 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 import requests
 import sqlalchemy as sa
 import time_machine
+from bs4 import BeautifulSoup
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -45,12 +47,15 @@ from tests.support.databases import (
     scratch_postgres_database,
 )
 from tests.support.pages import get_page
+from tests.test_commitments import form_fields
+from tracker.commitments.forms import MAX_MILESTONES
 from tracker.domain.calendar import Quarter, period_for
 from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReturnState, Role
 from tracker.extensions import db
 from tracker.models import (
     Commitment,
     CommitmentUpdate,
+    Milestone,
     Organisation,
     ReportingPeriod,
     Return,
@@ -298,7 +303,7 @@ def test_every_page_copes_with_an_update_without_a_status(
             response = fetch(client, path)
             if response.status_code >= 500:
                 failures.append((path, response.status_code))
-    assert failures == []
+    assert failures == [], "\n".join(map(str, failures))
 
 
 @time_machine.travel(DURING_Q2_WINDOW, tick=False)
@@ -503,3 +508,227 @@ def test_the_mail_job_and_an_admins_accept_on_sqlite_both_go_through(served_sqli
         states = db.session.scalars(sa.select(Notification.state)).all()
         assert states and set(states) == {"sent"}, states
         db.session.remove()
+
+
+# Item 10. Odd input is a 404 or a form error ---------------------------------------------------
+#
+# Ids beyond 64 bits, digits that are not ASCII ("²" passes str.isdigit() but not int()), numbers
+# longer than Python will convert (4,300 digits), NUL characters and dates at the end of the
+# calendar: every one once gave a 500 somewhere.
+
+BEYOND_64_BITS = "99999999999999999999999"
+TOO_MANY_DIGITS = "9" * 5000
+ODD_PATH_VALUES = [BEYOND_64_BITS, TOO_MANY_DIGITS, "2147483648", "²", "a%00b", "2024-25-q9"]
+QUERY_PARAMETERS = [
+    "page",
+    "per_page",
+    "show",
+    "state",
+    "organisation",
+    "user",
+    "since",
+    "until",
+    "status",
+    "priority",
+    "theme",
+    "sector",
+    "reporting_status",
+    "q",
+    "next",
+    "version",
+]
+ODD_QUERY_VALUES = [BEYOND_64_BITS, TOO_MANY_DIGITS, "²", "-1", "9999-12-31", "a\x00b"]
+
+
+def test_no_odd_url_gives_a_500(app, client, draft_without_status, monkeypatch):
+    """Every route, each parameter in turn odd (the others real), then odd query strings."""
+    setting = draft_without_status
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # a 500, to list them all
+    sign_in(client, setting["people"]["admin"])  # an admin reaches every handler
+    db.session.commit()  # kept for the whole walk: a failed request rolls back only itself
+    failures = []
+
+    def request(method: str, path: str) -> None:
+        status = fetch(client, path, method).status_code
+        if status >= 500:
+            db.session.rollback()  # as the request's end would, so one failure hides no other
+            failures.append((method, path[:120], status))
+
+    for rule in app.url_map.iter_rules():
+        real = example_values(setting, rule)
+        methods = [m.lower() for m in ("GET", "POST") if m in rule.methods]
+        for name in rule.arguments:
+            for odd in ODD_PATH_VALUES:
+                for method in methods:
+                    request(method, path_for(rule, {**real, name: odd}))
+        if "GET" in rule.methods and rule.endpoint != "board.pack":
+            for odd in ODD_QUERY_VALUES:
+                query = urlencode({name: odd for name in QUERY_PARAMETERS})
+                request("get", f"{path_for(rule, real)}?{query}")
+    assert failures == [], "\n".join(map(str, failures))
+
+
+def test_ids_beyond_64_bits_are_not_found(app, client, draft_without_status):
+    setting = draft_without_status
+    sign_in(client, setting["people"]["admin"])
+    for path in [
+        f"/organisations/{setting['slug']}/commitments/{BEYOND_64_BITS}",
+        f"/organisations/{setting['slug']}/commitments/{BEYOND_64_BITS}/edit",
+        f"/organisations/x/commitments/{BEYOND_64_BITS}",
+        f"/admin/users/{BEYOND_64_BITS}",
+        f"/admin/users/{TOO_MANY_DIGITS}",
+        f"/api/v1/commitments/{BEYOND_64_BITS}",
+    ]:
+        assert fetch(client, path).status_code == 404, path
+    for path in [
+        f"/admin/notifications/{BEYOND_64_BITS}/resend",
+        f"/admin/users/{BEYOND_64_BITS}/deactivate",
+        f"/admin/returns/{setting['period']}/{setting['slug']}/updates/{BEYOND_64_BITS}/verify",
+    ]:
+        assert fetch(client, path, "post").status_code == 404, path
+
+
+@pytest.mark.parametrize("version", ["²", TOO_MANY_DIGITS, "abc", "-1"])
+@time_machine.travel(DURING_Q2_WINDOW, tick=False)
+def test_an_odd_version_is_a_conflict_with_the_form_not_a_crash(
+    client, draft_without_status, version
+):
+    """A form's version that is not one: told someone else changed it, with the form shown."""
+    setting = draft_without_status
+    sign_in(client, setting["people"]["admin"])
+    slug, commitment_id = setting["slug"], setting["commitment_id"]
+    update = f"/organisations/{slug}/returns/{setting['period']}/commitments/{commitment_id}"
+    response = client.post(update, data={"status": "on_track", "version": version, "save": "y"})
+    assert response.status_code == 409
+    assert "Someone else changed this update" in response.get_data(as_text=True)
+
+    data = form_fields(get_page(client, f"/admin/organisations/{slug}"))
+    data["version"] = [version]
+    response = client.post(f"/admin/organisations/{slug}", data=data)
+    assert response.status_code == 409
+    assert "govuk-error-summary" in response.get_data(as_text=True)
+
+    edit = f"/organisations/{slug}/commitments/{commitment_id}/edit"
+    data = form_fields(get_page(client, edit))
+    data["version"] = [version]
+    data["reason"] = ["Checking"]
+    response = client.post(edit, data=data)
+    assert response.status_code == 409
+    assert "govuk-error-summary" in response.get_data(as_text=True)
+
+
+def test_odd_page_numbers_and_filters_on_admin_lists(client, draft_without_status):
+    setting = draft_without_status
+    sign_in(client, setting["people"]["admin"])
+    for query in [
+        "page=²",
+        f"page={BEYOND_64_BITS}",
+        f"page={TOO_MANY_DIGITS}",
+        "page=0",
+        "show=²&page=-3",
+    ]:
+        page = get_page(client, f"/admin/returns/{setting['period']}?{query}")
+        assert "Page 1 of 1" in page.text or "govuk-pagination" not in str(page.soup), query
+    for query in ["page=²", f"page={BEYOND_64_BITS}", f"page={TOO_MANY_DIGITS}", "page=-1"]:
+        page = get_page(client, f"/admin/audit?{query}")
+        assert page.h1 == "Audit log", query
+    for query in [
+        f"organisation={BEYOND_64_BITS}&user={BEYOND_64_BITS}",
+        "organisation=²&user=²",
+    ]:
+        page = get_page(client, f"/admin/audit?{query}")
+        assert page.errors, query  # not one of the choices: said, and the filter ignored
+    page = get_page(client, "/admin/audit?since=0001-01-01&until=9999-12-31")
+    assert page.errors == [
+        "From must be between 1900 and 2100",
+        "To must be between 1900 and 2100",
+    ]
+
+
+@pytest.mark.parametrize(
+    "day_month_year",
+    [
+        (BEYOND_64_BITS, "7", "2024"),
+        ("1", BEYOND_64_BITS, "2024"),
+        ("²", "7", "2024"),
+        (TOO_MANY_DIGITS, "7", "2024"),
+        ("31", "12", "9999"),
+    ],
+)
+def test_an_impossible_date_is_a_form_error(client, draft_without_status, day_month_year):
+    setting = draft_without_status
+    sign_in(client, setting["people"]["admin"])
+    period, slug = setting["period"], setting["slug"]
+    odd = list(day_month_year)
+    response = client.post(
+        f"/admin/periods/{period}",
+        data={"opens_on": odd, "due_on": ["21", "10", "2024"], "closes_on": ["11", "11", "2024"]},
+    )
+    assert response.status_code == 200
+    assert error_summary(response)[0].startswith("Window opens must ")
+    response = client.post(
+        f"/admin/periods/{period}/extensions/{slug}", data={"due_on": odd, "reason": "Flood"}
+    )
+    assert response.status_code == 200
+    assert error_summary(response)[0].startswith("New due date must ")
+    edit = f"/organisations/{slug}/commitments/{setting['commitment_id']}/edit"
+    data = form_fields(get_page(client, edit))
+    data["target_date"] = odd
+    data["reason"] = ["Checking"]
+    response = client.post(edit, data=data)
+    assert response.status_code == 200
+    assert error_summary(response)[0].startswith("Target date must ")
+
+
+def error_summary(response) -> list[str]:  # type: ignore[no-untyped-def]
+    """The messages of the GOV.UK error summary on a form's answer."""
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    return [item.get_text(" ", strip=True) for item in soup.select(".govuk-error-summary li")]
+
+
+def milestone_rows(count: int, start: int = 0) -> dict[str, list[str]]:
+    return {f"milestones-{start + n}-title": [f"Step {start + n + 1}"] for n in range(count)}
+
+
+def test_milestones_are_capped_with_a_form_error(client, draft_without_status):
+    setting = draft_without_status
+    sign_in(client, setting["people"]["lead"])
+    edit = f"/organisations/{setting['slug']}/commitments/{setting['commitment_id']}/edit"
+    data = {**form_fields(get_page(client, edit)), **milestone_rows(MAX_MILESTONES + 28)}
+    data["reason"] = ["More steps"]
+    response = client.post(edit, data=data)
+    assert response.status_code == 200
+    assert f"can have up to {MAX_MILESTONES} milestones" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Milestone)) == 0
+    get_page(client, edit)  # and the edit page still opens
+
+    data = {**form_fields(get_page(client, edit)), **milestone_rows(MAX_MILESTONES)}
+    data["reason"] = ["Every step"]
+    assert client.post(edit, data=data).status_code == 302
+    page = get_page(client, edit)
+    titles = [name for name in form_fields(page) if name.endswith("-title")]
+    assert len(titles) == MAX_MILESTONES  # full: no blank rows for more
+
+
+def test_a_long_list_of_milestones_stored_before_the_cap_still_renders_and_saves(
+    client, db_session, draft_without_status
+):
+    setting = draft_without_status
+    commitment = db_session.get(Commitment, setting["commitment_id"])
+    commitment.milestones = [Milestone(title=f"Old step {n}") for n in range(75)]
+    db_session.flush()
+    sign_in(client, setting["people"]["lead"])
+    get_page(client, f"/organisations/{setting['slug']}/commitments/{commitment.id}")
+    edit = f"/organisations/{setting['slug']}/commitments/{commitment.id}/edit"
+    data = form_fields(get_page(client, edit))
+    assert len([name for name in data if name.endswith("-title")]) == 75
+    data["title"] = ["Build 400 homes by 2030"]
+    data["reason"] = ["Clearer title"]
+    assert client.post(edit, data=data).status_code == 302  # its own edits still save
+    data = {**form_fields(get_page(client, edit)), **milestone_rows(1, start=75)}
+    data["reason"] = ["One more"]
+    response = client.post(edit, data=data)
+    assert response.status_code == 200  # but none is added
+    assert f"can have up to {MAX_MILESTONES} milestones" in response.get_data(as_text=True)
+    db_session.refresh(commitment)
+    assert len(commitment.milestones) == 75

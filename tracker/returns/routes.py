@@ -17,6 +17,7 @@ from tracker.domain.progress import percent_complete
 from tracker.evidence import EvidenceError, send_stored, store
 from tracker.evidence import delete as delete_stored
 from tracker.extensions import db
+from tracker.forms import whole_number
 from tracker.models import Commitment, CommitmentUpdate, ReportingPeriod
 from tracker.returns.forms import STATUS_HINTS, UpdateForm
 from tracker.services import returns as service
@@ -155,13 +156,13 @@ def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
         replaced_file = existing.evidence_file_key if existing else None
         if not problems:
             try:
-                version = int(form.version.data) if (form.version.data or "").isdigit() else None
                 service.save_update(
                     g.organisation,
                     reporting_period,
                     commitment,
                     data,
-                    version=version,
+                    # Not a version (tampered): a first save, or a conflict if one exists.
+                    version=whole_number(form.version.data),
                     complete=complete,
                     actor=current_user._get_current_object(),
                     today=today(),
