@@ -16,6 +16,7 @@ tests/test_security.py.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ from tests.factories import (
     make_user,
 )
 from tests.support.auth import sign_in
+from tests.support.commands import run_tracker
 from tests.support.databases import (
     migrate_to_head,
     postgres_url_or_reason,
@@ -48,7 +50,9 @@ from tests.support.databases import (
 )
 from tests.support.pages import get_page
 from tests.test_commitments import form_fields
+from tests.unit.test_config import GOOD_KEY
 from tracker.commitments.forms import MAX_MILESTONES
+from tracker.config import ConfigError, load
 from tracker.domain.calendar import Quarter, period_for
 from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReturnState, Role
 from tracker.extensions import db
@@ -732,3 +736,111 @@ def test_a_long_list_of_milestones_stored_before_the_cap_still_renders_and_saves
     assert f"can have up to {MAX_MILESTONES} milestones" in response.get_data(as_text=True)
     db_session.refresh(commitment)
     assert len(commitment.milestones) == 75
+
+
+# Item 11. Configuration unsafe in production is refused with one line ----------------------------
+#
+# In the styles of tests/unit/test_config.py (the settings) and tests/test_cli.py (the command a
+# person runs): one line on standard error, a non-zero exit, never a traceback.
+
+PRODUCTION = {"TRACKER_ENV": "production", "SECRET_KEY": GOOD_KEY}
+
+
+@pytest.mark.parametrize("flag", ["1", "true", "yes"])
+def test_production_refuses_debug_mode(tmp_path, flag):
+    with pytest.raises(ConfigError, match="FLASK_DEBUG is on: production refuses"):
+        load({**PRODUCTION, "FLASK_DEBUG": flag}, instance_path=tmp_path)
+    load({**PRODUCTION, "FLASK_DEBUG": "0"}, instance_path=tmp_path)
+    load({"FLASK_DEBUG": flag}, instance_path=tmp_path)  # development may debug
+
+
+def test_tracker_run_in_production_with_flask_debug_does_not_start_the_debugger(tmp_path):
+    result = run_tracker(
+        "run",
+        "--port",
+        "0",
+        "--no-reload",
+        instance=tmp_path,
+        timeout=60,
+        FLASK_DEBUG="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+        **PRODUCTION,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "tracker: configuration error: FLASK_DEBUG is on: production refuses to start in debug "
+        "mode, whose debugger would let anyone who reaches it run code on the server"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://tracker:s3cret@db:port/tracker",
+        "postgresql+psycopg://tracker:s3cret@[::1/tracker",
+        "sqlite://s3cret:x",
+        "sqlite:",
+    ],
+)
+def test_a_malformed_database_url_is_one_line_without_its_password(tmp_path, url):
+    with pytest.raises(ConfigError, match="DATABASE_URL cannot be read as a database URL"):
+        load({"DATABASE_URL": url}, instance_path=tmp_path)
+    result = run_tracker("db", "upgrade", instance=tmp_path, DATABASE_URL=url)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("tracker: configuration error: DATABASE_URL cannot be read")
+
+
+@pytest.mark.parametrize(
+    "key", ["a" * 64, "ab" * 32, "password" * 5, "0123456789" * 4, "abcde" * 7 + "abc"]
+)
+def test_production_refuses_a_secret_key_anyone_could_guess(tmp_path, key):
+    with pytest.raises(ConfigError, match="SECRET_KEY is too easy to guess"):
+        load({**PRODUCTION, "SECRET_KEY": key}, instance_path=tmp_path)
+    load({"SECRET_KEY": key}, instance_path=tmp_path)  # development takes what it is given
+
+
+def test_a_random_secret_key_is_taken_and_a_guessable_one_is_one_line(tmp_path):
+    for _ in range(200):
+        load({**PRODUCTION, "SECRET_KEY": secrets.token_hex(16)}, instance_path=tmp_path)
+    result = run_tracker(
+        "db", "upgrade", instance=tmp_path, **{**PRODUCTION, "SECRET_KEY": "a" * 64}
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "tracker: configuration error: SECRET_KEY is too easy to guess (a few characters, or a "
+        'short run repeated): make one with: python -c "import secrets; '
+        'print(secrets.token_hex(32))"'
+    )
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "not an address",
+        "Pledges <pledges>",
+        "pledges@localhost",
+        "a@example.org, b@example.org",
+        "Pledges <@example.org>",
+        "a@b@example.org",
+    ],
+)
+def test_production_refuses_a_sender_that_is_not_an_email_address(tmp_path, sender):
+    with pytest.raises(ConfigError, match="MAIL_DEFAULT_SENDER must be one email address"):
+        load({**PRODUCTION, "MAIL_DEFAULT_SENDER": sender}, instance_path=tmp_path)
+
+
+def test_a_good_sender_is_taken_and_a_bad_one_is_one_line(tmp_path):
+    for sender in ["Luton 2040 Pledge Tracker <pledges@example.org>", "pledges@luton.gov.uk"]:
+        settings = load({**PRODUCTION, "MAIL_DEFAULT_SENDER": sender}, instance_path=tmp_path)
+        assert settings["MAIL_DEFAULT_SENDER"] == sender
+    result = run_tracker(
+        "db", "upgrade", instance=tmp_path, MAIL_DEFAULT_SENDER="Pledges <pledges>", **PRODUCTION
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "tracker: configuration error: MAIL_DEFAULT_SENDER must be one email address, like "
+        "Pledge Tracker <pledges@example.org>, not 'Pledges <pledges>'"
+    )
