@@ -50,6 +50,7 @@ from tests.support.databases import (
 )
 from tests.support.pages import get_page
 from tests.test_commitments import form_fields
+from tests.test_public import build_world
 from tests.unit.test_config import GOOD_KEY
 from tracker.commitments.forms import MAX_MILESTONES
 from tracker.config import ConfigError, load
@@ -844,3 +845,68 @@ def test_a_good_sender_is_taken_and_a_bad_one_is_one_line(tmp_path):
         "tracker: configuration error: MAIL_DEFAULT_SENDER must be one email address, like "
         "Pledge Tracker <pledges@example.org>, not 'Pledges <pledges>'"
     )
+
+
+# Item 12 (the API part). Last-Modified moves when an admin verifies evidence --------------------
+#
+# Verifying evidence changes what the API says (the update's evidence grade) after the return
+# was accepted, so it must move Last-Modified; If-Modified-Since answered 304 over the change.
+
+
+def test_verifying_evidence_moves_the_apis_last_modified(app, client, db_session):
+    with time_machine.travel(datetime(2024, 9, 15, 9, tzinfo=UTC), tick=False):
+        world = build_world(db_session)
+        admin = make_user(db_session, Role.ADMIN)
+    url = f"/api/v1/commitments/{world['wage'].id}"
+    first = client.get(url)
+    modified, etag = first.headers["Last-Modified"], first.headers["ETag"]
+    assert first.json["data"]["latest_accepted_update"]["evidence_grade"] == "evidence_attached"
+    assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+
+    update = db_session.scalar(
+        sa.select(CommitmentUpdate).where(CommitmentUpdate.commitment_id == world["wage"].id)
+    )
+    reviewer = app.test_client()
+    with time_machine.travel(datetime(2024, 10, 1, 9, tzinfo=UTC), tick=False):
+        sign_in(reviewer, admin)
+        q1, greenway = world["q1"].slug, world["greenway"].slug
+        response = reviewer.post(f"/admin/returns/{q1}/{greenway}/updates/{update.id}/verify")
+        assert response.status_code == 302
+
+    again = client.get(url, headers={"If-Modified-Since": modified})
+    assert again.status_code == 200
+    assert again.json["data"]["latest_accepted_update"]["evidence_grade"] == "verified"
+    assert again.headers["Last-Modified"] == "Tue, 01 Oct 2024 09:00:00 GMT"
+    assert again.headers["ETag"] != etag
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 200
+    for listing in ("/api/v1/commitments", "/api/v1/organisations"):
+        assert client.get(listing, headers={"If-Modified-Since": modified}).status_code == 200
+
+
+def test_verifying_evidence_on_a_return_not_yet_accepted_changes_nothing_public(client, db_session):
+    """Its time is not public: the return is not (Last-Modified counts accepted returns only)."""
+    with time_machine.travel(datetime(2024, 9, 15, 9, tzinfo=UTC), tick=False):
+        world = build_world(db_session)
+        admin = make_user(db_session, Role.ADMIN)
+        submitted = make_return(
+            db_session,
+            world["greenway"],
+            world["q2"],
+            state=ReturnState.SUBMITTED,
+            submitted_at=datetime.now(UTC),
+        )
+        update = CommitmentUpdate(
+            return_id=submitted.id,
+            commitment_id=world["trees"].id,
+            status=DeliveryStatus.COMPLETED,
+            complete=True,
+            evidence_url="https://greenway.example.org/trees",
+            evidence_grade=EvidenceGrade.EVIDENCE_ATTACHED,
+        )
+        db_session.add(update)
+        db_session.flush()
+    modified = client.get("/api/v1/commitments").headers["Last-Modified"]
+    returns.verify_evidence(update, actor=admin, now=datetime(2024, 10, 1, 9, tzinfo=UTC))
+    db_session.flush()
+    answer = client.get("/api/v1/commitments", headers={"If-Modified-Since": modified})
+    assert answer.status_code == 304
