@@ -19,7 +19,7 @@ import re
 import secrets
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -58,12 +58,14 @@ from tracker.domain.calendar import Quarter, period_for
 from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReturnState, Role
 from tracker.extensions import db
 from tracker.models import (
+    AuditEvent,
     Commitment,
     CommitmentUpdate,
     Milestone,
     Organisation,
     ReportingPeriod,
     Return,
+    ReturnEvent,
     Theme,
     User,
 )
@@ -910,3 +912,116 @@ def test_verifying_evidence_on_a_return_not_yet_accepted_changes_nothing_public(
     db_session.flush()
     answer = client.get("/api/v1/commitments", headers={"If-Modified-Since": modified})
     assert answer.status_code == 304
+
+
+# Item 13. A return cannot be filed after its window closed ----------------------------------------
+#
+# The quarterly-cycle work closes the window (issue 14); here an attacker skips the pages and
+# posts straight to the update and submit addresses, with and without an extension granted.
+
+Q1 = Quarter(2024, 1)  # window closes 11 August 2024
+
+
+@pytest.fixture
+def return_ready_to_submit(db_session) -> dict:
+    """A draft return with every update complete: one POST would submit it, were it open."""
+    make_place(db_session)
+    org = make_organisation(db_session)
+    commitments = [make_commitment(db_session, org) for _ in range(2)]
+    period = make_period(db_session, Q1)
+    lead = make_user(db_session, Role.LEAD, organisations=[org])
+    return_ = make_return(db_session, org, period, state=ReturnState.DRAFT)
+    updates = [
+        CommitmentUpdate(
+            return_id=return_.id,
+            commitment_id=commitment.id,
+            status=DeliveryStatus.ON_TRACK,
+            narrative="Before the window closed",
+            complete=True,
+        )
+        for commitment in commitments
+    ]
+    db_session.add_all(updates)
+    db_session.flush()
+    base = f"/organisations/{org.slug}/returns/{period.slug}"
+    return {
+        "lead": lead,
+        "return": return_,
+        "updates": updates,
+        "update_url": f"{base}/commitments/{commitments[0].id}",
+        "submit_url": f"{base}/submit",
+    }
+
+
+def what_is_stored(db_session, setting: dict) -> tuple:
+    db_session.expire_all()
+    return (
+        setting["return"].state,
+        setting["return"].submitted_at,
+        [(u.status, u.narrative, u.version) for u in setting["updates"]],
+        db_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)),
+        db_session.scalar(sa.select(sa.func.count()).select_from(ReturnEvent)),
+    )
+
+
+def attack(client, setting: dict) -> None:
+    """Every way to change or send the return, posted directly; each must be turned away."""
+    for button in ("save", "draft", "no_change"):
+        response = client.post(
+            setting["update_url"],
+            data={
+                "status": "off_track",
+                "narrative": "Written after the window closed",
+                "version": "1",
+                button: "yes",
+            },
+        )
+        assert response.status_code == 302, button
+    assert client.post(setting["submit_url"]).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("extended_to", "on"),
+    [(None, date(2024, 8, 12)), (date(2024, 8, 25), date(2024, 8, 26))],
+    ids=["no extension", "after the extension"],
+)
+def test_nothing_is_filed_after_the_window_closed(
+    client, db_session, return_ready_to_submit, extended_to, on
+):
+    setting = return_ready_to_submit
+    if extended_to is not None:
+        setting["return"].extended_due_on = extended_to
+        setting["return"].extension_reason = "Their systems were down"
+        db_session.flush()
+    with time_machine.travel(datetime.combine(on, time(9), tzinfo=UTC), tick=False):
+        sign_in(client, setting["lead"])
+        before = what_is_stored(db_session, setting)
+        attack(client, setting)
+        page = get_page(client, setting["update_url"].rsplit("/commitments", 1)[0])
+    assert what_is_stored(db_session, setting) == before
+    assert setting["return"].state == ReturnState.DRAFT
+    assert "The window for this return closed on" in page.text
+
+
+def test_an_extension_reopens_the_return_until_it_ends(client, db_session, return_ready_to_submit):
+    """The same posts do go through inside the extension: the window, not the post, refuses."""
+    setting = return_ready_to_submit
+    setting["return"].extended_due_on = date(2024, 8, 25)
+    setting["return"].extension_reason = "Their systems were down"
+    db_session.flush()
+    with time_machine.travel(datetime(2024, 8, 20, 9, tzinfo=UTC), tick=False):
+        sign_in(client, setting["lead"])
+        response = client.post(
+            setting["update_url"],
+            data={
+                "status": "on_track",
+                "narrative": "In the extension",
+                "version": "1",
+                "save": "y",
+            },
+        )
+        assert response.status_code == 302
+        assert client.post(setting["submit_url"]).status_code == 200
+    db_session.expire_all()
+    assert setting["return"].state == ReturnState.SUBMITTED
+    assert setting["updates"][0].narrative == "In the extension"
