@@ -8,6 +8,7 @@
 - Item 11. Configuration unsafe in production is refused with one line.
 - Item 12. The API's Last-Modified moves when an admin verifies evidence.
 - Item 13. A return cannot be filed after its window closed, whatever an attacker posts.
+- Two lines of shared/RELIABILITY.md that no other test proved: HSTS, and the upload limit.
 
 The accounts part of the issue (items 1, 4, 6-9 and the session cookie) is tested in
 tests/test_security.py.
@@ -1025,3 +1026,28 @@ def test_an_extension_reopens_the_return_until_it_ends(client, db_session, retur
     db_session.expire_all()
     assert setting["return"].state == ReturnState.SUBMITTED
     assert setting["updates"][0].narrative == "In the extension"
+
+
+# Checklist lines nothing else proved ---------------------------------------------------------
+#
+# README's "Reliability and security checklist" names a test for every line of
+# shared/RELIABILITY.md; these two lines had none.
+
+
+def test_production_answers_carry_hsts_and_signed_in_pages_are_not_cached(
+    app, client, db_session, monkeypatch
+):
+    assert "Strict-Transport-Security" not in client.get("/").headers  # not over plain HTTP
+    monkeypatch.setitem(app.config, "TRACKER_ENV", "production")
+    assert client.get("/").headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+    monkeypatch.setitem(app.config, "TRACKER_ENV", "test")
+    sign_in(client, make_user(db_session, Role.BOARD))
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_a_request_larger_than_the_upload_limit_is_refused(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 10_000)
+    response = client.post("/sign-in", data={"email": "a@example.org", "password": "x" * 20_000})
+    assert response.status_code == 413
+    assert "The file was too large" in response.get_data(as_text=True)
