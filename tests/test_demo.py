@@ -552,7 +552,8 @@ def test_tracker_demo_refuses_production(tmp_path):
         "demo",
         instance=tmp_path,
         TRACKER_ENV="production",
-        SECRET_KEY="p" * 40,
+        # Random: production refuses a typed key before the demo can refuse production.
+        SECRET_KEY="77d981a91e37fb85e868fb9ddae7ecd06106b817e1bae16fa99e597d849d5729",
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}",
     )
     assert result.returncode == 1

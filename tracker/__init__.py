@@ -49,6 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     _init_extensions(app)
+    from tracker import routing
+
+    routing.init_app(app)  # before the blueprints, whose rules use the converters
     _register_blueprints(app)
 
     from tracker import cli, security, templating
@@ -93,12 +96,18 @@ def _init_extensions(app: Flask) -> None:
 @event.listens_for(Engine, "connect")
 def _sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
     if type(dbapi_connection).__module__.startswith("sqlite3"):
-        # SQLite ignores foreign keys unless each connection asks for them.
         cursor = dbapi_connection.cursor()
+        # SQLite ignores foreign keys unless each connection asks for them.
         cursor.execute("PRAGMA foreign_keys=ON")
-        # The web app and the scheduler share one file: wait up to 15 s for the other's
-        # write rather than fail at once.
+        # The web app's threads and the scheduler share one file: a writer waits up to 15 s
+        # for the one before it rather than fail at once.
         cursor.execute("PRAGMA busy_timeout=15000")
+        # Write-ahead logging: readers never wait for a writer, nor a writer for readers. It
+        # is kept in the file, so it is switched on once, by the first connection to see the
+        # file in another mode (an in-memory database stays "memory").
+        (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+        if mode.lower() not in {"wal", "memory"}:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
         # Python's sqlite3 module opens and commits transactions on its own, which breaks
         # SAVEPOINTs; let SQLAlchemy say BEGIN itself (see _sqlite_begin).
@@ -108,7 +117,12 @@ def _sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: Any) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        # Every transaction takes the write lock when it starts. A deferred transaction that
+        # reads and then writes cannot wait for the lock: if another writer went first, SQLite
+        # refuses it at once ("database is locked"), busy timeout or not. Taking the lock at
+        # BEGIN makes writers queue instead. Reads take it too: which transaction will write is
+        # not known at BEGIN, and here they are a few milliseconds long.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _register_blueprints(app: Flask) -> None:

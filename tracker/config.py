@@ -9,9 +9,15 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from email.errors import MessageError
+from email.headerregistry import Address
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from tracker.domain.calendar import WindowRules
 from tracker.domain.reminders import LadderRules
@@ -83,16 +89,36 @@ def _reminder_rules(env: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+MAKE_A_KEY = 'make one with: python -c "import secrets; print(secrets.token_hex(32))"'
+
+
+def _predictable(key: str) -> bool:
+    """Whether a key is a few characters, or a short run repeated ('a' * 64, 'abc' * 20).
+
+    Not a measure of randomness, only of keys people type: 32 random hex digits use fewer than
+    6 different characters about three times in ten trillion.
+    """
+    if len(set(key)) < 6:
+        return True
+    # The shortest run that, repeated, makes the key; a typed pattern repeats at least twice.
+    period = next(p for p in range(1, len(key) + 1) if key == (key[:p] * len(key))[: len(key)])
+    return period <= len(key) // 2
+
+
 def _secret_key(env: Mapping[str, str], environment: str, instance_path: Path) -> str:
     key = env.get("SECRET_KEY", "").strip()
     if key:
         if environment == "production" and len(key) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        if environment == "production" and _predictable(key):
+            raise ConfigError(
+                "SECRET_KEY is too easy to guess (a few characters, or a short run repeated): "
+                + MAKE_A_KEY
+            )
         return key
     if environment == "production":
         raise ConfigError(
-            "SECRET_KEY is not set: production refuses to start without one "
-            '(make one with: python -c "import secrets; print(secrets.token_hex(32))")'
+            f"SECRET_KEY is not set: production refuses to start without one ({MAKE_A_KEY})"
         )
     if environment == "test":
         return "test-" + "x" * 32
@@ -112,11 +138,19 @@ def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
     # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants a driver name.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+            url = "postgresql+psycopg://" + url[len(prefix) :]
     if not (url.startswith("sqlite:") or url.startswith("postgresql+psycopg:")):
         raise ConfigError(
             f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, not {url.split(':')[0]}:…"
         )
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        # Not repeated back: the URL may hold a password.
+        raise ConfigError(
+            "DATABASE_URL cannot be read as a database URL; it should look like "
+            "sqlite:////path/to/tracker.db or postgresql://user:password@host:5432/name"
+        ) from None
     return url
 
 
@@ -139,6 +173,38 @@ def _public_base_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def _is_debug(value: str | None) -> bool:
+    """FLASK_DEBUG as Flask reads it: on unless empty, 0, false or no."""
+    return bool(value and value.strip().lower() not in {"0", "false", "no"})
+
+
+def _is_email_address(text: str) -> bool:
+    """One deliverable-looking address, with or without a name: ``Name <me@example.org>``."""
+    if any(ord(character) < 32 for character in text):
+        return False
+    found = getaddresses([text])
+    if len(found) != 1:
+        return False
+    name, address = found[0]
+    try:
+        parsed = Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError, MessageError):
+        return False
+    return bool(parsed.username) and "." in parsed.domain.strip(".")
+
+
+def _mail_sender(env: Mapping[str, str], place_name: str, production: bool) -> str:
+    sender = env.get("MAIL_DEFAULT_SENDER", "").strip()
+    if not sender:
+        return f"{place_name} Pledge Tracker <no-reply@localhost>"
+    if production and not _is_email_address(sender):
+        raise ConfigError(
+            "MAIL_DEFAULT_SENDER must be one email address, like "
+            f"Pledge Tracker <pledges@example.org>, not {sender!r}"
+        )
+    return sender
+
+
 def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -151,6 +217,12 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         env.get("TRACKER_INSTANCE_PATH") or PROJECT_ROOT / "instance"
     )
     production = environment == "production"
+    if production and _is_debug(env.get("FLASK_DEBUG")):
+        # Debug mode serves Werkzeug's debugger, a Python console for whoever reaches it.
+        raise ConfigError(
+            "FLASK_DEBUG is on: production refuses to start in debug mode, whose debugger "
+            "would let anyone who reaches it run code on the server"
+        )
     place_name = env.get("PLACE_NAME", "Luton 2040").strip() or "Luton 2040"
 
     mail_server = env.get("MAIL_SERVER", "").strip()
@@ -201,8 +273,7 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "MAIL_USE_SSL": mail_use_ssl,
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "").strip()
-        or f"{place_name} Pledge Tracker <no-reply@localhost>",
+        "MAIL_DEFAULT_SENDER": _mail_sender(env, place_name, production),
         "MAIL_FILE_DIR": str(instance_path / "mail"),
         "REPORTING_OPENS_DAYS_BEFORE_END": window["opens_days_before_end"],
         "REPORTING_DUE_DAYS_AFTER_END": window["due_days_after_end"],

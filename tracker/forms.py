@@ -13,6 +13,12 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import PasswordField, SelectChoice, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from tracker.routing import ID_MAX
+
+# The years a date typed into any form may have: enough for any baseline or deadline, and far
+# from the ends of the calendar, where adding a day to a date raises an error.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+
 
 class Form(FlaskForm):
     """Base form: text is stripped and NUL characters are refused everywhere."""
@@ -36,6 +42,19 @@ class Form(FlaskForm):
                 ]
                 valid = False
         return valid
+
+
+def whole_number(text: str | None, *, high: int = ID_MAX) -> int | None:
+    """``text`` as a whole number from 0 to ``high`` (an id, a version, a page), else None.
+
+    Only ASCII digits: ``"²".isdigit()`` is true but ``int("²")`` fails, and ``int()`` refuses
+    more than 4,300 digits with an error.
+    """
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    value = int(text)
+    return value if value <= high else None
 
 
 def options(pairs: Any) -> list[SelectChoice]:

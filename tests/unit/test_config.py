@@ -6,6 +6,9 @@ import pytest
 
 from tracker.config import ConfigError, load
 
+# A key as production needs one: random (secrets.token_hex(32)), not typed.
+GOOD_KEY = "77d981a91e37fb85e868fb9ddae7ecd06106b817e1bae16fa99e597d849d5729"
+
 
 def test_development_defaults(tmp_path):
     settings = load({}, instance_path=tmp_path)
@@ -34,7 +37,7 @@ def test_production_refuses_to_start_without_a_secret(tmp_path):
 
 
 def test_production_cookies_are_secure(tmp_path):
-    settings = load({"TRACKER_ENV": "production", "SECRET_KEY": "k" * 40}, instance_path=tmp_path)
+    settings = load({"TRACKER_ENV": "production", "SECRET_KEY": GOOD_KEY}, instance_path=tmp_path)
     assert settings["SESSION_COOKIE_SECURE"]
     assert settings["SESSION_COOKIE_HTTPONLY"]
     assert settings["SESSION_COOKIE_SAMESITE"] == "Lax"

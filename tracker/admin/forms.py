@@ -13,7 +13,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -169,15 +168,25 @@ class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    organisation = SelectField("Organisation", widget=GovSelect(), validators=[Optional()])
-    user = SelectField("Person", widget=GovSelect(), validators=[Optional()])
+    organisation = SelectField(
+        "Organisation",
+        widget=GovSelect(),
+        validators=[Optional()],
+        invalid_choice_message="Select an organisation from the list",
+    )
+    user = SelectField(
+        "Person",
+        widget=GovSelect(),
+        validators=[Optional()],
+        invalid_choice_message="Select a person from the list",
+    )
     since = StringField(
         "From (YYYY-MM-DD)", widget=GovTextInput(), validators=[Optional(), Length(max=10)]
     )
     until = StringField(
         "To (YYYY-MM-DD)", widget=GovTextInput(), validators=[Optional(), Length(max=10)]
     )
-    page = IntegerField(validators=[Optional()])
+    # The page number is not a field: the route reads it, and a tampered one shows page 1.
 
 
 class ChaseForm(Form):

@@ -21,7 +21,7 @@ from tracker.admin.forms import (
 from tracker.auth.access import roles
 from tracker.domain.enums import NotificationState, ReturnState, Role, Sector
 from tracker.extensions import db
-from tracker.forms import options
+from tracker.forms import EARLIEST_YEAR, LATEST_YEAR, options, whole_number
 from tracker.models import Notification, Organisation, User
 from tracker.services import accounts
 from tracker.services.audit import record as record_audit
@@ -262,9 +262,13 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
         _fill(form, organisation)
     elif form.validate_on_submit():
         try:
-            version = int(form.version.data or 0)
+            version = whole_number(form.version.data)
             update_organisation(
-                organisation, _details(form, quarters), version=version, actor=actor()
+                organisation,
+                _details(form, quarters),
+                # Tampered: no version matches, so the conflict page.
+                version=-1 if version is None else version,
+                actor=actor(),
             )
             db.session.commit()
         except (StaleEdit, StaleDataError):
@@ -318,14 +322,25 @@ def _parse_day(field: object) -> date | None:
     value = field.data  # type: ignore[attr-defined]
     if not value:
         return None
+    name = field.label.text.split(" (")[0]  # type: ignore[attr-defined]
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        field.errors = [
-            *field.errors,
-            f"{field.label.text.split(' (')[0]} must be a date like 2024-07-31",
-        ]  # type: ignore[attr-defined]
+        problem = f"{name} must be a date like 2024-07-31"
+    else:
+        # A day at the end of the calendar has no next day to search up to.
+        if EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            return day
+        problem = f"{name} must be between {EARLIEST_YEAR} and {LATEST_YEAR}"
+    field.errors = [*field.errors, problem]  # type: ignore[attr-defined]
+    return None
+
+
+def _chosen_id(field: object) -> int | None:
+    """The id a filter's select chose, if it is one of its choices (else no filter)."""
+    if field.errors:  # type: ignore[attr-defined]
         return None
+    return whole_number(field.data)  # type: ignore[attr-defined]
 
 
 @bp.get("/audit")
@@ -343,13 +358,11 @@ def audit() -> ResponseReturnValue:
     if since and until and since > until:
         form.until.errors = [*form.until.errors, "To must be the same as or after From"]
     page = audit_events(
-        organisation_id=int(form.organisation.data)
-        if (form.organisation.data or "").isdigit()
-        else None,
-        actor_id=int(form.user.data) if (form.user.data or "").isdigit() else None,
+        organisation_id=_chosen_id(form.organisation),
+        actor_id=_chosen_id(form.user),
         since=since,
         until=until,
-        page=form.page.data or 1 if not form.page.errors else 1,
+        page=whole_number(request.args.get("page")) or 1,
     )
     return render_template("admin/audit.html", form=form, page=page, filters=request.args)
 
@@ -557,8 +570,7 @@ def review_queue(period: str) -> ResponseReturnValue:
     wanted = QUEUE_VIEWS[show][1]
     chosen = rows if wanted is None else [r for r in rows if state(r) in wanted]
     pages = max(1, -(-len(chosen) // QUEUE_PAGE_SIZE))
-    page = request.args.get("page", "1")
-    page_number = min(int(page), pages) if page.isdigit() and int(page) >= 1 else 1
+    page_number = min(max(1, whole_number(request.args.get("page")) or 1), pages)
     shown = chosen[(page_number - 1) * QUEUE_PAGE_SIZE : page_number * QUEUE_PAGE_SIZE]
     statuses = reporting_statuses(today, [row.organisation.id for row in shown])
     counts = {

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Email, Optional, ValidationError
 
 from tracker.domain.enums import Direction
 from tracker.domain.smart import SHORT_TITLE
-from tracker.forms import Form, options, submit
+from tracker.forms import EARLIEST_YEAR, LATEST_YEAR, Form, options, submit
 
 TITLE_MAX = 500
 OWNER_NAME_MAX = 200
@@ -33,9 +33,11 @@ REASON_MAX = 2_000
 AMOUNT_LIMIT = Decimal(10) ** 12
 AMOUNT_PLACES = 4
 NEW_MILESTONE_ROWS = 3
-# A ceiling on rows a tampered form can post; far above any real commitment's milestones.
-MAX_MILESTONE_ROWS = 60
-EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+# Dated steps toward one target, not a project plan: no more are added beyond this many.
+MAX_MILESTONES = 30
+# A ceiling on the rows read from a posted form (a tampered one could send thousands): above any
+# commitment's list, even one saved before MAX_MILESTONES, when the form allowed up to 60.
+MAX_MILESTONE_ROWS = 100
 
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
 
@@ -218,6 +220,9 @@ class AmountField(_Problem):
 class MilestoneForm(wtforms.Form):
     """One milestone row: a blank title removes a saved milestone; blank new rows are ignored."""
 
+    # Set by CommitmentForm on the first new row that would take the list past MAX_MILESTONES.
+    too_many: str | None = None
+
     id = HiddenField(filters=[_strip])
     title = StringField(
         "Title",
@@ -228,6 +233,8 @@ class MilestoneForm(wtforms.Form):
     due_on = DateInputField("Due date", description="For example, 31 3 2027")
 
     def validate_title(self, field: Field) -> None:
+        if self.too_many:
+            raise ValidationError(self.too_many)
         if not field.data and self.due_on.data and self.existing_id is None:
             raise ValidationError(f"Enter {field_name(field).lower()}, or clear its due date")
 
@@ -235,6 +242,14 @@ class MilestoneForm(wtforms.Form):
     def existing_id(self) -> int | None:
         value = self.id.data or ""
         return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
+
+
+class MilestoneRows(FieldList):
+    """The milestone rows: every saved milestone when the form is shown, and from a posted form
+    no more than ``MAX_MILESTONE_ROWS`` rows (so a list saved long ago still opens)."""
+
+    def _extract_indices(self, prefix: str, formdata: Any) -> list[int]:
+        return sorted(set(super()._extract_indices(prefix, formdata)))[:MAX_MILESTONE_ROWS]
 
 
 class CommitmentForm(Form):
@@ -313,7 +328,7 @@ class CommitmentForm(Form):
         validate_choice=True,
         invalid_choice_message="Select whether the number should go up or down, or Not set",
     )
-    milestones = FieldList(FormField(MilestoneForm), max_entries=MAX_MILESTONE_ROWS)
+    milestones = MilestoneRows(FormField(MilestoneForm))
     reason = wtforms.TextAreaField(
         "Reason for the change",
         widget=GovTextArea(),
@@ -332,12 +347,16 @@ class CommitmentForm(Form):
             row.form.title.label.text = f"Milestone {number} title"
             row.form.due_on.label.text = f"Milestone {number} due date (optional)"
 
+    # The ids of the commitment's saved milestones (the route sets them before validating).
+    saved_milestones: frozenset[int] = frozenset()
+
     def set_priorities(self, priorities: Iterable[Any]) -> None:
         pairs = [(str(p.id), p.name) for p in priorities]
         self.primary_priority.choices = options(pairs)
         self.secondary_priority.choices = options([("", "None"), *pairs])
 
     def validate(self, extra_validators: Any = None) -> bool:
+        self._refuse_milestones_past_the_limit()
         valid = super().validate(extra_validators)
         secondary = self.secondary_priority
         if secondary.data and secondary.data == self.primary_priority.data:
@@ -350,6 +369,22 @@ class CommitmentForm(Form):
             start.errors.append("Baseline date must be the same as or before the target date")
             valid = False
         return valid
+
+    def _refuse_milestones_past_the_limit(self) -> None:
+        """A new milestone that takes the list past ``MAX_MILESTONES`` is an error on its row.
+
+        Counted against the milestones saved (not the ids a form claims), so a list saved
+        before the limit can still be edited and shortened, but not lengthened.
+        """
+        rows = [entry.form for entry in self.milestones]
+        saved = self.saved_milestones
+        cleared = {r.existing_id for r in rows if r.existing_id in saved and not r.title.data}
+        added = [r for r in rows if r.existing_id not in saved and r.title.data]
+        if added and len(saved - cleared) + len(added) > MAX_MILESTONES:
+            added[0].too_many = (
+                f"A commitment can have up to {MAX_MILESTONES} milestones: "
+                "remove one to add another"
+            )
 
     def summary(self) -> list[tuple[str, str]]:
         """Each field as a person reads it, for showing two versions of the form side by side."""

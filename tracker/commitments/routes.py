@@ -21,10 +21,11 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.auth.access import organisation
-from tracker.commitments.forms import NEW_MILESTONE_ROWS, CommitmentForm
+from tracker.commitments.forms import MAX_MILESTONES, NEW_MILESTONE_ROWS, CommitmentForm
 from tracker.domain.enums import Direction, Role
 from tracker.domain.permissions import Action, allowed
 from tracker.extensions import db
+from tracker.forms import whole_number
 from tracker.models import Commitment, User
 from tracker.services.commitments import (
     CommitmentDetails,
@@ -141,6 +142,7 @@ def _prepare(
     form: CommitmentForm, commitment: Commitment, priorities: list, reported: bool
 ) -> None:
     form.set_priorities(priorities)
+    form.saved_milestones = frozenset(m.id for m in commitment.milestones)
     if commitment.needs_review and commitment.primary_priority_id is not None:
         form.primary_priority.description = (
             "This priority was guessed when the pledge was imported. Check it: saving confirms it."
@@ -153,7 +155,9 @@ def _filled_form(commitment: Commitment, priorities: list, reported: bool) -> Co
     milestones = [
         {"id": str(m.id), "title": m.title, "due_on": m.due_on} for m in commitment.milestones
     ]
-    milestones += [{"id": "", "title": "", "due_on": None}] * NEW_MILESTONE_ROWS
+    # Blank rows for new milestones while there is room for them.
+    room = max(0, min(NEW_MILESTONE_ROWS, MAX_MILESTONES - len(milestones)))
+    milestones += [{"id": "", "title": "", "due_on": None}] * room
     form = CommitmentForm(
         formdata=None,
         data={
@@ -205,5 +209,5 @@ def _details(form: CommitmentForm) -> CommitmentDetails:
 
 
 def _version(form: CommitmentForm) -> int:
-    value = form.version.data or ""
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else -1
+    version = whole_number(form.version.data)
+    return -1 if version is None else version  # tampered: no version matches, so a conflict

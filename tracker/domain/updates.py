@@ -123,8 +123,17 @@ def too_many_files(count: int) -> str | None:
     return f"An update can have up to {EVIDENCE_FILES_MAX} files: remove one before you add another"
 
 
-def status_tag(status: DeliveryStatus | str) -> tuple[str, str]:
-    """The label and GOV.UK tag class of a status: ``("On track", "govuk-tag--green")``."""
+# A draft may be saved before a status is chosen: its update has none yet.
+NO_STATUS_TAG = ("No status yet", "govuk-tag--grey")
+
+
+def status_tag(status: DeliveryStatus | str | None) -> tuple[str, str]:
+    """The label and GOV.UK tag class of a status: ``("On track", "govuk-tag--green")``.
+
+    A draft saved without a status has none: ``("No status yet", "govuk-tag--grey")``.
+    """
+    if not status:
+        return NO_STATUS_TAG
     status_ = DeliveryStatus(status)
     return status_.label, _TAG_CLASSES[status_]
 

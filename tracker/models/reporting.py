@@ -180,6 +180,8 @@ class CommitmentUpdate(Timestamped, Base):
         CheckConstraint(
             "evidence_grade <> 'verified' OR verified_at IS NOT NULL", name="verified_has_time"
         ),
+        # The latest verification, for the API's Last-Modified (tracker/services/public.py).
+        Index("ix_commitment_updates_verified_at", "verified_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

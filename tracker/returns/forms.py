@@ -28,7 +28,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from tracker.domain.enums import DeliveryStatus
 from tracker.domain.updates import EVIDENCE_FILES_MAX, NARRATIVE_MAX, RISKS_MAX
-from tracker.forms import Form, options
+from tracker.forms import EARLIEST_YEAR, LATEST_YEAR, Form, options
 
 STATUS_HINTS = {
     DeliveryStatus.NOT_STARTED: "Work on this has not begun",
@@ -134,15 +134,22 @@ class DayMonthYearField(DateField):
             self.data = None
             return
         day, month, year = parts
-        if not all(p.isdigit() for p in parts):
+        self.data = None
+        # ASCII digits only ("²" is a digit to str.isdigit(), not to int()), and a day or month
+        # of at most two: a longer one is never a date, and a huge one overflows date().
+        if not all(p.isascii() and p.isdigit() for p in parts):
             raise ValueError(f"{self.label.text} must be a real date, with numbers only")
         if len(year) != 4:
             raise ValueError(f"{self.label.text} must include a 4-digit year")
+        if len(day) > 2 or len(month) > 2:
+            raise ValueError(f"{self.label.text} must be a real date")
         try:
-            self.data = date(int(year), int(month), int(day))
+            value = date(int(year), int(month), int(day))
         except ValueError:
-            self.data = None
             raise ValueError(f"{self.label.text} must be a real date") from None
+        if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+            raise ValueError(f"{self.label.text} must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+        self.data = value
 
 
 def _date_field(label: str, message: str) -> DayMonthYearField:

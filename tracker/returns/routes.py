@@ -28,6 +28,7 @@ from tracker.domain.updates import too_many_files
 from tracker.evidence import EvidenceError, send_stored, store
 from tracker.evidence import delete as delete_stored
 from tracker.extensions import db
+from tracker.forms import whole_number
 from tracker.models import Commitment, CommitmentUpdate, ReportingPeriod
 from tracker.returns.forms import STATUS_HINTS, UpdateForm
 from tracker.returns.pending import PendingUpload, UploadPlace, pending_upload, pending_uploads
@@ -198,7 +199,8 @@ def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
         f.key for f in (existing.evidence_files if existing else []) if f.id in data.remove_files
     ]
     try:
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        # Not a version (tampered): a first save, or a conflict if one exists.
+        version = whole_number(form.version.data)
         service.save_update(
             g.organisation,
             reporting_period,

@@ -85,7 +85,8 @@ def audit_events(
     if until is not None:
         conditions.append(AuditEvent.occurred_at < _start_of(until + timedelta(days=1)))
     total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
-    page = max(1, page)
+    # A page past the end shows the last: an offset beyond the rows is no use to anyone.
+    page = min(max(1, page), max(1, -(-(total or 0) // PAGE_SIZE)))
     events = db.session.scalars(
         select(AuditEvent)
         .where(*conditions)

@@ -269,7 +269,9 @@ def commitment_page(organisation: Organisation, commitment_id: int) -> Commitmen
         )
     ).all()
     updates = [_update_entry(commitment, update) for update in rows]
-    accepted = [e.update.status for e in updates if e.accepted]
+    # An accepted return should never hold an update without a status, but one may have been
+    # accepted before submitting re-checked it under a lock: it says nothing about delivery.
+    accepted = [e.update.status for e in updates if e.accepted and e.update.status is not None]
     smart = commitment.smart
     return CommitmentPage(
         commitment=commitment,

@@ -806,9 +806,18 @@ def published_summaries(period_slug: str | None = None) -> list[BoardSummary]:
 def last_changed() -> datetime | None:
     """When any published data last changed (for ``Last-Modified``), in one query.
 
-    Accepted returns count from their review; drafts and submissions do not (their timing is
-    not public). A deleted row leaves no time behind, so clients should prefer the ETag.
+    Accepted returns count from their review, and from any evidence an admin verified in them
+    since; drafts and submissions do not (their timing is not public). A deleted row leaves no
+    time behind, so clients should prefer the ETag.
     """
+    verified = (
+        # The newest first, down the index on verified_at: max() over a join would read them all.
+        select(CommitmentUpdate.verified_at)
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .where(CommitmentUpdate.verified_at.is_not(None), Return.state == ReturnState.ACCEPTED)
+        .order_by(CommitmentUpdate.verified_at.desc())
+        .limit(1)
+    )
     times = [
         select(func.max(Organisation.updated_at)).scalar_subquery(),
         select(func.max(Pledge.updated_at)).scalar_subquery(),
@@ -821,6 +830,7 @@ def last_changed() -> datetime | None:
         .where(Return.state == ReturnState.ACCEPTED)
         .scalar_subquery(),
         select(func.max(BoardSummary.published_at)).scalar_subquery(),
+        verified.scalar_subquery(),
     ]
     row = db.session.execute(select(*times)).one()
     found = [value for value in row if value is not None]

@@ -408,12 +408,28 @@ class UpdateInput:
     remove_files: frozenset[int] = frozenset()
 
 
+def lock_return(return_id: int) -> Return:
+    """The return, read afresh and locked until the transaction ends (``SELECT … FOR UPDATE``).
+
+    Saving an update and submitting both take this lock first, so one finishes before the
+    other looks: a draft save cannot slip between a submit's completeness check and its change
+    of state. SQLite has no row locks; its transactions take the database's write lock at
+    BEGIN (tracker/__init__.py), which serialises them the same way.
+    """
+    return db.session.scalars(
+        select(Return)
+        .where(Return.id == return_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def _editable_return(organisation: Organisation, period: ReportingPeriod, today: date) -> Return:
     if today < period.opens_on:
         raise ReturnError(f"This return opens on {period.opens_on:%-d %B %Y}")
     if not expects_return(organisation, period):
         raise ReturnError(f"{organisation.name} does not report for {period.label}")
-    return_ = return_for(organisation, period)
+    return_ = lock_return(return_for(organisation, period).id)
     if return_.state not in EDITABLE:
         raise ReturnError("This return has been submitted, so it cannot be changed")
     closes_on = window_closes_on(period, return_.extended_due_on)
@@ -510,10 +526,13 @@ def save_update(
     """
     return_ = _editable_return(organisation, period, today)
     row = db.session.scalar(
-        select(CommitmentUpdate).where(
+        select(CommitmentUpdate)
+        .where(
             CommitmentUpdate.return_id == return_.id,
             CommitmentUpdate.commitment_id == commitment.id,
         )
+        # As saved, not as this session first read it: the version check needs the latest.
+        .execution_options(populate_existing=True)
     )
     if row is not None and row.version != version:
         raise StaleUpdate(row)
@@ -614,7 +633,15 @@ class SubmitOutcome:
 def submit(
     organisation: Organisation, period: ReportingPeriod, *, actor: User, now: datetime
 ) -> SubmitOutcome:
-    """Submit the return when every commitment has a complete update; exactly once."""
+    """Submit the return when every commitment has a complete update; exactly once.
+
+    Completeness is checked with the return locked (``lock_return``) and its updates read
+    afresh, so a draft saved at the same moment is either in before the check or refused after.
+    """
+    found = find_return(organisation, period)
+    if found is not None:
+        lock_return(found.id)
+        _reread_updates(found.id)
     view = return_view(organisation, period, now.date())
     if view.state in {ReturnState.SUBMITTED, ReturnState.ACCEPTED}:
         return SubmitOutcome(False, "This return has already been submitted")
@@ -668,6 +695,15 @@ def submit(
     )
     return_emails.submitted(return_, actor=actor, now=now)
     return SubmitOutcome(True, "Return submitted")
+
+
+def _reread_updates(return_id: int) -> None:
+    """Load a return's updates as saved now, over any copies this session read before."""
+    db.session.scalars(
+        select(CommitmentUpdate)
+        .where(CommitmentUpdate.return_id == return_id)
+        .execution_options(populate_existing=True)
+    ).all()
 
 
 def _fix_reported_targets(tasks: Sequence[Task]) -> None:
