@@ -81,6 +81,13 @@ def scheduled_jobs(config: Mapping[str, Any]) -> tuple[ScheduledJob, ...]:
             trigger=CronTrigger(hour=3, minute=30, timezone=TIMEZONE),
             func=tasks.prune_job_runs,
         ),
+        ScheduledJob(
+            id="prune-account-records",
+            description="Empty sent invitation and reset emails after a week; forget old throttles",
+            when="daily at 03:40",
+            trigger=CronTrigger(hour=3, minute=40, timezone=TIMEZONE),
+            func=tasks.prune_account_records,
+        ),
     )
 
 

@@ -109,3 +109,18 @@ def prune_job_runs(today: date) -> str:
     removed = prune(today)
     db.session.commit()
     return f"removed {removed} old job run{'s' if removed != 1 else ''}"
+
+
+def prune_account_records(today: date | None = None) -> str:
+    """Empty sent invitation and reset emails after a week; forget expired sign-in throttles."""
+    from tracker.mail import prune_link_emails
+    from tracker.services import throttle
+
+    now = datetime.now(UTC)
+    emails = prune_link_emails(now)
+    throttles = throttle.prune(now)
+    db.session.commit()
+    return (
+        f"emptied {emails} sent link email{'s' if emails != 1 else ''}, "
+        f"forgot {throttles} sign-in throttle{'s' if throttles != 1 else ''}"
+    )
