@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from tracker.auth.access import public
+from tracker.auth.access import before_second_factor, public
 from tracker.extensions import db
 from tracker.services.figures import commitment_figures
 from tracker.services.organisations import list_organisations
@@ -37,6 +37,7 @@ def accessibility_statement() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 @public
+@before_second_factor
 def healthz() -> ResponseReturnValue:
     """200 when the database answers, 503 when it does not (for load balancers and compose)."""
     try:
@@ -49,6 +50,7 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/assets/<path:filename>")
 @public
+@before_second_factor
 def assets(filename: str) -> ResponseReturnValue:
     """GOV.UK Frontend's CSS, JS, fonts and images, from the npm package set-up installed.
 
