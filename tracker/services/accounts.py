@@ -321,9 +321,8 @@ def change_password(
 
     ``result.user`` is None if the current password was wrong or the check must wait.
     """
-    gate = throttle.gate(
-        account=user.email, client=client[:64], device=device, user_id=user.id, now=now
-    )
+    gate = throttle.gate(account=user.email, client=client[:64], device=device, now=now)
+    gate.recognise(user.id)
     if gate.retry_after is not None:
         return SignInResult(user=None, retry_after=gate.retry_after)
     if not user.password_hash or not check_password_hash(user.password_hash, current):
@@ -345,14 +344,9 @@ def authenticate(
     """
     email = normalise_email(email)[:320]
     client = client[:64]
+    gate = throttle.gate(account=email, client=client, device=device, now=now)
     candidate = find_user(email)
-    gate = throttle.gate(
-        account=email,
-        client=client,
-        device=device,
-        user_id=candidate.id if candidate else None,
-        now=now,
-    )
+    gate.recognise(candidate.id if candidate else None)
     user = None
     wait = gate.retry_after
     if wait is None:
@@ -377,9 +371,8 @@ def check_second_factor(
     """Check a code from the authenticator app (or a recovery code), throttled like a password."""
     from tracker.services import two_factor
 
-    gate = throttle.gate(
-        account=user.email, client=client[:64], device=device, user_id=user.id, now=now
-    )
+    gate = throttle.gate(account=user.email, client=client[:64], device=device, now=now)
+    gate.recognise(user.id)
     if gate.retry_after is not None:
         return SignInResult(user=None, retry_after=gate.retry_after)
     if two_factor.verify(user, code, now=now):

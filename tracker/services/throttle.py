@@ -50,6 +50,15 @@ class Gate:
     rows: dict[str, tuple[Limit, SignInThrottle]]
     # The rows whose limits apply to this attempt (a recognised device: its own row only).
     checked: list[str] = field(default_factory=list)
+    device: Device | None = None
+
+    def recognise(self, user_id: int | None) -> bool:
+        """Exempt this attempt from the account's and address's limits if its device claim was
+        issued to ``user_id`` (the account's owner); its device's own limit still applies."""
+        if self.device is None or user_id is None or self.device.user_id != user_id:
+            return False
+        self.checked = [DEVICE.key(self.device.id)]
+        return True
 
     @property
     def retry_after(self) -> timedelta | None:
@@ -80,17 +89,17 @@ class Gate:
         db.session.flush()
 
 
-def gate(
-    *, account: str, client: str, device: Device | None, user_id: int | None, now: datetime
-) -> Gate:
+def gate(*, account: str, client: str, device: Device | None, now: datetime) -> Gate:
     """Lock the throttle rows of an attempt on ``account`` from ``client`` (flush only).
 
-    ``device`` counts as recognised only if it was issued to ``user_id``, the account's owner.
+    Call it before reading anything else in the transaction: its first statement writes, so
+    on SQLite the attempt takes the write lock (waiting its turn) rather than upgrading a read
+    lock later, which fails at once when another writer is committing. Then ``recognise`` the
+    account's owner, which exempts a device of theirs from the account's and address's limits.
     """
-    recognised = device is not None and user_id is not None and device.user_id == user_id
     wanted = {ACCOUNT.key(account): ACCOUNT, CLIENT.key(client): CLIENT}
-    if recognised:
-        wanted[DEVICE.key(device.id)] = DEVICE  # type: ignore[union-attr]
+    if device is not None:
+        wanted[DEVICE.key(device.id)] = DEVICE
     keys = sorted(wanted)
     for key in keys:
         db.session.execute(
@@ -104,12 +113,8 @@ def gate(
         .execution_options(populate_existing=True)
     ).all()
     found = {row.key: (wanted[row.key], row) for row in rows}
-    checked = (
-        [DEVICE.key(device.id)]  # type: ignore[union-attr]
-        if recognised
-        else [ACCOUNT.key(account), CLIENT.key(client)]
-    )
-    return Gate(now=now, rows=found, checked=checked)
+    checked = [ACCOUNT.key(account), CLIENT.key(client)]
+    return Gate(now=now, rows=found, checked=checked, device=device)
 
 
 def prune(now: datetime) -> int:
