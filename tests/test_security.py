@@ -27,6 +27,8 @@ import sqlalchemy as sa
 import time_machine
 import yaml
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests import test_accounts
 from tests.conftest import make_test_app, require
@@ -561,6 +563,35 @@ def test_a_password_reset_still_asks_an_admin_for_the_code(client, db_session, m
     response = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert response.headers["Location"].startswith("/account/two-factor")
     assert client.get("/admin").headers["Location"].startswith("/account/two-factor")
+
+
+code_values = st.one_of(
+    st.text(max_size=80),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=500, max_size=3000),
+    st.sampled_from(["\x00", "000000", "12345", "１２３４５６", "aaaa-bbbb-cccc-dddd", "", " "]),
+)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    state=st.sampled_from(["set up", "code", "manage"]),
+    data=st.dictionaries(
+        st.sampled_from(["code", "action", "csrf_token"]),
+        st.one_of(code_values, st.lists(code_values, max_size=3)),
+        max_size=3,
+    ),
+)
+def test_no_two_factor_input_gives_a_500(app, db_session, state, data):
+    person = make_user(db_session, Role.BOARD, two_factor=state != "set up")
+    browser = app.test_client()
+    if state == "code":
+        browser.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    else:
+        sign_in(browser, person)
+    response = browser.post("/account/two-factor", data=data)
+    assert response.status_code < 500, (state, data)
 
 
 def test_the_operator_command_enrols_and_prints_the_current_code(tmp_path):

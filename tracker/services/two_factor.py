@@ -25,7 +25,7 @@ from tracker.services import audit
 
 RECOVERY_CODE_COUNT = 10
 STEP = timedelta(seconds=30)
-_CODE = re.compile(r"\d{6}")
+_CODE = re.compile(r"[0-9]{6}")  # ASCII digits: \d would take any script's digits
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
 
 
