@@ -49,6 +49,7 @@ run: install ## Set up, load the Luton seed if empty, serve on http://127.0.0.1:
 	@echo
 	@echo "Pledge Tracker is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it; make run PORT=5001 if 5000 is taken)"
 	@echo "Emails are written to instance/mail/ in development."
+	@echo "Signing in as admin@example.org asks for a two-factor code: $(BIN)/tracker users code admin@example.org prints it."
 	@echo
 	@$(BIN)/tracker jobs run & scheduler=$$!; \
 		trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT; \

@@ -82,6 +82,13 @@ def scheduled_jobs(config: Mapping[str, Any]) -> tuple[ScheduledJob, ...]:
             func=tasks.prune_job_runs,
         ),
         ScheduledJob(
+            id="prune-account-records",
+            description="Empty sent invitation and reset emails after a week; forget old throttles",
+            when="daily at 03:40",
+            trigger=CronTrigger(hour=3, minute=40, timezone=TIMEZONE),
+            func=tasks.prune_account_records,
+        ),
+        ScheduledJob(
             id="prune-evidence-files",
             description="Delete uploaded files no update holds, a day after they were chosen",
             when="daily at 03:45",

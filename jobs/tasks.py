@@ -111,6 +111,21 @@ def prune_job_runs(today: date) -> str:
     return f"removed {removed} old job run{'s' if removed != 1 else ''}"
 
 
+def prune_account_records(today: date | None = None) -> str:
+    """Empty sent invitation and reset emails after a week; forget expired sign-in throttles."""
+    from tracker.mail import prune_link_emails
+    from tracker.services import throttle
+
+    now = datetime.now(UTC)
+    emails = prune_link_emails(now)
+    throttles = throttle.prune(now)
+    db.session.commit()
+    return (
+        f"emptied {emails} sent link email{'s' if emails != 1 else ''}, "
+        f"forgot {throttles} sign-in throttle{'s' if throttles != 1 else ''}"
+    )
+
+
 def prune_evidence_files(today: date) -> str:
     """Delete stored evidence files no update holds: uploads chosen on a form never saved."""
     from tracker.services.evidence_files import prune_unattached

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -145,6 +145,9 @@ def make_evidence_file(
 
 
 PASSWORD = "a perfectly good test password"
+# Every test admin has two-factor authentication on with this secret (admins must), so tests
+# compute their codes with pyotp; make_user(..., two_factor=False) for one who has not set it up.
+TOTP_SECRET = "TESTADMINSECRETFORTWOFACTORCODES"
 # Hashing with scrypt is deliberately slow; one hash serves every test user.
 _PASSWORD_HASH = generate_password_hash(PASSWORD)
 
@@ -155,9 +158,13 @@ def make_user(
     *,
     organisations: list[Organisation] | None = None,
     with_password: bool = True,
+    two_factor: bool | None = None,
     **fields: Any,
 ) -> User:
     n = next(_counter)
+    if two_factor if two_factor is not None else role == Role.ADMIN:
+        fields.setdefault("totp_secret", TOTP_SECRET)
+        fields.setdefault("totp_enabled_at", datetime.now(UTC))
     user = User(
         email=fields.pop("email", f"person{n}@example.org"),
         name=fields.pop("name", f"Person {n}"),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import time_machine
 
 from tests.factories import PASSWORD, make_organisation, make_user
-from tests.support.auth import sign_in
+from tests.support.auth import fresh_code, sign_in
 from tests.support.pages import get_page
 from tracker.domain.enums import Role
 from tracker.extensions import db
@@ -257,8 +257,18 @@ def test_next_redirects_stay_on_this_site(client, db_session):
         response = client.post(
             "/sign-in?next=" + target, data={"email": user.email, "password": PASSWORD}
         )
+        # An admin's password leads to the second factor, which carries a safe next= on.
+        second = response.headers["Location"]
+        assert second.startswith("/account/two-factor"), target
+        response = client.post(second, data={"code": fresh_code(user)})
         assert response.headers["Location"] == expected, target
         client.post("/sign-out")
+    # The second step checks next= itself too.
+    client.post("/sign-in", data={"email": user.email, "password": PASSWORD})
+    response = client.post(
+        "/account/two-factor?next=//evil.example/x", data={"code": fresh_code(user)}
+    )
+    assert response.headers["Location"] == "/admin"
 
 
 def test_each_role_lands_where_its_work_is_unless_next_says_otherwise(client, db_session):
@@ -272,6 +282,9 @@ def test_each_role_lands_where_its_work_is_unless_next_says_otherwise(client, db
             db_session, role, organisations=[organisation] if role == Role.LEAD else []
         )
         response = client.post("/sign-in", data={"email": user.email, "password": PASSWORD})
+        if role == Role.ADMIN:  # an admin passes the second factor first
+            assert response.headers["Location"].startswith("/account/two-factor")
+            response = client.post(response.headers["Location"], data={"code": fresh_code(user)})
         assert response.headers["Location"] == home, role
         assert heading in get_page(client, home).text, role
         client.post("/sign-out")

@@ -42,7 +42,7 @@ from tests.factories import (
     make_return,
     make_user,
 )
-from tests.support.auth import sign_in
+from tests.support.auth import current_code, sign_in
 from tests.support.commands import run_tracker
 from tests.support.databases import (
     migrate_to_head,
@@ -413,12 +413,18 @@ def make_return_submitted(setting: dict) -> Return:
 
 
 def sign_in_over_http(browser: requests.Session, base: str, email: str) -> int:
+    """Sign in as a browser does: the password, then the second factor when asked (admins)."""
     response = browser.post(
         f"{base}/sign-in",
         data={"email": email, "password": PASSWORD},
         allow_redirects=False,
         timeout=90,
     )
+    location = response.headers.get("Location", "")
+    if response.status_code == 302 and location.startswith("/account/two-factor"):
+        response = browser.post(
+            base + location, data={"code": current_code()}, allow_redirects=False, timeout=90
+        )
     return response.status_code
 
 

@@ -201,7 +201,7 @@ def export(format_: str, output: Path | None) -> None:
 
 @cli.group()
 def users() -> None:
-    """Create accounts from the command line."""
+    """Create accounts and print two-factor codes from the command line."""
 
 
 @users.command("create")
@@ -273,6 +273,35 @@ def users_create(
     db.session.commit()
     click.echo(f"Created {user.email} ({role}). Invitation link (works once, for 7 days):")
     click.echo(link)
+
+
+@users.command("code")
+@click.argument("email")
+def users_code(email: str) -> None:
+    """Print EMAIL's current two-factor code, turning two-factor on for them first if needed.
+
+    For operators and scripts on the server, whose shell can read the database anyway. The code
+    is the only thing on standard output; anything else goes to standard error.
+    """
+    from datetime import UTC, datetime
+
+    from tracker.extensions import db
+    from tracker.services import accounts, two_factor
+
+    user = accounts.find_user(email)
+    if user is None:
+        raise click.ClickException(f"no account for {email}")
+    now = datetime.now(UTC)
+    if two_factor.enrol_for_operator(user, now=now, actor_label="command line"):
+        db.session.commit()
+        click.echo(
+            f"Two-factor authentication is now on for {user.email}; they can add it to an"
+            " authenticator app from /account/two-factor once signed in.",
+            err=True,
+        )
+    left = 30 - int(now.timestamp()) % 30
+    click.echo(f"(valid for {left} more seconds, and once)", err=True)
+    click.echo(two_factor.current_code(user, now))
 
 
 @users.command("demo")

@@ -283,6 +283,14 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "MAIL_SEND_EVERY_SECONDS": _int(env, "MAIL_SEND_EVERY_SECONDS", 30, low=1, high=3600),
         # The hour (in the place's time zone) the daily reminder run starts.
         "REMINDER_HOUR": _int(env, "REMINDER_HOUR", 7, low=0, high=23),
+        # In production the browser keeps the session cookie to this exact host over HTTPS
+        # (the __Host- prefix: Secure, Path=/, no Domain), so a sibling subdomain cannot set
+        # or overwrite it. Development on http://127.0.0.1 keeps the plain name.
+        "SESSION_COOKIE_NAME": "__Host-session" if production else "session",
+        "SESSION_COOKIE_PATH": "/",
+        "SESSION_COOKIE_DOMAIN": None,
+        # A browser that signed in before (tracker.auth.devices), under the same rules.
+        "DEVICE_COOKIE_NAME": "__Host-device" if production else "tracker_device",
         "SESSION_COOKIE_SECURE": production,
         "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 60, low=5, high=24 * 60),
         "SESSION_ABSOLUTE_HOURS": _int(env, "SESSION_ABSOLUTE_HOURS", 12, low=1, high=24 * 30),

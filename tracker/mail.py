@@ -19,6 +19,12 @@ The ``notifications`` table *is* the outbox, and this module keeps RELIABILITY.m
   rows go back to the queue without using up their attempts.
 - A sweeper re-queues rows stuck in ``sending`` (a sender that crashed mid-batch).
 - The notification id is the ``Message-ID``.
+- An invitation or password reset is stored with a placeholder where its link's token goes
+  (``tracker.domain.tokens``): the sender rebuilds the token from the secret key at delivery
+  time, so no stored row holds a usable link, and a retry later still carries a working one. A
+  link that stopped working before it could be sent (used, replaced, expired, or its person
+  deactivated) is not sent: the row fails and says so. ``prune_link_emails`` empties the
+  bodies of these emails a week after they went.
 
 The one duplicate this cannot rule out: a crash after the server accepted a message but before
 its sent mark committed. The sweeper then sends it again, with the same ``Message-ID``, which
@@ -51,8 +57,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker.domain.enums import NotificationState
+from tracker.domain.tokens import LINK_PLACEHOLDER, fill_link, link_token
 from tracker.extensions import db, rows_kept_after_commit
-from tracker.models import Notification
+from tracker.models import Notification, UserToken
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -64,6 +71,7 @@ __all__ = [
     "build_message",
     "deliver_queued",
     "message_id",
+    "prune_link_emails",
     "queue_email",
     "resend",
     "safe_header",
@@ -97,6 +105,11 @@ _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 _KIND = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
+# The emails that carry a single-use link, and how long their bodies are kept once sent.
+LINK_KINDS = ("invitation", "password_reset")
+LINK_EMAIL_BODIES_KEPT = timedelta(days=7)
+PRUNED_BODY = "(This email carried a single-use link; its text was removed after it was sent.)"
+
 # Errors that mean "the server or the network said no", as opposed to a bug in this code.
 _SMTP_ERRORS = (smtplib.SMTPException, OSError)
 # ``email`` reports a malformed address as any of these.
@@ -129,8 +142,12 @@ def queue_email(
     organisation_id: int | None = None,
     period_id: int | None = None,
     user_id: int | None = None,
+    user_token_id: int | None = None,
 ) -> Notification | None:
-    """Record an email in the outbox (flush only); None if its idempotency key is already there."""
+    """Record an email in the outbox (flush only); None if its idempotency key is already there.
+
+    With ``user_token_id``, the bodies hold ``LINK_PLACEHOLDER`` where that link's token goes.
+    """
     _check_kind(kind)
     _check_header("idempotency_key", idempotency_key)
     _check_address(to_email)
@@ -146,6 +163,7 @@ def queue_email(
             recipient_email=to_email,
             recipient_name=to_name or None,
             recipient_user_id=user_id,
+            user_token_id=user_token_id,
             organisation_id=organisation_id,
             period_id=period_id,
             subject=subject,
@@ -203,6 +221,31 @@ def _check_address(address: str) -> None:
 # Building ------------------------------------------------------------------------------------
 
 
+class LinkNoLongerWorks(ValueError):
+    """An email's single-use link was used, replaced or expired before the email could go."""
+
+
+def _bodies(
+    notification: Notification, config: Mapping[str, Any], now: datetime
+) -> tuple[str, str | None]:
+    """The text and HTML to send, with a single-use link's token put in where it goes."""
+    text, html = notification.body_text, notification.body_html
+    if notification.user_token_id is None:
+        if LINK_PLACEHOLDER in text and notification.kind in LINK_KINDS:
+            raise LinkNoLongerWorks("its link no longer exists: send a new one")
+        return text, html
+    from tracker.services.accounts import is_live
+
+    token = db.session.get(UserToken, notification.user_token_id)
+    if token is None or token.link_nonce is None or not is_live(token, now):
+        raise LinkNoLongerWorks(
+            "its link was used, replaced or expired, or the account deactivated, before it"
+            " could be sent: send a new one if it is still needed"
+        )
+    raw = link_token(config["SECRET_KEY"], token.link_nonce)
+    return fill_link(text, raw), fill_link(html, raw) if html else html
+
+
 def build_message(
     notification: Notification, config: Mapping[str, Any], *, now: datetime | None = None
 ) -> EmailMessage:
@@ -212,6 +255,8 @@ def build_message(
     if notification.recipient_name:
         _check_header("to_name", notification.recipient_name)
     _check_header("subject", notification.subject)
+    now = now or datetime.now(UTC)
+    text, html = _bodies(notification, config, now)
 
     sender = _sender(config)
     message = EmailMessage()
@@ -220,13 +265,13 @@ def build_message(
         display_name=notification.recipient_name or "", addr_spec=notification.recipient_email
     )
     message["Subject"] = notification.subject
-    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(notification, sender.domain)
     # RFC 3834: mail robots and out-of-office responders should not answer a reminder.
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(notification.body_text)
-    if notification.body_html:
-        message.add_alternative(notification.body_html, subtype="html")
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
     return message
 
 
@@ -551,6 +596,9 @@ def _deliver_one(
     """Send one claimed row and record the outcome: ``sent``, ``retried`` or ``failed``."""
     try:
         message = build_message(row, config, now=now)
+    except LinkNoLongerWorks as error:
+        _finish(row, now, state=NotificationState.FAILED, last_error=_short(str(error)))
+        return "failed"
     except _ADDRESS_ERRORS as error:
         # A row no message can be made from (written by hand, say) will never go: say why.
         _finish(row, now, state=NotificationState.FAILED, last_error=_short(f"bad email: {error}"))
@@ -645,3 +693,24 @@ def _decode(reply: bytes | str) -> str:
 def _short(text: str, limit: int = 500) -> str:
     text = safe_header(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def prune_link_emails(now: datetime) -> int:
+    """Empty the bodies of invitation and reset emails sent over a week ago (flush only).
+
+    Their links never were stored (see the module's notes); what is left is a person's name
+    and who invited them, which the outbox no longer needs once the link has expired.
+    """
+    pruned = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.kind.in_(LINK_KINDS),
+            Notification.state == NotificationState.SENT,
+            Notification.sent_at < now - LINK_EMAIL_BODIES_KEPT,
+            Notification.body_text != PRUNED_BODY,
+        )
+        .values(body_text=PRUNED_BODY, body_html=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.flush()
+    return pruned

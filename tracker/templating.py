@@ -25,6 +25,10 @@ def navigation() -> list[dict[str, Any]]:
 
     A link is the current page on its own URL and active anywhere under it.
     """
+    from tracker.auth.access import second_factor_pending
+
+    if second_factor_pending():
+        return []  # every page but signing out waits for the code: no links that bounce back
     items = [("Pledges", "site.home"), ("Organisations", "public.organisations")]
     if current_user.is_authenticated:
         if current_user.role == Role.ADMIN:

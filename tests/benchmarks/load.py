@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from tests.benchmarks.pages import Served, region_served, town_served
+from tests.factories import TOTP_SECRET
 from tests.support.databases import postgres_url_or_reason
 from tracker.config import PROJECT_ROOT
 from tracker.services.demo import DEMO_PASSWORD
@@ -40,7 +41,8 @@ def run_locust(served: Served, folder: Path) -> list[dict[str, str]]:
             {
                 "period": served.accounts.period,
                 "password": DEMO_PASSWORD,
-                "admin": served.accounts.admin,
+                "admins": served.admins,
+                "totp_secret": TOTP_SECRET,
                 "leads": served.leads,
                 "organisations": served.organisations,
             }

@@ -35,6 +35,8 @@ from werkzeug.security import generate_password_hash
 
 from tests.benchmarks.region import generate_region
 from tests.conftest import make_test_app
+from tests.factories import TOTP_SECRET
+from tests.support.auth import current_code
 from tests.support.databases import (
     migrate_to_head,
     postgres_url_or_reason,
@@ -47,6 +49,8 @@ from tracker.services.demo import DEMO_PASSWORD
 RUNS = 40
 WARM_UP = 3
 FLOOR = "/healthz"
+# The load test's admins sign in at once; a two-factor code works once per account.
+ADMINS_FOR_LOAD = 12
 TOWN_RATIO = 10.0  # every key page's p50 at most 10× the floor's
 REGION_P95 = {"board page": 0.150, "review queue": 0.200}
 
@@ -121,7 +125,7 @@ def gunicorn(database_url: str, instance: Path, workers: int = 1) -> Iterator[Se
 
 
 def signed_in(base: str, email: str, password: str = DEMO_PASSWORD) -> requests.Session:
-    """A browser signed in through the real form (with its CSRF token)."""
+    """A browser signed in through the real form (with its CSRF token), second factor too."""
     browser = requests.Session()
     html = browser.get(base + "/sign-in", timeout=30).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', html)
@@ -129,7 +133,45 @@ def signed_in(base: str, email: str, password: str = DEMO_PASSWORD) -> requests.
     response = browser.post(base + "/sign-in", data=data, allow_redirects=False, timeout=30)
     if response.status_code != 302:
         raise RuntimeError(f"could not sign in as {email}: {response.status_code}")
+    if response.headers["Location"].startswith("/account/two-factor"):
+        html = browser.get(base + "/account/two-factor", timeout=30).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        data = {"code": current_code(), "csrf_token": token.group(1) if token else ""}
+        response = browser.post(
+            base + "/account/two-factor", data=data, allow_redirects=False, timeout=30
+        )
+        if response.status_code != 302:
+            raise RuntimeError(f"the second factor of {email} failed: {response.status_code}")
     return browser
+
+
+def enrol_admins(main_admin: str, extra: int = 0) -> list[str]:
+    """Turn on the second factor (the tests' known secret) for ``main_admin`` and add ``extra``
+    admins like them: a code works once, so each simulated admin of the load test needs its own.
+    """
+    emails = [main_admin] + [f"bench.admin{n}@example.org" for n in range(1, extra + 1)]
+    stamp = datetime.now(UTC)
+    password_hash = db.session.scalar(
+        sa.text("SELECT password_hash FROM users WHERE email = :email"), {"email": main_admin}
+    )
+    for email in emails[1:]:
+        db.session.execute(
+            sa.text(
+                "INSERT INTO users (email, name, role, password_hash, active, session_version,"
+                " created_at, updated_at) VALUES (:email, 'Bench Admin', 'admin', :hash, true, 1,"
+                " :stamp, :stamp)"
+            ),
+            {"email": email, "hash": password_hash, "stamp": stamp},
+        )
+    db.session.execute(
+        sa.text(
+            "UPDATE users SET totp_secret = :secret, totp_enabled_at = :stamp"
+            " WHERE email IN :emails"
+        ).bindparams(sa.bindparam("emails", expanding=True)),
+        {"secret": TOTP_SECRET, "stamp": stamp, "emails": emails},
+    )
+    db.session.commit()
+    return emails
 
 
 def percentile(times: list[float], share: float) -> float:
@@ -284,6 +326,7 @@ class Served:
 
     server: Server
     accounts: Accounts
+    admins: list[str]  # admins with the tests' TOTP secret, one per simulated admin
     leads: list[tuple[str, str]]  # (email, organisation slug)
     organisations: list[str]  # every organisation's slug
     description: str
@@ -337,13 +380,14 @@ def town_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[Ser
                 )
             ).one()
             leads, organisations = _leads_and_organisations()
+            admins = enrol_admins(accounts.admin, extra=ADMINS_FOR_LOAD)
             db.engine.dispose()
         description = (
             f"Town: the Luton seed with the demo history ({counts[0]} organisations,"
             f" {counts[1]} commitments, {counts[2]} updates; `tracker demo` took {seconds:.1f} s)"
         )
         with gunicorn(scratch, folder / "town", workers=workers) as server:
-            yield Served(server, accounts, leads, organisations, description)
+            yield Served(server, accounts, admins, leads, organisations, description)
 
 
 def town(server_url: str, folder: Path) -> None:
@@ -382,6 +426,7 @@ def region_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[S
             db.session.commit()
             accounts = pick_accounts("admin@example.org")
             leads, organisations = _leads_and_organisations()
+            admins = enrol_admins(accounts.admin, extra=ADMINS_FOR_LOAD)
             db.engine.dispose()
         description = (
             f"Region: {facts.organisations:,} organisations, {facts.commitments:,} commitments,"
@@ -389,7 +434,7 @@ def region_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[S
             f" {facts.notifications:,} emails (generated in {facts.seconds:.1f} s)"
         )
         with gunicorn(scratch, folder / "region", workers=workers) as server:
-            yield Served(server, accounts, leads, organisations, description)
+            yield Served(server, accounts, admins, leads, organisations, description)
 
 
 def region(server_url: str, folder: Path) -> None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.browser.conftest import pass_second_factor
 from tests.factories import (
     PASSWORD,
     make_commitment,
@@ -82,6 +83,7 @@ def sign_in(page, live_server, email):
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    pass_second_factor(page)
     page.get_by_role("button", name="Sign out").first.wait_for()
 
 

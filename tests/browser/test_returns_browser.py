@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.browser.conftest import pass_second_factor
 from tests.factories import (
     PASSWORD,
     make_commitment,
@@ -65,6 +66,7 @@ def sign_in(page, live_server, email):
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    pass_second_factor(page)
 
 
 def test_the_leads_quarter_then_the_admins_review(live_server, page, check_accessibility, quarter):

@@ -159,7 +159,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
 def deactivate_user(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
     try:
-        accounts.set_active(user, False, actor=actor())
+        accounts.set_active(user, False, actor=actor(), now=now())
     except accounts.AccountError as error:
         flash(str(error))
         return redirect(url_for("admin.edit_user", user_id=user.id))
@@ -172,7 +172,7 @@ def deactivate_user(user_id: int) -> ResponseReturnValue:
 @admin_only
 def reactivate_user(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
-    accounts.set_active(user, True, actor=actor())
+    accounts.set_active(user, True, actor=actor(), now=now())
     db.session.commit()
     flash(f"{user.name} can sign in again", "success")
     return redirect(url_for("admin.users"))

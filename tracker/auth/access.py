@@ -11,6 +11,11 @@ Use one decorator per view:
 
 A ``before_request`` hook enforces the rule before the view runs, and a test walks the URL map
 so that a new route without a rule fails the build.
+
+The second factor: a person who must pass one (every admin, and anyone who turned it on) and
+has not yet in this session is sent to ``/account/two-factor`` (to set it up or enter a code)
+from every page, except the few marked ``@before_second_factor`` (signing in and out, links
+from emails, the two-factor page itself, assets).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, abort, g, redirect, request, url_for
+from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -58,6 +63,21 @@ public = _mark(AccessRule("public"))
 signed_in = _mark(AccessRule("signed_in"))
 
 
+def before_second_factor(view: View) -> View:
+    """Mark a view that a person part-way through signing in (password, no code yet) may use."""
+    view.before_second_factor = True  # type: ignore[attr-defined]
+    return view
+
+
+def second_factor_pending() -> bool:
+    """Whether the signed-in person must still pass a second factor in this session."""
+    from tracker.services.two_factor import needs_second_factor
+
+    if not current_user.is_authenticated or session.get("second_factor"):
+        return False
+    return needs_second_factor(current_user)
+
+
 def roles(*allowed_roles: Role) -> Callable[[View], View]:
     return _mark(AccessRule("roles", roles=frozenset(allowed_roles)))
 
@@ -84,6 +104,9 @@ def _enforce() -> ResponseReturnValue | None:
     if rule is None:
         current_app.logger.error("route %s has no access rule: refused", request.endpoint)
         abort(404)
+    view = current_app.view_functions[request.endpoint]
+    if not getattr(view, "before_second_factor", False) and second_factor_pending():
+        return redirect(url_for("auth.two_factor", next=request.full_path.rstrip("?")))
     if rule.kind == "public":
         return None
     if not current_user.is_authenticated:
@@ -106,4 +129,5 @@ def _enforce() -> ResponseReturnValue | None:
 def init_app(app: Flask) -> None:
     # Flask's own static route serves our CSS and JS to everyone.
     app.view_functions["static"].access_rule = AccessRule("public")  # type: ignore[attr-defined]
+    app.view_functions["static"].before_second_factor = True  # type: ignore[attr-defined]
     app.before_request(_enforce)

@@ -2,7 +2,8 @@
 
 At least 8 characters (15 recommended), up to 128 allowed, any characters, no composition
 rules; refused when it is one of the 30,000 most common passwords, or so guessable that
-zxcvbn's estimator scores it 0 (which also catches the person's own name or email in it).
+zxcvbn's estimator scores it 0 (which also catches the person's own name or email in it), or
+when it is the person's own name or email address.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def password_problem(password: str, *, user_inputs: tuple[str, ...] = ()) -> str
         return f"Password must be {MAX_LENGTH} characters or fewer"
     if password.lower() in _common():
         return "Password is too common: choose one that would be hard to guess"
+    # zxcvbn scores a long email address as guessable only sometimes: refuse it outright.
+    if any(text and password.strip().casefold() == text.strip().casefold() for text in user_inputs):
+        return "Password must not be your name or email address"
     # zxcvbn is slow on very long input and long passwords are not guessable anyway.
     if len(password) < 40:
         inputs = [part for text in user_inputs for part in text.replace("@", " ").split() if part]

@@ -1,6 +1,12 @@
 """The schema: every model, importable from one place."""
 
-from tracker.models.account import SignInAttempt, TokenPurpose, UserToken
+from tracker.models.account import (
+    RecoveryCode,
+    SignInAttempt,
+    SignInThrottle,
+    TokenPurpose,
+    UserToken,
+)
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.board import BoardSummary
@@ -33,11 +39,13 @@ __all__ = [
     "Place",
     "Pledge",
     "Priority",
+    "RecoveryCode",
     "ReminderRecord",
     "ReportingPeriod",
     "Return",
     "ReturnEvent",
     "SignInAttempt",
+    "SignInThrottle",
     "TargetChange",
     "Theme",
     "TokenPurpose",

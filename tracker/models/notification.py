@@ -38,6 +38,11 @@ class Notification(Timestamped, Base):
     period_id: Mapped[int | None] = mapped_column(
         ForeignKey("reporting_periods.id", ondelete="SET NULL")
     )
+    # An invitation or reset: the body holds a placeholder where the link goes, and the sender
+    # puts the link in from this token at delivery time (the raw link is never stored).
+    user_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_tokens.id", ondelete="SET NULL")
+    )
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)

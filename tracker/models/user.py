@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.domain.enums import Role
@@ -44,6 +44,11 @@ class User(UserMixin, Timestamped, Base):
     # Bumped on sign-out, password change and deactivation: older sessions stop working.
     session_version: Mapped[int] = mapped_column(default=1)
     last_signed_in_at: Mapped[datetime | None]
+    # TOTP (RFC 6238) second factor: the shared secret (base32) once set up, when it was
+    # confirmed, and the last time step accepted (a code is refused a second time).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     organisations: Mapped[list[Organisation]] = relationship(
         secondary=organisation_leads, back_populates="leads", order_by="Organisation.name"
@@ -52,6 +57,10 @@ class User(UserMixin, Timestamped, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login asks this
         return self.active
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
 
     def get_id(self) -> str:
         # The session version travels with the id, so bumping it signs out every other session.

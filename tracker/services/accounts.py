@@ -1,32 +1,33 @@
 """People and their access: invitations, sign-in, password resets, roles and organisations.
 
-The rules come from RELIABILITY.md ("Accounts and sessions"): links are random (256 bits),
-stored hashed, single-use and expiring; sign-in is throttled from the database, so the limit
-holds across every web worker; answers never reveal whether an email has an account; a password
-change or deactivation ends every other session (the user's session version moves on).
+The rules come from RELIABILITY.md ("Accounts and sessions"): links are unguessable (256 bits),
+stored hashed, single-use (spent by one conditional ``UPDATE``, so two uses at the same instant
+cannot both pass) and expiring, and deactivating a person revokes every link they have; the
+outbox never holds a usable link (``tracker.domain.tokens``); sign-in, the current-password check
+and the second factor are throttled from the database (``tracker.services.throttle``), so the
+limit holds across every web worker; answers never reveal whether an email has an account; a
+password change or deactivation ends every other session (the user's session version moves on).
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template, url_for
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.domain.enums import Role
+from tracker.domain.tokens import LINK_PLACEHOLDER, link_token, token_hash
 from tracker.extensions import db
 from tracker.models import Organisation, SignInAttempt, TokenPurpose, User, UserToken
-from tracker.services import audit
+from tracker.services import audit, throttle
+from tracker.services.throttle import Device
 
 INVITATION_LIFETIME = timedelta(days=7)
 RESET_LIFETIME = timedelta(hours=1)
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_CLIENT = 30
 # Checked against when the email is unknown, so a wrong email takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a real password: equalises timing")
 
@@ -37,10 +38,6 @@ class AccountError(ValueError):
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
-
-
-def _hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _absolute_url(endpoint: str, **values: object) -> str:
@@ -119,14 +116,16 @@ def update_user(
     audit.record("updated", "user", user.id, actor=actor, before=before, after=after)
 
 
-def set_active(user: User, active: bool, *, actor: User) -> None:
-    """Deactivate (ending every session at once) or reactivate a person."""
+def set_active(user: User, active: bool, *, actor: User, now: datetime) -> None:
+    """Deactivate (ending every session and revoking every link at once) or reactivate."""
     if user.id == actor.id and not active:
         raise AccountError("You cannot deactivate your own account")
     if user.active == active:
         return
     user.active = active
     user.session_version += 1
+    if not active:
+        revoke_links(user, now=now)
     db.session.flush()
     audit.record(
         "reactivated" if active else "deactivated",
@@ -138,24 +137,33 @@ def set_active(user: User, active: bool, *, actor: User) -> None:
     )
 
 
+def revoke_links(user: User, *, now: datetime, purpose: TokenPurpose | None = None) -> int:
+    """Spend every unused link of this person's (of one kind, if given); flush only."""
+    condition = (UserToken.user_id == user.id) & UserToken.used_at.is_(None)
+    if purpose is not None:
+        condition &= UserToken.purpose == purpose
+    revoked = db.session.execute(
+        update(UserToken)
+        .where(condition)
+        .values(used_at=now)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    db.session.flush()
+    return revoked
+
+
 def _issue_token(
     user: User, purpose: TokenPurpose, lifetime: timedelta, now: datetime, actor: User | None
 ) -> tuple[str, UserToken]:
     # A new link replaces any earlier unused one of the same kind.
-    db.session.execute(
-        update(UserToken)
-        .where(
-            UserToken.user_id == user.id,
-            UserToken.purpose == purpose,
-            UserToken.used_at.is_(None),
-        )
-        .values(used_at=now)
-    )
-    raw = secrets.token_urlsafe(32)
+    revoke_links(user, now=now, purpose=purpose)
+    nonce = secrets.token_hex(32)
+    raw = link_token(current_app.config["SECRET_KEY"], nonce)
     token = UserToken(
         user_id=user.id,
         purpose=purpose,
-        token_hash=_hash_token(raw),
+        token_hash=token_hash(raw),
+        link_nonce=nonce,
         created_at=now,
         expires_at=now + lifetime,
         created_by_id=actor.id if actor else None,
@@ -165,20 +173,45 @@ def _issue_token(
     return raw, token
 
 
+def is_live(token: UserToken, now: datetime) -> bool:
+    """Whether a link still works: unused, unexpired, and its person's account active."""
+    return token.used_at is None and token.expires_at > now and token.user.active
+
+
 def find_token(raw: str, purpose: TokenPurpose, now: datetime) -> UserToken | None:
     """The live token for a link, or None (unknown, used, expired, or an inactive account)."""
     if not raw or len(raw) > 200:
         return None
     token = db.session.scalar(
         select(UserToken).where(
-            UserToken.token_hash == _hash_token(raw), UserToken.purpose == purpose
+            UserToken.token_hash == token_hash(raw), UserToken.purpose == purpose
         )
     )
-    if token is None or token.used_at is not None or token.expires_at <= now:
-        return None
-    if purpose == TokenPurpose.PASSWORD_RESET and not token.user.active:
+    if token is None or not is_live(token, now):
         return None
     return token
+
+
+def _spend(token: UserToken, now: datetime) -> bool:
+    """Use a link up; False if another request already has (or it died meanwhile).
+
+    One conditional ``UPDATE``: of several requests with one link at the same instant, exactly
+    one changes the row, so exactly one goes on.
+    """
+    active_owner = select(User.id).where(User.id == token.user_id, User.active.is_(True))
+    spent = db.session.execute(
+        update(UserToken)
+        .where(
+            UserToken.id == token.id,
+            UserToken.used_at.is_(None),
+            UserToken.expires_at > now,
+            UserToken.user_id.in_(active_owner),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(token, ["used_at"])
+    return spent == 1
 
 
 def invite(user: User, *, actor: User | None, now: datetime) -> str:
@@ -186,8 +219,10 @@ def invite(user: User, *, actor: User | None, now: datetime) -> str:
     from tracker.mail import queue_email
 
     raw, token = _issue_token(user, TokenPurpose.INVITATION, INVITATION_LIFETIME, now, actor)
-    link = _absolute_url("auth.accept_invitation", token=raw)
-    context = {"user": user, "link": link, "expires_at": token.expires_at, "invited_by": actor}
+    # The stored email has a placeholder for the token; the sender puts it in.
+    stored_link = _absolute_url("auth.accept_invitation", token=LINK_PLACEHOLDER)
+    context = {"user": user, "link": stored_link, "expires_at": token.expires_at}
+    context["invited_by"] = actor
     queue_email(
         kind="invitation",
         idempotency_key=f"invitation:{user.id}:{token.id}",
@@ -197,18 +232,22 @@ def invite(user: User, *, actor: User | None, now: datetime) -> str:
         text=render_template("emails/invitation.txt", **context),
         html=render_template("emails/invitation.html", **context),
         user_id=user.id,
+        user_token_id=token.id,
     )
     audit.record("invited", "user", user.id, actor=actor, after={"expires_at": token.expires_at})
-    return link
+    return _absolute_url("auth.accept_invitation", token=raw)
 
 
-def accept_invitation(token: UserToken, *, name: str, password: str, now: datetime) -> User:
-    """Set the invitee's name and password; the link is spent."""
+def accept_invitation(token: UserToken, *, name: str, password: str, now: datetime) -> User | None:
+    """Set the invitee's name and password; the link is spent. None if it no longer works.
+
+    Accepting never reactivates an account: a deactivated person's link is refused.
+    """
+    if not _spend(token, now):
+        return None
     user = token.user
-    token.used_at = now
     user.name = name.strip()
     user.password_hash = generate_password_hash(password)
-    user.active = True
     user.session_version += 1
     db.session.flush()
     audit.record("accepted invitation", "user", user.id, actor=user)
@@ -222,8 +261,8 @@ def request_password_reset(email: str, *, now: datetime) -> None:
     user = find_user(email)
     if user is None or not user.active or user.password_hash is None:
         return
-    raw, token = _issue_token(user, TokenPurpose.PASSWORD_RESET, RESET_LIFETIME, now, None)
-    link = _absolute_url("auth.reset_password", token=raw)
+    _, token = _issue_token(user, TokenPurpose.PASSWORD_RESET, RESET_LIFETIME, now, None)
+    link = _absolute_url("auth.reset_password", token=LINK_PLACEHOLDER)
     context = {"user": user, "link": link, "expires_at": token.expires_at}
     queue_email(
         kind="password_reset",
@@ -234,13 +273,18 @@ def request_password_reset(email: str, *, now: datetime) -> None:
         text=render_template("emails/password_reset.txt", **context),
         html=render_template("emails/password_reset.html", **context),
         user_id=user.id,
+        user_token_id=token.id,
     )
 
 
-def reset_password(token: UserToken, password: str, *, now: datetime) -> User:
-    """Set a new password from a reset link: the link is spent and other sessions end."""
+def reset_password(token: UserToken, password: str, *, now: datetime) -> User | None:
+    """Set a new password from a reset link: the link is spent and other sessions end.
+
+    None if the link no longer works (another request used it a moment ago, say).
+    """
+    if not _spend(token, now):
+        return None
     user = token.user
-    token.used_at = now
     set_password(user, password)
     audit.record("reset password", "user", user.id, actor=user)
     return user
@@ -253,54 +297,89 @@ def set_password(user: User, password: str) -> None:
     db.session.flush()
 
 
-def change_password(user: User, current: str, new: str) -> bool:
-    """Change a password after checking the current one; False if it was wrong."""
-    if not user.password_hash or not check_password_hash(user.password_hash, current):
-        return False
-    set_password(user, new)
-    audit.record("changed password", "user", user.id, actor=user)
-    return True
-
-
 @dataclass(frozen=True)
 class SignInResult:
     user: User | None
-    throttled: bool = False
+    # Set when the attempt was not checked: how long to wait before trying again.
+    retry_after: timedelta | None = None
+
+    @property
+    def throttled(self) -> bool:
+        return self.retry_after is not None
 
 
-def _recent_failures(column: object, value: str, now: datetime) -> int:
-    return db.session.scalar(
-        select(func.count())
-        .select_from(SignInAttempt)
-        .where(
-            column == value,
-            SignInAttempt.succeeded.is_(False),
-            SignInAttempt.occurred_at > now - THROTTLE_WINDOW,
-        )
-    )
+def change_password(
+    user: User,
+    current: str,
+    new: str,
+    *,
+    client: str,
+    device: Device | None,
+    now: datetime,
+) -> SignInResult:
+    """Change a password after checking the current one, throttled like signing in.
+
+    ``result.user`` is None if the current password was wrong or the check must wait.
+    """
+    gate = throttle.gate(account=user.email, client=client[:64], device=device, now=now)
+    gate.recognise(user.id)
+    if gate.retry_after is not None:
+        return SignInResult(user=None, retry_after=gate.retry_after)
+    if not user.password_hash or not check_password_hash(user.password_hash, current):
+        gate.failed()
+        return SignInResult(user=None)
+    gate.succeeded()
+    set_password(user, new)
+    audit.record("changed password", "user", user.id, actor=user)
+    return SignInResult(user=user)
 
 
-def authenticate(email: str, password: str, *, client: str, now: datetime) -> SignInResult:
-    """Check a sign-in; every attempt is recorded, and too many recent failures stop it."""
+def authenticate(
+    email: str, password: str, *, client: str, now: datetime, device: Device | None = None
+) -> SignInResult:
+    """Check a sign-in; every attempt is recorded, and recent failures make the next one wait.
+
+    ``device`` is the browser's recognised-device claim, if it has one: for its own person it
+    takes the place of the account's and the address's limits (see ``services.throttle``).
+    """
     email = normalise_email(email)[:320]
     client = client[:64]
-    throttled = (
-        _recent_failures(SignInAttempt.email, email, now) >= MAX_FAILURES_PER_ACCOUNT
-        or _recent_failures(SignInAttempt.client, client, now) >= MAX_FAILURES_PER_CLIENT
-    )
+    gate = throttle.gate(account=email, client=client, device=device, now=now)
+    candidate = find_user(email)
+    gate.recognise(candidate.id if candidate else None)
     user = None
-    if not throttled:
-        candidate = find_user(email)
+    wait = gate.retry_after
+    if wait is None:
         stored = candidate.password_hash if candidate and candidate.password_hash else _DUMMY_HASH
         matches = check_password_hash(stored, password)
         if candidate is not None and candidate.active and candidate.password_hash and matches:
             user = candidate
             user.last_signed_in_at = now
+            gate.succeeded()
+        else:
+            gate.failed()
     db.session.add(
         SignInAttempt(email=email, client=client, occurred_at=now, succeeded=user is not None)
     )
     db.session.flush()
-    return SignInResult(user=user, throttled=throttled)
+    return SignInResult(user=user, retry_after=wait)
+
+
+def check_second_factor(
+    user: User, code: str, *, client: str, device: Device | None, now: datetime
+) -> SignInResult:
+    """Check a code from the authenticator app (or a recovery code), throttled like a password."""
+    from tracker.services import two_factor
+
+    gate = throttle.gate(account=user.email, client=client[:64], device=device, now=now)
+    gate.recognise(user.id)
+    if gate.retry_after is not None:
+        return SignInResult(user=None, retry_after=gate.retry_after)
+    if two_factor.verify(user, code, now=now):
+        gate.succeeded()
+        return SignInResult(user=user)
+    gate.failed()
+    return SignInResult(user=None)
 
 
 def sign_out_everywhere(user: User) -> None:

@@ -169,6 +169,10 @@ def demo_account_lines() -> list[str]:
     for email, _, role, slug in DEMO_ACCOUNTS:
         extra = f" of {slug}" if slug else ""
         lines.append(f"  {email:<20} {role}{extra}")
+    lines.append(
+        "Admins also enter a two-factor code after the password: print the current one with"
+        f" `.venv/bin/tracker users code {DEMO_ADMIN}` (it changes every 30 seconds)."
+    )
     return lines
 
 

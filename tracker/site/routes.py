@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from tracker.auth.access import public
+from tracker.auth.access import before_second_factor, public
 from tracker.extensions import db
 from tracker.services.figures import commitment_figures
 from tracker.services.organisations import list_organisations
@@ -39,6 +39,7 @@ def accessibility_statement() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 @public
+@before_second_factor
 def healthz() -> ResponseReturnValue:
     """200 when the database answers, 503 when it does not (for load balancers and compose)."""
     try:
@@ -51,6 +52,7 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/assets/<path:filename>")
 @public
+@before_second_factor
 def assets(filename: str) -> ResponseReturnValue:
     """GOV.UK Frontend's CSS, JS, fonts and images, from the npm package set-up installed.
 
