@@ -3,7 +3,9 @@
 Built the way ``tracker.charts`` builds the progress chart: an ``<svg role="img">`` named by its
 own ``<title>`` and ``<desc>``, presentation attributes only (the content security policy allows
 no inline styles), every label escaped, and always shown beside a table of the same figures.
-The same markup goes into the page and the PDF board pack.
+The same markup goes into the page and the PDF board pack, except for one thing: a tagged PDF
+takes a chart's alternative text from its ``<title>`` alone (WeasyPrint reads no ``<desc>``), so
+for the pack ``figures_in_title`` puts the description, every figure of the chart, in the title.
 """
 
 from __future__ import annotations
@@ -36,7 +38,17 @@ def _label(status: str) -> str:
     return DeliveryStatus(status).label
 
 
-def _open(chart_id: str, height: int, title: str, desc: str) -> list[str]:
+def _open(
+    chart_id: str, height: int, title: str, desc: str, *, figures_in_title: bool = False
+) -> list[str]:
+    if figures_in_title:
+        # The PDF's Figure gets its /Alt from the title: the whole description goes there.
+        return [
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%"'
+            f' role="img" aria-labelledby="{chart_id}-title" class="app-chart"'
+            f' font-family="{escape(FONT)}" font-size="{FONT_SIZE}" fill="{BLACK}">',
+            f'<title id="{chart_id}-title">{escape(title)}. {escape(desc)}</title>',
+        ]
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%"'
         f' role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" class="app-chart"'
@@ -75,6 +87,7 @@ def status_bars(
     title: str,
     chart_id: str,
     statuses: Sequence[str] = ORDER,
+    figures_in_title: bool = False,
 ) -> Markup:
     """One horizontal bar per row, split by status, each bar the share of its row's total."""
     chart_id = _SAFE_ID.sub("-", chart_id) or "chart"
@@ -84,7 +97,9 @@ def status_bars(
     row_height = 32
     top = 8
     height = top + row_height * max(1, len(rows)) + 48
-    parts = _open(chart_id, height, title, _describe(rows, statuses))
+    parts = _open(
+        chart_id, height, title, _describe(rows, statuses), figures_in_title=figures_in_title
+    )
     for index, (label, counts) in enumerate(rows):
         y = top + index * row_height
         total = sum(counts.get(s, 0) for s in statuses)
@@ -120,6 +135,7 @@ def trend_columns(
     title: str,
     chart_id: str,
     statuses: Sequence[str] = ORDER,
+    figures_in_title: bool = False,
 ) -> Markup:
     """One column per quarter (oldest first), split by status as shares of the whole."""
     chart_id = _SAFE_ID.sub("-", chart_id) or "chart"
@@ -127,7 +143,9 @@ def trend_columns(
     top, bottom, left = 16, 96, 48
     plot_height = height - top - bottom
     plot_width = WIDTH - left - 16
-    parts = _open(chart_id, height, title, _describe(points, statuses))
+    parts = _open(
+        chart_id, height, title, _describe(points, statuses), figures_in_title=figures_in_title
+    )
     for share in (0, 50, 100):
         y = top + plot_height * (100 - share) / 100
         parts.append(

@@ -34,6 +34,8 @@ class SummaryView:
 
     summary: BoardSummary
     data: dict[str, Any]
+    # The PDF pack: charts carry their figures in their titles, the tagged PDF's alt text.
+    for_print: bool = False
 
     @property
     def label(self) -> str:
@@ -63,14 +65,20 @@ class SummaryView:
         rows = [("All commitments", headline["status_counts"])]
         rows += [(p["name"], p["status_counts"]) for p in self.data["priorities"]]
         return status_bars(
-            rows, title=f"Commitments by status and priority, {self.label}", chart_id="priorities"
+            rows,
+            title=f"Commitments by status and priority, {self.label}",
+            chart_id="priorities",
+            figures_in_title=self.for_print,
         )
 
     @property
     def trend_chart(self) -> Markup:
         points = [(p["label"], p["status_counts"]) for p in self.data["trend"]]
         return trend_columns(
-            points, title="Status of all commitments at the end of each quarter", chart_id="trend"
+            points,
+            title="Status of all commitments at the end of each quarter",
+            chart_id="trend",
+            figures_in_title=self.for_print,
         )
 
 
