@@ -12,6 +12,7 @@ import pytest
 
 from tests.support import tagged_pdf
 from tests.support.auth import sign_in
+from tests.support.pages import get_page
 from tests.test_board import region as region  # the crafted region fixture
 from tests.test_board_pages import built as built
 from tests.test_board_pages import people as people
@@ -121,3 +122,12 @@ def test_each_chart_is_a_figure_whose_alt_text_gives_its_figures(pack, built):
     for point in built.data["trend"]:
         total = sum(point["status_counts"].values())
         assert f"{point['label']}: {total} in all" in trend
+
+
+def test_the_accessibility_statement_says_the_pack_is_tagged_and_what_is_missing(client):
+    page = get_page(client, "/accessibility-statement")
+    assert "it is a tagged PDF (PDF/UA-1)" in page.text
+    assert "is not a tagged PDF" not in page.text and "has no tags" not in page.text
+    # The known gaps are stated, not hidden.
+    assert "a table that runs onto the next page is tagged as a new table on each page" in page.text
+    assert "not yet been checked with a PDF/UA validator" in page.text
