@@ -2,8 +2,9 @@
 
 Every test that takes ``app``, ``db_session`` or ``client`` runs twice: on SQLite and on the
 PostgreSQL server named by ``TEST_DATABASE_URL`` (default: the local server's
-``tracker_test`` database). Without that server the PostgreSQL half is skipped and says why;
-under CI (``CI`` set) a missing server fails the run instead.
+``tracker_test`` database, created if the server is there and it is not). Without that server
+the PostgreSQL half is skipped and says why; under CI (``CI`` set) a missing server fails the
+run instead.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from tests.support.databases import (
     migrate_to_head,
+    postgres_check,
     postgres_url_or_reason,
     reset_database,
 )
@@ -40,10 +42,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_report_header() -> list[str]:
-    url, reason = postgres_url_or_reason()
-    if url:
-        return [f"PostgreSQL tests: on ({sa.make_url(url).render_as_string(hide_password=True)})"]
-    return [f"PostgreSQL tests: SKIPPED ({reason})"]
+    check = postgres_check()
+    if check.url:
+        url = sa.make_url(check.url)
+        created = f"; {url.database} was missing and is now created" if check.created else ""
+        return [f"PostgreSQL tests: on ({url.render_as_string(hide_password=True)}{created})"]
+    return [f"PostgreSQL tests: SKIPPED ({check.reason})"]
 
 
 def require(component: str, reason: str) -> None:

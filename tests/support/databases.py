@@ -1,4 +1,5 @@
-"""Test databases: find PostgreSQL, wipe a schema, migrate, and make scratch databases."""
+"""Test databases: find PostgreSQL (creating the test database if the server has none), wipe a
+schema, migrate, and make scratch databases."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 
 import sqlalchemy as sa
@@ -14,22 +16,92 @@ from flask import Flask
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/tracker_test"
 
 
+@dataclass(frozen=True)
+class PostgresCheck:
+    """Whether the tests can use PostgreSQL: the URL, or None and why not."""
+
+    url: str | None
+    reason: str = ""
+    created: bool = False  # the server was there but the database was not: this run made it
+
+
 @cache
+def postgres_check() -> PostgresCheck:
+    """The PostgreSQL database named by TEST_DATABASE_URL, created if missing (checked once)."""
+    return check_postgres(os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES_URL))
+
+
 def postgres_url_or_reason() -> tuple[str | None, str]:
     """The PostgreSQL URL to test against, or None and why it cannot be used."""
-    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES_URL)
+    check = postgres_check()
+    return check.url, check.reason
+
+
+def check_postgres(url: str) -> PostgresCheck:
+    """Connect to the database in ``url``; when the server answers but has no such database,
+    create it (``make test`` and ``make bench`` on a fresh machine need no ``createdb``)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    error = _connection_error(url)
+    if error is None:
+        return PostgresCheck(url)
+    name = sa.make_url(url).database
+    maintenance = _maintenance_url(url)
+    if not name or maintenance is None:
+        return PostgresCheck(None, error)  # no server, wrong password: nothing to create
+    admin = sa.create_engine(
+        maintenance, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with admin.connect() as connection:
+            exists = connection.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if exists:
+                return PostgresCheck(None, error)  # it is there: the failure was something else
+            quoted = connection.dialect.identifier_preparer.quote(name)
+            try:
+                connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
+            except sa.exc.ProgrammingError as create_error:
+                # Another run may have made it in the meantime; anything else is a reason.
+                if getattr(create_error.orig, "sqlstate", None) != DUPLICATE_DATABASE:
+                    return PostgresCheck(
+                        None,
+                        f"{error}; creating the database {name} failed: "
+                        f"{_first_line(create_error)}",
+                    )
+    finally:
+        admin.dispose()
+    error = _connection_error(url)
+    return PostgresCheck(url, created=True) if error is None else PostgresCheck(None, error)
+
+
+DUPLICATE_DATABASE = "42P04"
+
+
+def _connection_error(url: str) -> str | None:
     engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as error:
-        first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        return None, f"cannot connect to {sa.make_url(url).render_as_string()}: {first_line}"
+        return f"cannot connect to {sa.make_url(url).render_as_string()}: {_first_line(error)}"
     finally:
         engine.dispose()
-    return url, ""
+    return None
+
+
+def _maintenance_url(url: str) -> str | None:
+    """A database on the same server to create others from, if the server lets us in."""
+    for database in ("postgres", "template1"):
+        candidate = sa.make_url(url).set(database=database).render_as_string(hide_password=False)
+        if _connection_error(candidate) is None:
+            return candidate
+    return None
+
+
+def _first_line(error: sa.exc.DBAPIError) -> str:
+    return str(error.orig).strip().splitlines()[0] if error.orig else str(error)
 
 
 def reset_database(engine: sa.Engine) -> None:
