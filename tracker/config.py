@@ -281,6 +281,10 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "REMINDER_RULES": reminders,
         # How often the scheduler sends what the outbox holds.
         "MAIL_SEND_EVERY_SECONDS": _int(env, "MAIL_SEND_EVERY_SECONDS", 30, low=1, high=3600),
+        # Each run of the mail job sends batches of this many until nothing due is left, each
+        # batch over at most MAIL_CONNECTIONS connections at once (fewer if the server says no).
+        "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 200, low=1, high=5000),
+        "MAIL_CONNECTIONS": _int(env, "MAIL_CONNECTIONS", 4, low=1, high=16),
         # The hour (in the place's time zone) the daily reminder run starts.
         "REMINDER_HOUR": _int(env, "REMINDER_HOUR", 7, low=0, high=23),
         # In production the browser keeps the session cookie to this exact host over HTTPS
