@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import aliased, defer, undefer
 
 from tracker.domain import summary as shape
 from tracker.domain.calendar import Quarter
@@ -534,6 +534,7 @@ def build_summary(
         built_at=now,
         built_by_id=actor.id if actor else None,
         data=data,
+        page=shape.page_part(data),
     )
     db.session.add(summary)
     db.session.flush()
@@ -622,28 +623,41 @@ def _visible(statement: Any, user: User) -> Any:
     return statement.where(BoardSummary.published_at.is_not(None))
 
 
-def latest_summary(user: User) -> BoardSummary | None:
+def _page_only(statement: Any, page: bool) -> Any:
+    """For the page: its stored part, not the whole document (megabytes on a region)."""
+    if not page:
+        return statement
+    return statement.options(defer(BoardSummary.data), undefer(BoardSummary.page))
+
+
+def latest_summary(user: User, *, page: bool = False) -> BoardSummary | None:
     """The newest summary the user may read: the latest quarter, its latest revision."""
     return db.session.scalar(
-        _visible(
-            select(BoardSummary)
-            .join(ReportingPeriod, ReportingPeriod.id == BoardSummary.period_id)
-            .order_by(_ordinal(ReportingPeriod).desc(), BoardSummary.revision.desc())
-            .limit(1),
-            user,
+        _page_only(
+            _visible(
+                select(BoardSummary)
+                .join(ReportingPeriod, ReportingPeriod.id == BoardSummary.period_id)
+                .order_by(_ordinal(ReportingPeriod).desc(), BoardSummary.revision.desc())
+                .limit(1),
+                user,
+            ),
+            page,
         )
     )
 
 
-def summary_for(period: ReportingPeriod, user: User) -> BoardSummary | None:
-    """The period's latest revision the user may read."""
+def summary_for(period: ReportingPeriod, user: User, *, page: bool = False) -> BoardSummary | None:
+    """The period's latest revision the user may read (``page``: its page part, not data)."""
     return db.session.scalar(
-        _visible(
-            select(BoardSummary)
-            .where(BoardSummary.period_id == period.id)
-            .order_by(BoardSummary.revision.desc())
-            .limit(1),
-            user,
+        _page_only(
+            _visible(
+                select(BoardSummary)
+                .where(BoardSummary.period_id == period.id)
+                .order_by(BoardSummary.revision.desc())
+                .limit(1),
+                user,
+            ),
+            page,
         )
     )
 
