@@ -248,6 +248,16 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
 
     reminders = _reminder_rules(env)
 
+    # scrypt's cost N = 2**PASSWORD_HASH_COST (memory 128 × 8 × N bytes): 15 is Werkzeug's
+    # default (32 MiB, tens of milliseconds a sign-in). Stored hashes carry their own cost, so a
+    # change applies to passwords set after it and every existing one still works.
+    hash_cost = _int(env, "PASSWORD_HASH_COST", 15, low=12, high=20)
+    if production and hash_cost < 15:
+        raise ConfigError(
+            f"PASSWORD_HASH_COST must be at least 15 in production, not {hash_cost}: a cheaper"
+            " hash makes stolen password hashes quicker to crack"
+        )
+
     return {
         "TRACKER_ENV": environment,
         "TESTING": environment == "test",
@@ -275,6 +285,7 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": _mail_sender(env, place_name, production),
         "MAIL_FILE_DIR": str(instance_path / "mail"),
+        "PASSWORD_HASH_METHOD": f"scrypt:{2**hash_cost}:8:1",
         "REPORTING_OPENS_DAYS_BEFORE_END": window["opens_days_before_end"],
         "REPORTING_DUE_DAYS_AFTER_END": window["due_days_after_end"],
         "REPORTING_CLOSES_DAYS_AFTER_END": window["closes_days_after_end"],
