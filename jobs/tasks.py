@@ -12,15 +12,18 @@ from sqlalchemy import select, update
 
 from tracker.config import ladder_rules, window_rules
 from tracker.extensions import db
-from tracker.mail import DeliveryResult, deliver_queued
+from tracker.mail import DeliveryResult, deliver_all
 from tracker.models import BoardSummary, Organisation, ReportingPeriod
 from tracker.services import audit
 from tracker.services.reminders import ReminderRun, send_reminders
 
+# One run of the mail job sends everything due, unless that takes longer than this.
+DELIVERY_SECONDS = 300
+
 
 def deliver_email(today: date | None = None) -> DeliveryResult:
-    """Send what the outbox holds (the mail layer commits per message)."""
-    return deliver_queued(now=datetime.now(UTC))
+    """Send what the outbox holds, batch after batch (the mail layer commits per message)."""
+    return deliver_all(now=datetime.now(UTC), seconds=DELIVERY_SECONDS)
 
 
 def sync_periods(today: date) -> str:

@@ -435,6 +435,25 @@ def test_passwords_are_hashed_with_scrypt(db_session):
     assert NEW_PASSWORD not in user.password_hash
 
 
+def test_the_hash_cost_follows_the_setting_and_older_hashes_still_sign_in(app, client, db_session):
+    from tracker.services import accounts
+
+    user = make_user(db_session, Role.BOARD)
+    before = user.password_hash
+    assert before.startswith("scrypt:32768:8:1$")
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt:16384:8:1"
+    try:
+        other = make_user(db_session, Role.BOARD)
+        accounts.set_password(other, NEW_PASSWORD)
+        assert other.password_hash.startswith("scrypt:16384:8:1$")
+        # The hash made at the old cost still works after the change.
+        db_session.commit()
+        sign_in(client, user)
+        assert client.get("/account").status_code == 200
+    finally:
+        app.config["PASSWORD_HASH_METHOD"] = "scrypt:32768:8:1"
+
+
 def test_account_changes_are_audited(client, db_session):
     admin = make_user(db_session, Role.ADMIN)
     lead = make_user(db_session, Role.LEAD, organisations=[make_organisation(db_session)])

@@ -340,6 +340,40 @@ def test_statement_counts_are_the_same_for_10_and_500_organisations(client, db_s
     grid = page.soup.find(id="grid").find_next("table")
     assert len(grid.tbody.find_all("tr")) == 50
     assert "Showing the first 50 of 500 organisations" in page.text
+    off_track = page.soup.find(id="off-track")
+    assert off_track.text.strip() == "Off track (500)"
+    assert len(off_track.find_next("table").tbody.find_all("tr")) == 50
+    assert "Showing the first 50 of 500 commitments" in page.text
+
+
+@time_machine.travel(AFTER_Q2, tick=False)
+def test_the_page_reads_its_stored_part_not_the_whole_document(client, db_session, people):
+    from tests.factories import make_period, make_place
+
+    place = make_place(db_session)
+    period = make_period(db_session, Quarter(2024, 2))
+    bulk_region(db_session, 60, 1_000_000, period, place.priorities)
+    service.build_summary(period, actor=None, now=AFTER_Q2)
+    db_session.commit()
+    sign_in(client, people["admin"])
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    db.session.expunge_all()
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        page = get_page(client, "/board/2024-25-q2")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    assert not [s for s in statements if "board_summaries.data" in s]
+    assert "Showing the first 50 of 60 organisations" in page.text
+    assert page.soup.find(id="off-track").text.strip() == "Off track (60)"
+    # The downloads still have every one.
+    csv = client.get("/board/2024-25-q2.csv").text
+    assert csv.count("Org 1000059") >= 1
 
 
 def test_the_command_builds_publishes_and_writes_the_pack(app, built, db_session, tmp_path):

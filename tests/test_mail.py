@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import smtplib
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -21,12 +22,15 @@ from tests.support.databases import (
     scratch_postgres_database,
 )
 from tests.support.smtp import SmtpServer, smtp_server  # noqa: F401  (the fixture)
+from tracker import mail
 from tracker.domain.enums import NotificationState
 from tracker.extensions import db
 from tracker.mail import (
     MAX_ATTEMPTS,
+    MESSAGES_PER_CONNECTION,
     DeliveryResult,
     backoff,
+    deliver_all,
     deliver_queued,
     queue_email,
     resend,
@@ -335,6 +339,136 @@ def test_rows_stuck_in_sending_are_requeued_and_delivered(db_session, smtp_serve
     assert [m["Message-ID"].split(".")[0] for m in smtp_server.messages] == [
         f"<notification-{stuck.id}"
     ]
+
+
+# A big batch over several connections --------------------------------------------------------
+
+
+def received_ids(server: SmtpServer) -> Counter[int]:
+    """How many times the server got each notification (its id is in the Message-ID)."""
+    return Counter(int(m.removeprefix("<notification-").split(".")[0]) for m in server.message_ids)
+
+
+def parallel(config: dict[str, Any], connections: int = 3) -> dict[str, Any]:
+    return {**config, "MAIL_CONNECTIONS": connections}
+
+
+def test_a_big_batch_goes_over_several_connections_each_email_once(
+    db_session,
+    smtp_server,  # noqa: F811
+    smtp_config,
+):
+    notifications = [queue() for _ in range(3 * MESSAGES_PER_CONNECTION)]
+    connections = Counter()
+    original = smtp_server.handle_DATA
+
+    async def note_connection(server, session, envelope):  # type: ignore[no-untyped-def]
+        connections[session.peer] += 1
+        return await original(server, session, envelope)
+
+    smtp_server.handle_DATA = note_connection
+
+    result = deliver_queued(now=NOW, batch_size=100, config=parallel(smtp_config))
+
+    assert result == DeliveryResult(sent=len(notifications))
+    assert len(connections) == 3
+    assert received_ids(smtp_server) == Counter({n.id: 1 for n in notifications})
+    assert all(n.state == NotificationState.SENT and n.attempts == 1 for n in notifications)
+
+
+def test_hang_ups_and_refusals_in_a_parallel_batch_are_recorded_one_by_one(
+    db_session,
+    smtp_server,  # noqa: F811
+    smtp_config,
+):
+    notifications = [queue() for _ in range(2 * MESSAGES_PER_CONNECTION)]
+    smtp_server.fail_next(421, "4.3.2 Closing connection", count=2)
+    smtp_server.fail_next(550, "5.1.1 No such mailbox", stage="RCPT")
+
+    result = deliver_queued(now=NOW, batch_size=100, config=parallel(smtp_config, 2))
+
+    assert result == DeliveryResult(sent=len(notifications) - 3, retried=2, failed=1)
+    states = Counter(n.state for n in notifications)
+    assert states == {
+        NotificationState.SENT: len(notifications) - 3,
+        NotificationState.QUEUED: 2,
+        NotificationState.FAILED: 1,
+    }
+    sent = [n for n in notifications if n.state == NotificationState.SENT]
+    assert received_ids(smtp_server) == Counter({n.id: 1 for n in sent})
+
+
+def test_an_outage_during_a_parallel_batch_delays_the_rest_without_using_attempts(
+    db_session,
+    smtp_server,  # noqa: F811
+    smtp_config,
+):
+    notifications = [queue() for _ in range(2 * MESSAGES_PER_CONNECTION)]
+    smtp_server.stop()
+
+    assert deliver_queued(
+        now=NOW, batch_size=100, config=parallel(smtp_config, 2)
+    ) == DeliveryResult(retried=len(notifications))
+    assert all(n.state == NotificationState.QUEUED and n.attempts == 0 for n in notifications)
+
+    smtp_server.start()
+    later = NOW + timedelta(hours=1)
+    assert deliver_queued(
+        now=later, batch_size=100, config=parallel(smtp_config, 2)
+    ) == DeliveryResult(sent=len(notifications))
+    assert len(set(smtp_server.message_ids)) == len(smtp_server.message_ids) == len(notifications)
+
+
+def test_a_server_that_takes_fewer_connections_gets_everything_over_the_ones_it_took(
+    db_session,
+    smtp_server,  # noqa: F811
+    smtp_config,
+    monkeypatch,
+):
+    notifications = [queue() for _ in range(3 * MESSAGES_PER_CONNECTION)]
+    opened = count()
+    real_enter = mail.SmtpTransport.__enter__
+
+    def one_connection_only(self):  # type: ignore[no-untyped-def]
+        # Like a server that answers "421 too many connections" to all but the first.
+        if next(opened) >= 1:
+            raise smtplib.SMTPConnectError(421, b"4.7.0 Too many connections")
+        return real_enter(self)
+
+    monkeypatch.setattr(mail.SmtpTransport, "__enter__", one_connection_only)
+
+    result = deliver_queued(now=NOW, batch_size=100, config=parallel(smtp_config))
+
+    assert result == DeliveryResult(sent=len(notifications))
+    assert len(set(smtp_server.message_ids)) == len(notifications)
+
+
+def test_the_mail_job_sends_everything_due_batch_after_batch(
+    db_session,
+    smtp_server,  # noqa: F811
+    smtp_config,
+):
+    notifications = [queue() for _ in range(12)]
+
+    result = deliver_all(now=NOW, seconds=60, batch_size=5, config=smtp_config)
+
+    assert result == DeliveryResult(sent=12)
+    assert all(n.state == NotificationState.SENT for n in notifications)
+    assert len(smtp_server.messages) == 12
+
+
+def test_the_mail_job_stops_when_the_server_is_down_instead_of_spinning(
+    db_session,
+    smtp_server,  # noqa: F811
+    smtp_config,
+):
+    [queue() for _ in range(12)]
+    smtp_server.stop()
+
+    # The first batch goes back to the queue; the job leaves the rest to its next run.
+    result = deliver_all(now=NOW, seconds=60, batch_size=5, config=smtp_config)
+
+    assert result == DeliveryResult(retried=5)
 
 
 # Two senders at once (PostgreSQL) -------------------------------------------------------------

@@ -370,6 +370,7 @@ def admin_pages(world: World) -> dict[str, str]:
     return {
         "admin overview": "/admin",
         "review queue": f"/admin/returns/{this}",
+        "review queue, not in yet": f"/admin/returns/{this}?show=not-in",
         "review of one return": f"/admin/returns/{this}/{world.home_slug}",
         "organisations": "/admin/organisations",
         "people": "/admin/users",

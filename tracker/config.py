@@ -248,6 +248,16 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
 
     reminders = _reminder_rules(env)
 
+    # scrypt's cost N = 2**PASSWORD_HASH_COST (memory 128 × 8 × N bytes): 15 is Werkzeug's
+    # default (32 MiB, tens of milliseconds a sign-in). Stored hashes carry their own cost, so a
+    # change applies to passwords set after it and every existing one still works.
+    hash_cost = _int(env, "PASSWORD_HASH_COST", 15, low=12, high=20)
+    if production and hash_cost < 15:
+        raise ConfigError(
+            f"PASSWORD_HASH_COST must be at least 15 in production, not {hash_cost}: a cheaper"
+            " hash makes stolen password hashes quicker to crack"
+        )
+
     return {
         "TRACKER_ENV": environment,
         "TESTING": environment == "test",
@@ -275,12 +285,17 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": _mail_sender(env, place_name, production),
         "MAIL_FILE_DIR": str(instance_path / "mail"),
+        "PASSWORD_HASH_METHOD": f"scrypt:{2**hash_cost}:8:1",
         "REPORTING_OPENS_DAYS_BEFORE_END": window["opens_days_before_end"],
         "REPORTING_DUE_DAYS_AFTER_END": window["due_days_after_end"],
         "REPORTING_CLOSES_DAYS_AFTER_END": window["closes_days_after_end"],
         "REMINDER_RULES": reminders,
         # How often the scheduler sends what the outbox holds.
         "MAIL_SEND_EVERY_SECONDS": _int(env, "MAIL_SEND_EVERY_SECONDS", 30, low=1, high=3600),
+        # Each run of the mail job sends batches of this many until nothing due is left, each
+        # batch over at most MAIL_CONNECTIONS connections at once (fewer if the server says no).
+        "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 200, low=1, high=5000),
+        "MAIL_CONNECTIONS": _int(env, "MAIL_CONNECTIONS", 4, low=1, high=16),
         # The hour (in the place's time zone) the daily reminder run starts.
         "REMINDER_HOUR": _int(env, "REMINDER_HOUR", 7, low=0, high=23),
         # In production the browser keeps the session cookie to this exact host over HTTPS

@@ -19,6 +19,11 @@ The ``notifications`` table *is* the outbox, and this module keeps RELIABILITY.m
   rows go back to the queue without using up their attempts.
 - A sweeper re-queues rows stuck in ``sending`` (a sender that crashed mid-batch).
 - The notification id is the ``Message-ID``.
+- A big batch goes out over a few SMTP connections at once (``MAIL_CONNECTIONS``, at most one per
+  ``MESSAGES_PER_CONNECTION`` messages), each kept open for the batch. Only the sending runs in
+  those threads: building each message and recording each outcome stay in the caller's thread
+  and session, one commit per outcome as before. A connection the server refuses (a limit on
+  connections) just leaves fewer; when none is left, the untried rows go back to the queue.
 - An invitation or password reset is stored with a placeholder where its link's token goes
   (``tracker.domain.tokens``): the sender rebuilds the token from the secret key at delivery
   time, so no stored row holds a usable link, and a retry later still carries a working one. A
@@ -28,19 +33,23 @@ The ``notifications`` table *is* the outbox, and this module keeps RELIABILITY.m
 
 The one duplicate this cannot rule out: a crash after the server accepted a message but before
 its sent mark committed. The sweeper then sends it again, with the same ``Message-ID``, which
-lets mail clients fold the copies.
+lets mail clients fold the copies. With several connections, at most the messages in flight
+(two per connection) can be in that state at the moment of a crash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import random
 import re
 import smtplib
 import ssl
+import threading
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -69,6 +78,7 @@ __all__ = [
     "SmtpTransport",
     "backoff",
     "build_message",
+    "deliver_all",
     "deliver_queued",
     "message_id",
     "prune_link_emails",
@@ -88,6 +98,9 @@ BACKOFF_JITTER = 0.2
 # Far longer than a batch normally takes, so only a sender that died leaves rows this old.
 STUCK_AFTER = timedelta(minutes=10)
 SMTP_TIMEOUT_SECONDS = 30
+# A second connection is opened only for a batch with at least this many more messages: small
+# batches (and every test that counts on order) go over one connection.
+MESSAGES_PER_CONNECTION = 25
 FALLBACK_MESSAGE_ID_DOMAIN = "pledge-tracker.invalid"
 
 # Column sizes in the notifications table: PostgreSQL refuses longer values, SQLite would not.
@@ -483,13 +496,54 @@ def deliver_queued(
         # Each claimed row is read once; the commit after each message must not expire the
         # whole batch (a query per row, and work that grows with the square of the batch).
         claimed = _claim(now, batch_size)
-        _deliver_batch(transport, deque(claimed), config, now, rng, result)
+        width = _connections(config, len(claimed))
+        if width > 1:
+            transports = [transport, *(transport_for(config) for _ in range(width - 1))]
+            _deliver_parallel(transports, deque(claimed), config, now, rng, result)
+        else:
+            _deliver_batch(transport, deque(claimed), config, now, rng, result)
     # The outcomes were written with UPDATEs: whoever holds these rows reads them afresh.
     for row in claimed:
         db.session.expire(row)
     if result != DeliveryResult():
         log.info("mail delivery: %s", result)
     return result
+
+
+def deliver_all(
+    *,
+    now: datetime,
+    seconds: float,
+    batch_size: int | None = None,
+    config: Mapping[str, Any] | None = None,
+    rng: random.Random | None = None,
+) -> DeliveryResult:
+    """Deliver batch after batch until nothing due is left or ``seconds`` have gone (the job).
+
+    Everything due at ``now`` goes in one run, however many reminders a quarter's first day
+    queued, instead of one batch per run of the job.
+    """
+    config = current_app.config if config is None else config
+    batch_size = batch_size or int(config.get("MAIL_BATCH_SIZE", 200))
+    started = time.monotonic()
+    total = DeliveryResult()
+    while True:
+        result = deliver_queued(now=now, batch_size=batch_size, config=config, rng=rng)
+        for field in ("sent", "retried", "failed", "stuck_requeued"):
+            setattr(total, field, getattr(total, field) + getattr(result, field))
+        tried = result.sent + result.retried + result.failed
+        # A batch that was not full was the last; a batch of nothing but retries (the server is
+        # down) waits for the next run rather than spinning.
+        if tried < batch_size or result.sent == 0 or time.monotonic() - started >= seconds:
+            return total
+
+
+def _connections(config: Mapping[str, Any], messages: int) -> int:
+    """How many connections a batch of ``messages`` is sent over."""
+    if config["MAIL_BACKEND"] != "smtp":
+        return 1
+    most = max(1, int(config.get("MAIL_CONNECTIONS", 1)))
+    return max(1, min(most, messages // MESSAGES_PER_CONNECTION))
 
 
 def _deliver_batch(
@@ -514,6 +568,125 @@ def _deliver_batch(
                 # The server hung up: reconnect for the rest of the batch (the outer loop).
                 if not transport.connected:
                     break
+
+
+# What a sending thread answers: ("sent" | "error" | "crash", row, error), then ("gone", None,
+# why it stopped or None) once, when it stops.
+_Answer = tuple[str, Notification | None, BaseException | None]
+
+
+def _sender_thread(
+    transport: Transport,
+    work: queue.SimpleQueue[tuple[Notification, EmailMessage] | None],
+    answers: queue.SimpleQueue[_Answer],
+) -> None:
+    """Send what ``work`` holds over one connection (reconnecting after a hang-up)."""
+    why: BaseException | None = None
+    try:
+        while True:
+            try:
+                transport.__enter__()
+            except _SMTP_ERRORS as error:
+                why = error
+                return
+            try:
+                while transport.connected:
+                    item = work.get()
+                    if item is None:
+                        return
+                    row, message = item
+                    try:
+                        transport.send(message, row)
+                    except _SMTP_ERRORS as error:
+                        answers.put(("error", row, error))
+                    except BaseException as error:  # a bug: the caller re-raises it
+                        answers.put(("crash", row, error))
+                        return
+                    else:
+                        answers.put(("sent", row, None))
+            finally:
+                transport.__exit__(None, None, None)
+    finally:
+        answers.put(("gone", None, why))
+
+
+def _deliver_parallel(
+    transports: list[Transport],
+    pending: deque[Notification],
+    config: Mapping[str, Any],
+    now: datetime,
+    rng: random.Random,
+    result: DeliveryResult,
+) -> None:
+    """Send a batch over several connections; build and record in this thread, as one does."""
+    work: queue.SimpleQueue[tuple[Notification, EmailMessage] | None] = queue.SimpleQueue()
+    answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
+    threads = [
+        threading.Thread(
+            target=_sender_thread, args=(t, work, answers), name="mail-sender", daemon=True
+        )
+        for t in transports
+    ]
+    for thread in threads:
+        thread.start()
+    live, in_flight, ahead = len(threads), 0, 2 * len(threads)
+    unreachable: BaseException | None = None
+    crash: BaseException | None = None
+    try:
+        while True:
+            # Keep every connection busy, with few messages built ahead of them.
+            while pending and live and crash is None and in_flight < ahead:
+                row = pending.popleft()
+                message = _message_or_failure(row, config, now, result)
+                if message is not None:
+                    work.put((row, message))
+                    in_flight += 1
+            if not in_flight and (not pending or not live or crash is not None):
+                break
+            kind, row, error = answers.get()
+            if kind == "gone":
+                live -= 1
+                if error is not None:
+                    unreachable = error
+                    if live:
+                        log.info("mail server took fewer connections: %s", error)
+                if not live:
+                    # Every answer a thread gave came before its "gone": what is left in the
+                    # work queue was never tried.
+                    in_flight = 0
+                    break
+                continue
+            in_flight -= 1
+            assert row is not None
+            if kind == "crash":
+                crash = crash or error
+                continue
+            outcome = _record_sent(row, now) if kind == "sent" else _record(row, error, now, rng)
+            result.count(outcome)
+    finally:
+        untried = _drain(work)
+        for _ in threads:
+            work.put(None)
+        for thread in threads:
+            thread.join()
+    if crash is not None:
+        raise crash
+    untried.extend(pending)
+    if untried:
+        reason = _describe(unreachable)[1] if unreachable else "no connection left"
+        log.warning("mail server unreachable, %d emails wait: %s", len(untried), reason)
+        result.retried += _release(untried, now, rng, reason)
+
+
+def _drain(work: queue.SimpleQueue[tuple[Notification, EmailMessage] | None]) -> list[Notification]:
+    rows = []
+    while True:
+        try:
+            item = work.get_nowait()
+        except queue.Empty:
+            return rows
+        if item is not None:
+            rows.append(item[0])
 
 
 def resend(notification_id: int) -> Notification:
@@ -594,37 +767,60 @@ def _deliver_one(
     rng: random.Random,
 ) -> Outcome:
     """Send one claimed row and record the outcome: ``sent``, ``retried`` or ``failed``."""
-    try:
-        message = build_message(row, config, now=now)
-    except LinkNoLongerWorks as error:
-        _finish(row, now, state=NotificationState.FAILED, last_error=_short(str(error)))
-        return "failed"
-    except _ADDRESS_ERRORS as error:
-        # A row no message can be made from (written by hand, say) will never go: say why.
-        _finish(row, now, state=NotificationState.FAILED, last_error=_short(f"bad email: {error}"))
+    result = DeliveryResult()
+    message = _message_or_failure(row, config, now, result)
+    if message is None:
         return "failed"
     try:
         transport.send(message, row)
     except _SMTP_ERRORS as error:
-        permanent, reason = _describe(error)
-        log.warning("email %d not sent (attempt %d): %s", row.id, row.attempts, reason)
-        if permanent:
-            _finish(row, now, state=NotificationState.FAILED, last_error=reason)
-            return "failed"
-        if row.attempts >= MAX_ATTEMPTS:
-            reason = _short(f"gave up after {row.attempts} attempts: {reason}")
-            _finish(row, now, state=NotificationState.FAILED, last_error=reason)
-            return "failed"
-        _finish(
-            row,
-            now,
-            state=NotificationState.QUEUED,
-            next_attempt_at=now + backoff(row.attempts, rng),
-            last_error=reason,
-        )
-        return "retried"
+        return _record(row, error, now, rng)
+    return _record_sent(row, now)
+
+
+def _message_or_failure(
+    row: Notification, config: Mapping[str, Any], now: datetime, result: DeliveryResult
+) -> EmailMessage | None:
+    """The message for a claimed row, or None once the row is marked failed (and counted)."""
+    try:
+        return build_message(row, config, now=now)
+    except LinkNoLongerWorks as error:
+        reason = _short(str(error))
+    except _ADDRESS_ERRORS as error:
+        # A row no message can be made from (written by hand, say) will never go: say why.
+        reason = _short(f"bad email: {error}")
+    _finish(row, now, state=NotificationState.FAILED, last_error=reason)
+    result.count("failed")
+    return None
+
+
+def _record_sent(row: Notification, now: datetime) -> Outcome:
     _finish(row, now, state=NotificationState.SENT, sent_at=now, last_error=None)
     return "sent"
+
+
+def _record(
+    row: Notification, error: BaseException | None, now: datetime, rng: random.Random
+) -> Outcome:
+    """Record a sending error: ``failed`` if permanent or out of attempts, else ``retried``."""
+    assert error is not None
+    permanent, reason = _describe(error)
+    log.warning("email %d not sent (attempt %d): %s", row.id, row.attempts, reason)
+    if permanent:
+        _finish(row, now, state=NotificationState.FAILED, last_error=reason)
+        return "failed"
+    if row.attempts >= MAX_ATTEMPTS:
+        reason = _short(f"gave up after {row.attempts} attempts: {reason}")
+        _finish(row, now, state=NotificationState.FAILED, last_error=reason)
+        return "failed"
+    _finish(
+        row,
+        now,
+        state=NotificationState.QUEUED,
+        next_attempt_at=now + backoff(row.attempts, rng),
+        last_error=reason,
+    )
+    return "retried"
 
 
 def _finish(row: Notification, claimed_at: datetime, **values: Any) -> None:
@@ -646,7 +842,7 @@ def _finish(row: Notification, claimed_at: datetime, **values: Any) -> None:
         log.warning("email %d was re-claimed while this sender held it", row.id)
 
 
-def _release(rows: deque[Notification], now: datetime, rng: random.Random, reason: str) -> int:
+def _release(rows: Iterable[Notification], now: datetime, rng: random.Random, reason: str) -> int:
     """Put claimed rows that were never tried back in the queue, undoing the claim's attempt."""
     ids = [row.id for row in rows]
     released = db.session.execute(

@@ -1,7 +1,10 @@
 """``make bench``: the speed figures the issues ask for, printed, never asserted.
 
 These machines are noisy, so targets are reported beside the figures for a person to judge.
-Run: ``python -m tests.benchmarks``.
+Run: ``python -m tests.benchmarks`` for every part, or name the parts to run:
+``python -m tests.benchmarks board ladder`` (parts: seed, ladder, board, pages, load; ``pages``
+takes ``town`` or ``region`` alone too). Every target line reads "target: … met|MISSED", and
+the figures of the parts run go to ``test-artifacts/bench.json``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+from tests.benchmarks import targets
 from tests.conftest import make_test_app
 from tests.support.databases import (
     migrate_to_head,
@@ -66,6 +70,7 @@ def seed_import(database_url: str, instance: Path) -> tuple[list[float], list[fl
 
 def row(label: str, times: list[float], target: float | None = None) -> str:
     median = statistics.median(times)
+    targets.figure(f"seed import, {label}, median", median, "s")
     verdict = ""
     if target is not None:
         verdict = f"  target ≤ {target:.1f} s: {'met' if median <= target else 'MISSED'}"
@@ -93,16 +98,36 @@ def main() -> int:
     return 0
 
 
-def everything() -> int:
-    """Every benchmark, one after another (each also runs alone: python -m tests.benchmarks.X)."""
+PARTS = ("seed", "ladder", "board", "pages", "town", "region", "load")
+
+
+def everything(parts: list[str] | None = None) -> int:
+    """The benchmarks named (all by default), one after another, then bench.json."""
     from tests.benchmarks import board, ladder, load, pages
 
-    status = main()
-    for benchmark in (ladder, board, pages, load):
-        print()
-        status = status or benchmark.main()
+    wanted = parts or ["seed", "ladder", "board", "pages", "load"]
+    unknown = [part for part in wanted if part not in PARTS]
+    if unknown:
+        print(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
+        return 2
+    runs: dict[str, Callable[[], int]] = {
+        "seed": main,
+        "ladder": ladder.main,
+        "board": board.main,
+        "pages": pages.main,
+        "town": lambda: pages.main(["town"]),
+        "region": lambda: pages.main(["region"]),
+        "load": load.main,
+    }
+    status = 0
+    for index, part in enumerate(wanted):
+        if index:
+            print()
+        status = runs[part]() or status
+    written = targets.write_json(parts=wanted)
+    print(f"\nThe figures and verdicts: {written.relative_to(written.parents[1])}")
     return status
 
 
 if __name__ == "__main__":
-    sys.exit(everything())
+    sys.exit(everything(sys.argv[1:]))

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.benchmarks import targets
 from tests.benchmarks.pages import Served, region_served, town_served
 from tests.factories import TOTP_SECRET
 from tests.support.databases import postgres_url_or_reason
@@ -116,8 +117,45 @@ def main() -> int:
             rows = run_locust(served, Path(folder))
         lines, errors = report(rows)
     print("\n".join(lines))
-    print(f"  target: zero errors: {'met' if errors == 0 else f'MISSED ({errors} errors)'}")
+    judge(rows, errors)
     return 0 if errors == 0 else 1
+
+
+def judge(rows: list[dict[str, str]], errors: int) -> None:
+    """Issue 17's targets for the load test: p95 ≤ 500 ms, sign-in p50 ≤ 1 s, no errors."""
+    every = next((row for row in rows if row["Name"] == "Aggregated"), None)
+    sign_in = next((row for row in rows if row["Name"] == "/sign-in (POST)"), None)
+    p95 = _ms(every, "95%")
+    sign_in_p50 = _ms(sign_in, "50%")
+    requests = int(every["Request Count"]) if every else 0
+    signing_in = int(sign_in["Request Count"]) if sign_in else 0
+    targets.figure(f"load test ({DATASET}): p95", p95, "ms")
+    targets.figure(f"load test ({DATASET}): sign-in p50", sign_in_p50, "ms")
+    targets.figure(f"load test ({DATASET}): errors", errors, "requests")
+    targets.figure(
+        f"load test ({DATASET}): sign-in share of requests",
+        signing_in / requests if requests else None,
+        "share",
+    )
+    targets.target(
+        f"load test ({DATASET}, {USERS} people, {WORKERS} workers): p95 ≤ 500 ms",
+        None if p95 is None else p95 <= 500,
+        "not measured" if p95 is None else f"{p95:.0f} ms",
+    )
+    targets.target(
+        f"load test ({DATASET}): sign-in p50 ≤ 1 s",
+        None if sign_in_p50 is None else sign_in_p50 <= 1000,
+        "not measured"
+        if sign_in_p50 is None
+        else f"{sign_in_p50:.0f} ms; sign-ins were {signing_in} of {requests} requests",
+    )
+    targets.target(f"load test ({DATASET}): zero errors", errors == 0, f"{errors} errors")
+
+
+def _ms(row: dict[str, str] | None, column: str) -> float | None:
+    if row is None or row.get(column) in (None, "", "N/A"):
+        return None
+    return float(row[column])
 
 
 if __name__ == "__main__":

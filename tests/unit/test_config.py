@@ -88,3 +88,16 @@ def test_public_base_url_is_where_links_in_emails_point(tmp_path):
     for wrong in ("pledges.example.org", "ftp://pledges.example.org", "http://[::1", "http://x:y"):
         with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be an http:// or https://"):
             base(wrong)
+
+
+def test_password_hash_cost_is_a_setting_with_a_safe_floor_in_production(tmp_path):
+    assert load({}, instance_path=tmp_path)["PASSWORD_HASH_METHOD"] == "scrypt:32768:8:1"
+    cheaper = load({"PASSWORD_HASH_COST": "13"}, instance_path=tmp_path)
+    assert cheaper["PASSWORD_HASH_METHOD"] == "scrypt:8192:8:1"
+    production = {"TRACKER_ENV": "production", "SECRET_KEY": GOOD_KEY}
+    dearer = load({**production, "PASSWORD_HASH_COST": "17"}, instance_path=tmp_path)
+    assert dearer["PASSWORD_HASH_METHOD"] == "scrypt:131072:8:1"
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_COST must be at least 15 in production"):
+        load({**production, "PASSWORD_HASH_COST": "14"}, instance_path=tmp_path)
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_COST must be between 12 and 20"):
+        load({"PASSWORD_HASH_COST": "30"}, instance_path=tmp_path)

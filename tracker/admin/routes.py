@@ -553,25 +553,27 @@ QUEUE_VIEWS = {
 @admin_only
 def review_queue(period: str) -> ResponseReturnValue:
     from tracker.services.figures import return_figures
-    from tracker.services.returns import reporting_statuses, review_queue
+    from tracker.services.returns import reporting_statuses, review_queue, review_queue_size
 
     reporting_period = period_or_404(period)
     today = now().date()
-    rows = review_queue(reporting_period, today)
     figures = return_figures(reporting_period, today)
 
-    def state(row) -> ReturnState:  # type: ignore[no-untyped-def]
-        return row.return_.state if row.return_ else ReturnState.NOT_STARTED
-
-    # A region has thousands of organisations: what needs an admin first, a page at a time.
+    # A region has thousands of organisations: what needs an admin first, a page at a time,
+    # read a page at a time.
     show = request.args.get("show", "all")
     if show not in QUEUE_VIEWS:
         show = "all"
     wanted = QUEUE_VIEWS[show][1]
-    chosen = rows if wanted is None else [r for r in rows if state(r) in wanted]
-    pages = max(1, -(-len(chosen) // QUEUE_PAGE_SIZE))
+    pages = max(1, -(-review_queue_size(reporting_period, wanted) // QUEUE_PAGE_SIZE))
     page_number = min(max(1, whole_number(request.args.get("page")) or 1), pages)
-    shown = chosen[(page_number - 1) * QUEUE_PAGE_SIZE : page_number * QUEUE_PAGE_SIZE]
+    shown = review_queue(
+        reporting_period,
+        today,
+        states=wanted,
+        offset=(page_number - 1) * QUEUE_PAGE_SIZE,
+        limit=QUEUE_PAGE_SIZE,
+    )
     statuses = reporting_statuses(today, [row.organisation.id for row in shown])
     counts = {
         "all": figures.expected,

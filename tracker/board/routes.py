@@ -18,8 +18,9 @@ from tracker.auth.access import roles
 from tracker.board import exports
 from tracker.board.forms import RebuildForm
 from tracker.board.pack import render_pack
-from tracker.board.views import template_helpers, view_of
+from tracker.board.views import page_view_of, template_helpers, view_of
 from tracker.domain.enums import PeriodState, Role
+from tracker.domain.summary import PAGE_LIST_LIMIT
 from tracker.extensions import db
 from tracker.models import BoardSummary, ReportingPeriod, User
 from tracker.services import board as service
@@ -54,7 +55,7 @@ def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
 @bp.get("/board")
 @readers
 def latest() -> ResponseReturnValue:
-    summary = service.latest_summary(user())
+    summary = service.latest_summary(user(), page=True)
     if summary is None:
         return render_template("board/none.html", periods=_buildable())
     return _render(summary)
@@ -64,7 +65,7 @@ def latest() -> ResponseReturnValue:
 @readers
 def period(period: str) -> ResponseReturnValue:
     reporting_period = period_or_404(period)
-    summary = service.summary_for(reporting_period, user())
+    summary = service.summary_for(reporting_period, user(), page=True)
     if summary is None:
         if user().role != Role.ADMIN:
             abort(404)
@@ -81,11 +82,9 @@ def _buildable() -> list[ReportingPeriod]:
     return [p for p in all_periods() if state_on(p, today) != PeriodState.UPCOMING]
 
 
-PAGE_LIST_LIMIT = 50
-
-
 def _render(summary: BoardSummary) -> ResponseReturnValue:
-    view = view_of(summary)
+    # The page's stored part: the first PAGE_LIST_LIMIT items of each long list, with totals.
+    view = page_view_of(summary)
     is_admin = user().role == Role.ADMIN
     return render_template(
         "board/summary.html",

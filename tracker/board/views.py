@@ -10,6 +10,7 @@ from markupsafe import Markup
 from tracker.board.charts import ORDER, status_bars, trend_columns
 from tracker.domain.enums import DeliveryStatus, ReportingStatus
 from tracker.domain.figures import CommitmentFigures
+from tracker.domain.summary import PAGE_CUT
 from tracker.models import BoardSummary
 
 RETURN_LABELS = {
@@ -86,6 +87,34 @@ def view_of(summary: BoardSummary) -> SummaryView:
     return SummaryView(summary, summary.data)
 
 
+class CutList(list[Any]):
+    """The first items of a long list, knowing the whole list's length (``total``)."""
+
+    def __init__(self, items: list[Any], total: int) -> None:
+        super().__init__(items)
+        self.total = total
+
+
+def total(items: list[Any]) -> int:
+    """How many items a list of the summary has, cut for the page or not."""
+    return int(getattr(items, "total", len(items)))
+
+
+def page_view_of(summary: BoardSummary) -> SummaryView:
+    """The summary page's view: its stored page part (``domain.summary.page_part``), or the
+    whole document for a summary built before page parts were kept."""
+    page = summary.page
+    if page is None:
+        return view_of(summary)
+    data = dict(page)
+    for section, key in PAGE_CUT:
+        part = data.get(section)
+        if isinstance(part, dict) and isinstance(part.get(key), dict):
+            cut = part[key]
+            data[section] = {**part, key: CutList(cut["first"], cut["total"])}
+    return SummaryView(summary, data)
+
+
 def template_helpers() -> dict[str, Any]:
     """Names the summary templates use to turn stored codes into words."""
-    return {"status_label": status_label, "reporting_status": ReportingStatus}
+    return {"status_label": status_label, "reporting_status": ReportingStatus, "total": total}

@@ -55,6 +55,19 @@ BOARD_ORDER = ["off_track", "at_risk", "on_track", "completed", "not_started", "
 # A theme's organisation counts by its most advanced commitment.
 _THEME_RANK = ["completed", "on_track", "at_risk", "off_track", "not_started", "discontinued"]
 NO_PRIORITY = "none"
+# The summary page shows the first PAGE_LIST_LIMIT items of each long list (the downloads and
+# the pack have more): ``page_part`` stores that much beside the whole document at build time.
+PAGE_LIST_LIMIT = 50
+PAGE_CUT = (
+    ("exceptions", "off_track"),
+    ("exceptions", "at_risk"),
+    ("exceptions", "stalled"),
+    ("exceptions", "organisations"),
+    ("exceptions", "moved_goalposts"),
+    ("changes", "newly_off_track"),
+    ("changes", "newly_completed"),
+    ("grid", "rows"),
+)
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,23 @@ class SummaryInputs:
     goalposts: Sequence[GoalpostChange] = ()
     # What the commitment counts leave out (services.figures.CommitmentFigures.as_dict()).
     pledges: Mapping[str, int] | None = None
+
+
+def page_part(data: Mapping[str, Any], limit: int = PAGE_LIST_LIMIT) -> dict[str, Any]:
+    """What the summary page shows of a summary: the same document, each long list of
+    ``PAGE_CUT`` kept as ``{"first": its first ``limit`` items, "total": its length}``.
+
+    A region's document is megabytes (thousands of commitments named in the exceptions); the
+    page's part is a fixed size however big the region, and is frozen with the document.
+    """
+    page = dict(data)
+    for section, key in PAGE_CUT:
+        part = page.get(section)
+        if not isinstance(part, Mapping) or not isinstance(part.get(key), list):
+            continue
+        items = part[key]
+        page[section] = {**part, key: {"first": items[:limit], "total": len(items)}}
+    return page
 
 
 def empty_counts() -> dict[str, int]:

@@ -31,5 +31,8 @@ class BoardSummary(Base):
     built_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     published_at: Mapped[datetime | None]
     data: Mapped[dict[str, Any]]
+    # What the summary page shows (domain.summary.page_part), frozen with ``data`` at build
+    # time: the page reads this alone. NULL for summaries built before it was kept.
+    page: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
 
     period: Mapped[ReportingPeriod] = relationship()

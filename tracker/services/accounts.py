@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app, render_template, url_for
 from sqlalchemy import select, update
@@ -28,8 +29,24 @@ from tracker.services.throttle import Device
 
 INVITATION_LIFETIME = timedelta(days=7)
 RESET_LIFETIME = timedelta(hours=1)
-# Checked against when the email is unknown, so a wrong email takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a real password: equalises timing")
+# The method Werkzeug uses unless the app says otherwise (config's PASSWORD_HASH_COST).
+DEFAULT_HASH_METHOD = "scrypt:32768:8:1"
+
+
+def _hash_method() -> str:
+    return str(current_app.config.get("PASSWORD_HASH_METHOD", DEFAULT_HASH_METHOD))
+
+
+def hash_password(password: str) -> str:
+    """A password's hash at the configured cost (scrypt)."""
+    return generate_password_hash(password, method=_hash_method())
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    # Checked against when the email is unknown, so a wrong email takes as long as a wrong
+    # password: made at the same cost as the real ones.
+    return generate_password_hash("not a real password: equalises timing", method=method)
 
 
 class AccountError(ValueError):
@@ -247,7 +264,7 @@ def accept_invitation(token: UserToken, *, name: str, password: str, now: dateti
         return None
     user = token.user
     user.name = name.strip()
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     user.session_version += 1
     db.session.flush()
     audit.record("accepted invitation", "user", user.id, actor=user)
@@ -291,8 +308,8 @@ def reset_password(token: UserToken, password: str, *, now: datetime) -> User | 
 
 
 def set_password(user: User, password: str) -> None:
-    """Store a new password hash (scrypt) and end every other session."""
-    user.password_hash = generate_password_hash(password)
+    """Store a new password hash (scrypt, at the configured cost) and end every other session."""
+    user.password_hash = hash_password(password)
     user.session_version += 1
     db.session.flush()
 
@@ -350,7 +367,11 @@ def authenticate(
     user = None
     wait = gate.retry_after
     if wait is None:
-        stored = candidate.password_hash if candidate and candidate.password_hash else _DUMMY_HASH
+        stored = (
+            candidate.password_hash
+            if candidate and candidate.password_hash
+            else _dummy_hash(_hash_method())
+        )
         matches = check_password_hash(stored, password)
         if candidate is not None and candidate.active and candidate.password_hash and matches:
             user = candidate

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import aliased, defer, undefer
 
 from tracker.domain import summary as shape
 from tracker.domain.calendar import Quarter
@@ -98,9 +98,16 @@ BOARD_ROWS = sa.Table(
 
 
 def _accepted_rows(ordinal: int) -> Any:
-    """Every accepted update of a reportable commitment up to this quarter, with its place in
-    the commitment's history: ``rn`` 1 for the latest, 2 for the one before, …"""
+    """Every accepted update up to this quarter, with its place in the commitment's history:
+    ``rn`` 1 for the latest, 2 for the one before, … and its status as an index (``code``).
+
+    Whether the commitment is reportable is left to the one join with ``commitments`` after
+    grouping (``_status_rows``): joining here as well cost a hash join over every update.
+    """
     period_ord = _ordinal(ReportingPeriod)
+    code = case(
+        *((CommitmentUpdate.status == status, index) for index, status in enumerate(shape.STATUSES))
+    )
     return (
         select(
             CommitmentUpdate.commitment_id,
@@ -111,18 +118,17 @@ def _accepted_rows(ordinal: int) -> Any:
             period_ord.label("ord"),
             ReportingPeriod.year,
             ReportingPeriod.quarter,
+            code.label("code"),
             func.row_number()
             .over(partition_by=CommitmentUpdate.commitment_id, order_by=period_ord.desc())
             .label("rn"),
         )
         .join(Return, Return.id == CommitmentUpdate.return_id)
         .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
-        .join(Commitment, Commitment.id == CommitmentUpdate.commitment_id)
         .where(
             Return.state == ReturnState.ACCEPTED,
             CommitmentUpdate.status.is_not(None),
             period_ord <= ordinal,
-            _reportable(),
         )
     )
 
@@ -136,16 +142,20 @@ def _status_rows(ordinal: int) -> Any:
     ranked = _accepted_rows(ordinal).cte("ranked")
 
     def nth(column: Any, n: int) -> Any:
-        return func.max(case((ranked.c.rn == n, column)))
+        return func.max(column).filter(ranked.c.rn == n)
+
+    def flag(n: int) -> Any:
+        # 1 when the n-th latest update said "no change", else 0 (also when there is none).
+        return func.coalesce(
+            func.max(case((ranked.c.no_change, 1), else_=0)).filter(ranked.c.rn == n), 0
+        )
 
     # The status at the end of quarter ``at``: the one with the highest quarter up to it. Quarter
     # × 10 + status index is largest for that update, and its last digit is the status.
-    code = case(
-        *((ranked.c.status == status, index) for index, status in enumerate(shape.STATUSES))
-    )
+    packed = ranked.c.ord * 10 + ranked.c.code
 
     def status_at(at: int) -> Any:
-        return func.max(case((ranked.c.ord <= at, ranked.c.ord * 10 + code)))
+        return func.max(packed).filter(ranked.c.ord <= at)
 
     first_trend = ordinal - shape.TREND_QUARTERS + 1
 
@@ -158,13 +168,13 @@ def _status_rows(ordinal: int) -> Any:
             nth(ranked.c.progress_value, 1).label("p1"),
             nth(ranked.c.progress_value, 2).label("p2"),
             nth(ranked.c.progress_value, 3).label("p3"),
-            func.max(case((and_(ranked.c.rn == 1, ranked.c.no_change), 1), else_=0)).label("nc1"),
-            func.max(case((and_(ranked.c.rn == 2, ranked.c.no_change), 1), else_=0)).label("nc2"),
+            flag(1).label("nc1"),
+            flag(2).label("nc2"),
             nth(ranked.c.narrative, 1).label("narrative"),
-            nth(ranked.c.ord, 1).label("o1"),
+            func.max(ranked.c.ord).label("o1"),
             nth(ranked.c.year, 1).label("year1"),
             nth(ranked.c.quarter, 1).label("quarter1"),
-            func.sum(case((ranked.c.rn <= 3, 1), else_=0)).label("n"),
+            func.count().filter(ranked.c.rn <= 3).label("n"),
             *(status_at(first_trend + i).label(f"t{i}") for i in range(shape.TREND_QUARTERS)),
         )
         .group_by(ranked.c.commitment_id)
@@ -291,8 +301,9 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             )
         ).all()
     ]
+    # Tens of thousands of rows on a region: built from each row's values in order.
     grid = [
-        shape.GridCell(row.organisation_id, row.priority_id, row.status, row.n)
+        shape.GridCell(*row)
         for row in db.session.execute(
             select(
                 board.c.organisation_id,
@@ -303,7 +314,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
         ).all()
     ]
     theme_groups = [
-        shape.ThemeGroup(row.theme_id, row.organisation_id, row.status, row.n)
+        shape.ThemeGroup(*row)
         for row in db.session.execute(
             select(
                 commitment_themes.c.theme_id,
@@ -534,6 +545,7 @@ def build_summary(
         built_at=now,
         built_by_id=actor.id if actor else None,
         data=data,
+        page=shape.page_part(data),
     )
     db.session.add(summary)
     db.session.flush()
@@ -622,28 +634,41 @@ def _visible(statement: Any, user: User) -> Any:
     return statement.where(BoardSummary.published_at.is_not(None))
 
 
-def latest_summary(user: User) -> BoardSummary | None:
+def _page_only(statement: Any, page: bool) -> Any:
+    """For the page: its stored part, not the whole document (megabytes on a region)."""
+    if not page:
+        return statement
+    return statement.options(defer(BoardSummary.data), undefer(BoardSummary.page))
+
+
+def latest_summary(user: User, *, page: bool = False) -> BoardSummary | None:
     """The newest summary the user may read: the latest quarter, its latest revision."""
     return db.session.scalar(
-        _visible(
-            select(BoardSummary)
-            .join(ReportingPeriod, ReportingPeriod.id == BoardSummary.period_id)
-            .order_by(_ordinal(ReportingPeriod).desc(), BoardSummary.revision.desc())
-            .limit(1),
-            user,
+        _page_only(
+            _visible(
+                select(BoardSummary)
+                .join(ReportingPeriod, ReportingPeriod.id == BoardSummary.period_id)
+                .order_by(_ordinal(ReportingPeriod).desc(), BoardSummary.revision.desc())
+                .limit(1),
+                user,
+            ),
+            page,
         )
     )
 
 
-def summary_for(period: ReportingPeriod, user: User) -> BoardSummary | None:
-    """The period's latest revision the user may read."""
+def summary_for(period: ReportingPeriod, user: User, *, page: bool = False) -> BoardSummary | None:
+    """The period's latest revision the user may read (``page``: its page part, not data)."""
     return db.session.scalar(
-        _visible(
-            select(BoardSummary)
-            .where(BoardSummary.period_id == period.id)
-            .order_by(BoardSummary.revision.desc())
-            .limit(1),
-            user,
+        _page_only(
+            _visible(
+                select(BoardSummary)
+                .where(BoardSummary.period_id == period.id)
+                .order_by(BoardSummary.revision.desc())
+                .limit(1),
+                user,
+            ),
+            page,
         )
     )
 

@@ -901,28 +901,78 @@ def verify_evidence(row: CommitmentUpdate, *, actor: User, now: datetime) -> Non
 # The review queue and reporting status ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class QueuedOrganisation:
+    """What the review queue shows of an organisation (a row, not an entity)."""
+
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class QueuedReturn:
+    """What the review queue shows of a return (a row, not an entity)."""
+
+    state: ReturnState
+    submitted_at: datetime | None
+
+
 @dataclass
 class QueueRow:
-    organisation: Organisation
-    return_: Return | None
+    organisation: QueuedOrganisation
+    return_: QueuedReturn | None
     deadline: date
     late: bool
     days_overdue: int
 
 
-def review_queue(period: ReportingPeriod, today: date) -> list[QueueRow]:
-    """Every organisation that owes a return for the period, with its return (one query)."""
-    rows = []
-    for organisation, return_ in db.session.execute(
-        select(Organisation, Return)
+def _in_states(states: Collection[ReturnState]) -> Any:
+    """SQL: the outer-joined ``Return`` is in one of ``states`` (no return is not started)."""
+    conditions = [Return.state.in_(list(states))]
+    if ReturnState.NOT_STARTED in states:
+        conditions.append(Return.id.is_(None))
+    return or_(*conditions)
+
+
+def review_queue(
+    period: ReportingPeriod,
+    today: date,
+    *,
+    states: Collection[ReturnState] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[QueueRow]:
+    """The organisations that owe a return for the period, with their return, by name (one
+    query): those whose return is in ``states`` (all by default), ``limit`` from ``offset``.
+
+    Eight columns a row, not two entities: a region's queue is thousands of organisations, and
+    the page shows one page of them.
+    """
+    query = (
+        select(
+            Organisation.id,
+            Organisation.slug,
+            Organisation.name,
+            Return.id.label("return_id"),
+            Return.state,
+            Return.submitted_at,
+            Return.extended_due_on,
+        )
         .outerjoin(
             Return, and_(Return.organisation_id == Organisation.id, Return.period_id == period.id)
         )
         .where(expected_for(period))
         .order_by(func.lower(Organisation.name), Organisation.id)
-    ):
-        extended = return_.extended_due_on if return_ else None
-        submitted = return_.submitted_at.date() if return_ and return_.submitted_at else None
+        .offset(offset)
+        .limit(limit)
+    )
+    if states is not None:
+        query = query.where(_in_states(states))
+    rows = []
+    for row in db.session.execute(query):
+        extended = row.extended_due_on
+        submitted = row.submitted_at.date() if row.submitted_at else None
         late = (
             was_late(period.due_on, submitted, extended_to=extended)
             if submitted
@@ -930,8 +980,25 @@ def review_queue(period: ReportingPeriod, today: date) -> list[QueueRow]:
         )
         deadline = max(period.due_on, extended) if extended else period.due_on
         overdue = 0 if submitted else days_overdue(period.due_on, today, extended_to=extended)
+        return_ = QueuedReturn(row.state, row.submitted_at) if row.return_id else None
+        organisation = QueuedOrganisation(row.id, row.slug, row.name)
         rows.append(QueueRow(organisation, return_, deadline, late, overdue))
     return rows
+
+
+def review_queue_size(period: ReportingPeriod, states: Collection[ReturnState] | None) -> int:
+    """How many organisations ``review_queue`` lists with these ``states`` (one query)."""
+    query = (
+        select(func.count())
+        .select_from(Organisation)
+        .outerjoin(
+            Return, and_(Return.organisation_id == Organisation.id, Return.period_id == period.id)
+        )
+        .where(expected_for(period))
+    )
+    if states is not None:
+        query = query.where(_in_states(states))
+    return int(db.session.scalar(query) or 0)
 
 
 def reporting_statuses(

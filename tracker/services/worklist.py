@@ -7,8 +7,10 @@ first few of each kind; quarters with nothing left drop off, oldest first, and t
 quarter's progress stands beside them. Organisations not communicating (two or more quarters in
 a row without a return) are listed apart.
 
-A fixed number of queries whatever the number of organisations or quarters: the facts of every
-expected return, the names of the organisations shown, and when they were last chased.
+A fixed number of queries whatever the number of organisations or quarters: the facts of the
+current quarter's expected returns and of earlier ones not yet accepted, the whole history of
+the organisations that may be silent, the names of the organisations shown, and when they were
+last chased.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from tracker.domain.enums import PeriodState, ReportingStatus
 from tracker.domain.reporting_status import reporting_status
@@ -128,7 +130,12 @@ def work_list(today: date, shown_per_kind: int = SHOWN_PER_KIND) -> WorkList:
     periods = [p for p in every if state_on(p, today) != PeriodState.UPCOMING]
     upcoming = [p for p in every if p.opens_on > today]
     current = current_period(today)
-    facts = return_facts(periods)
+    # Every return of the current quarter (its figures count them all); of earlier quarters only
+    # those not accepted, the only ones that can still ask for work: on a region most of each
+    # past quarter is accepted, and reading it made the page grow with the years.
+    now = [p for p in periods if current is not None and p.id == current.id]
+    facts = return_facts([p for p in periods if p not in now], unfinished_only=True)
+    facts.update(return_facts(now))
     quarters: list[QuarterWork] = []
     picked: dict[tuple[int, Work], list[tuple[int, ReturnFacts]]] = {}
     for period in periods:
@@ -199,9 +206,11 @@ def _not_communicating(
     if not periods:
         return []
     # Only an organisation whose return for the latest quarter is not in can be silent: the
-    # rest of a region is skipped without building its history.
+    # rest of a region is skipped without building its history, read whole for these alone
+    # (``facts`` may leave out accepted returns).
     latest = facts.get(periods[-1].id, {})
     candidates = {org for org, fact in latest.items() if fact.submitted_on is None}
+    facts = return_facts(periods, sorted(candidates))
     histories: dict[int, list[tuple[ReportingPeriod, ReturnFacts]]] = defaultdict(list)
     for period in periods:
         mine = facts.get(period.id, {})
@@ -231,19 +240,20 @@ def _progress(
     if not wanted:
         return {}, {}
     organisation_ids = {org for _, org in wanted}
+    # Exactly the (quarter, organisation) pairs shown: a step down the returns' unique index
+    # for each, then down the updates' index on return_id.
+    pairs = sorted(wanted)
     done = {
         (period_id, org): n
         for period_id, org, n in db.session.execute(
             select(Return.period_id, Return.organisation_id, func.count())
             .join(CommitmentUpdate, CommitmentUpdate.return_id == Return.id)
             .where(
-                Return.organisation_id.in_(organisation_ids),
-                Return.period_id.in_({period_id for period_id, _ in wanted}),
+                tuple_(Return.period_id, Return.organisation_id).in_(pairs),
                 CommitmentUpdate.complete.is_(True),
             )
             .group_by(Return.period_id, Return.organisation_id)
         )
-        if (period_id, org) in wanted
     }
     totals = dict(
         db.session.execute(
