@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.hangs import HANG_SECONDS
 from tracker.domain.priorities import (
     PREFIXES,
     PRIORITY_KEYWORDS,
@@ -377,7 +378,7 @@ def test_long_texts_are_classified_without_error(seed):
     text = stretched(seed)
     started = time.perf_counter()
     classify(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -396,4 +397,4 @@ def test_long_texts_are_classified_without_error(seed):
 def test_adversarial_long_text_is_quick(text):
     started = time.perf_counter()
     classify(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG_SECONDS

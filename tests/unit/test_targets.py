@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.hangs import HANG_SECONDS
 from tracker.domain.targets import ExtractedTarget, extract_target
 
 SEED = Path(__file__).resolve().parents[2] / "seed" / "luton-2040-pledges.txt"
@@ -412,7 +413,7 @@ def test_long_texts_are_read_without_error(seed):
     text = stretched(seed)
     started = time.perf_counter()
     check_sane(extract_target(text))
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -442,4 +443,4 @@ def test_long_texts_are_read_without_error(seed):
 def test_adversarial_long_text_is_quick(text):
     started = time.perf_counter()
     extract_target(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG_SECONDS

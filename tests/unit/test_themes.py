@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.hangs import HANG_SECONDS
 from tracker.domain.themes import CATALOGUE, near_duplicate_groups, themes_for
 
 SEED = Path(__file__).resolve().parents[2] / "seed" / "luton-2040-pledges.txt"
@@ -294,7 +295,7 @@ def test_long_texts_are_matched_without_error(seed):
     text = stretched(seed)
     started = time.perf_counter()
     themes_for(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG_SECONDS
 
 
 @settings(database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -329,4 +330,4 @@ def test_adversarial_long_text_is_quick(text):
     started = time.perf_counter()
     themes_for(text)
     near_duplicate_groups([text, text[::-1]])
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < HANG_SECONDS
