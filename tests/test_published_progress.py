@@ -70,7 +70,8 @@ def setting(db_session):
 
 
 def update_url(setting, commitment) -> str:
-    return f"/organisations/active-luton/returns/{setting['period'].slug}/commitments/{commitment.id}"
+    period = setting["period"].slug
+    return f"/organisations/active-luton/returns/{period}/commitments/{commitment.id}"
 
 
 def public_text(client, setting) -> str:
@@ -108,9 +109,10 @@ def test_the_form_says_what_is_published_and_the_note_stays_with_the_reviewer(
     assert html.index("Published once the programme team accepts your return") < html.index(
         'name="narrative"'
     )
-    assert "narrative-hint" in page.soup.find("textarea", attrs={"name": "narrative"})[
-        "aria-describedby"
-    ]
+    assert (
+        "narrative-hint"
+        in page.soup.find("textarea", attrs={"name": "narrative"})["aria-describedby"]
+    )
     note_label = page.soup.find("label", attrs={"for": "reviewer_note"})
     assert note_label.get_text(strip=True) == "Note for the reviewer (not published)"
 
@@ -417,15 +419,11 @@ def test_the_feeds_carry_accepted_updates_newest_first(client, db_session, quart
 
 
 @time_machine.travel(ON, tick=False)
-def test_the_feeds_answer_conditional_requests_and_follow_publication(
-    client, db_session, quarters
-):
+def test_the_feeds_answer_conditional_requests_and_follow_publication(client, db_session, quarters):
     response = client.get("/updates.atom")
     etag, modified = response.headers["ETag"], response.headers["Last-Modified"]
     assert client.get("/updates.atom", headers={"If-None-Match": etag}).status_code == 304
-    assert (
-        client.get("/updates.atom", headers={"If-Modified-Since": modified}).status_code == 304
-    )
+    assert client.get("/updates.atom", headers={"If-Modified-Since": modified}).status_code == 304
     make_place(db_session).publish_publicly = False
     db_session.flush()
     assert client.get("/updates.atom").status_code == 404
@@ -466,7 +464,7 @@ def test_the_home_and_organisation_pages_link_to_the_feeds(client, db_session, q
     assert page.link("Follow updates from Hearth Housing") == "/organisations/hearth/updates.atom"
 
 
-# Open data and the API -----------------------------------------------------------------------------
+# Open data and the API --------------------------------------------------------------------------
 
 
 @time_machine.travel(ON, tick=False)

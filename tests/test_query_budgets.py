@@ -3,7 +3,8 @@
 The public pages and the board pages have their own budget tests (tests/test_public.py,
 tests/test_board_pages.py, tests/test_commitments.py); this file covers the lead's and the
 admins' pages, and what a visitor reads of accepted progress (issue 15): the commitment page
-and its quarters, the Atom feeds, the open data and the API's commitments with every quarter. Each page is read once on a small world and once after the world has grown — more
+and its quarters, the Atom feeds, the open data and the API's commitments with every quarter.
+Each page is read once on a small world and once after the world has grown — more
 organisations, commitments, returns, updates, leads, emails, job runs and audit events of every
 kind (chases among them), added with bulk INSERTs so the test stays quick — and must issue
 exactly as many statements both times.
