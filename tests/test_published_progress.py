@@ -367,7 +367,7 @@ def parse_feed(response) -> ElementTree.Element:
 
 
 @time_machine.travel(ON, tick=False)
-def test_the_feeds_carry_accepted_updates_newest_first(client, db_session, quarters):
+def test_the_feeds_carry_accepted_updates_newest_first(app, client, db_session, quarters):
     other = make_organisation(db_session, name="Beacon College", slug="beacon")
     pledge = make_commitment(db_session, other, title="Teach 50 apprentices")
     accepted(
@@ -377,9 +377,10 @@ def test_the_feeds_carry_accepted_updates_newest_first(client, db_session, quart
         datetime(2024, 11, 1, 9, 0, tzinfo=UTC),
         [(pledge, {"narrative": "Ten apprentices started"})],
     )
-    feed = parse_feed(client.get("/updates.atom"))
+    feed = parse_feed(client.get("/updates.atom", headers={"Host": "evil.example"}))
     assert feed.tag == f"{ATOM}feed"
-    assert feed.findtext(f"{ATOM}id") == "http://localhost/updates.atom"
+    site = app.config["PUBLIC_BASE_URL"]  # never the Host the request named
+    assert feed.findtext(f"{ATOM}id") == f"{site}/updates.atom"
     assert feed.findtext(f"{ATOM}title")
     assert feed.findtext(f"{ATOM}updated") == "2025-01-25T09:00:00Z"
     entries = feed.findall(f"{ATOM}entry")
@@ -390,7 +391,7 @@ def test_the_feeds_carry_accepted_updates_newest_first(client, db_session, quart
         "Hearth Housing: Build 400 homes (2024/25 Q1)",
     ]
     first = entries[0]
-    page = f"http://localhost/organisations/hearth/progress/{quarters['homes'].id}"
+    page = f"{site}/organisations/hearth/progress/{quarters['homes'].id}"
     assert first.findtext(f"{ATOM}id") == page + "#2024-25-q3"
     alternate = first.find(f"{ATOM}link[@rel='alternate']")
     assert alternate.get("href") == page + "#2024-25-q3"

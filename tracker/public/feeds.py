@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
-from flask import url_for
+from flask import current_app, url_for
 
 from tracker.services.public import FeedEntry
 
@@ -22,6 +22,15 @@ NAMESPACE = "http://www.w3.org/2005/Atom"
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # A feed with no entries yet still needs an <updated>: the start of the Unix epoch says "never".
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def absolute_url(endpoint: str, **values: object) -> str:
+    """A page's address at the site's public address (``PUBLIC_BASE_URL``), as emails link.
+
+    Not from the request's Host header: an entry's id must stay the same however the feed was
+    reached, and a forged Host must not end up in a cached feed.
+    """
+    return current_app.config["PUBLIC_BASE_URL"] + url_for(endpoint, **values)
 
 
 def xml_text(value: str | None) -> str:
@@ -82,11 +91,8 @@ def atom_feed(
     _add(feed, "generator", "Pledge Tracker")
     for entry in entries:
         update = entry.update
-        page = url_for(
-            "public.commitment",
-            slug=entry.organisation_slug,
-            commitment_id=entry.commitment_id,
-            _external=True,
+        page = absolute_url(
+            "public.commitment", slug=entry.organisation_slug, commitment_id=entry.commitment_id
         )
         item = _add(feed, "entry")
         # The commitment's page at that quarter: permanent, and unique to this update.

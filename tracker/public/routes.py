@@ -18,13 +18,12 @@ from flask import (
     render_template,
     request,
     stream_with_context,
-    url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from tracker.auth.access import public
-from tracker.public.feeds import atom_feed
+from tracker.public.feeds import absolute_url, atom_feed
 from tracker.services import public as service
 from tracker.services.open_data import CSV_COLUMNS, is_published, iter_csv, iter_json, licence
 
@@ -134,8 +133,8 @@ def updates_feed() -> ResponseReturnValue:
     entries = service.feed_entries()
     body = atom_feed(
         title=f"{current_app.config['PLACE_NAME']} pledges: accepted progress updates",
-        self_url=url_for("public.updates_feed", _external=True),
-        alternate_url=url_for("site.home", _external=True),
+        self_url=absolute_url("public.updates_feed"),
+        alternate_url=absolute_url("site.home"),
         author=current_app.config["PLACE_NAME"],
         entries=entries,
         fallback_updated=service.last_changed(),
@@ -156,8 +155,8 @@ def organisation_feed(slug: str) -> ResponseReturnValue:
     entries = service.feed_entries(organisation.id)
     body = atom_feed(
         title=f"{organisation.name}: accepted progress updates",
-        self_url=url_for("public.organisation_feed", slug=slug, _external=True),
-        alternate_url=url_for("public.organisation", slug=slug, _external=True),
+        self_url=absolute_url("public.organisation_feed", slug=slug),
+        alternate_url=absolute_url("public.organisation", slug=slug),
         author=organisation.name,
         entries=entries,
         fallback_updated=service.last_changed(),

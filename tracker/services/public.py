@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -511,35 +512,34 @@ def accepted_updates_query() -> Select:
     )
 
 
-def accepted_update(row: object) -> AcceptedUpdate:
+def accepted_update(row: Any) -> AcceptedUpdate:
     """One row of ``accepted_updates_query`` as the public sees it.
 
     The percentage is of the target in force when the return was submitted
     (``services.commitments.target_in_force``): moving the target later changes nothing.
     """
-    if row.submitted_at is not None:  # type: ignore[attr-defined]
-        target = row.reported_target_value  # type: ignore[attr-defined]
-        baseline = row.reported_baseline_value  # type: ignore[attr-defined]
-        direction = row.reported_direction  # type: ignore[attr-defined]
+    if row.submitted_at is not None:
+        target, baseline = row.reported_target_value, row.reported_baseline_value
+        direction = row.reported_direction
     else:
-        target, baseline, direction = row.target_value, row.baseline_value, row.direction  # type: ignore[attr-defined]
-    progress = row.progress_value  # type: ignore[attr-defined]
+        target, baseline, direction = row.target_value, row.baseline_value, row.direction
+    progress = row.progress_value
     percent = (
         percent_complete(baseline=baseline, target=target, current=progress, direction=direction)
         if progress is not None and target is not None
         else None
     )
     return AcceptedUpdate(
-        period=PeriodRef(row.slug, Quarter(row.year, row.quarter).label),  # type: ignore[attr-defined]
-        status=DeliveryStatus(row.status),  # type: ignore[attr-defined]
-        evidence_grade=EvidenceGrade(row.evidence_grade),  # type: ignore[attr-defined]
+        period=PeriodRef(row.slug, Quarter(row.year, row.quarter).label),
+        status=DeliveryStatus(row.status),
+        evidence_grade=EvidenceGrade(row.evidence_grade),
         progress_value=progress,
-        narrative=row.narrative,  # type: ignore[attr-defined]
-        evidence_url=row.evidence_url,  # type: ignore[attr-defined]
+        narrative=row.narrative,
+        evidence_url=row.evidence_url,
         percent=percent,
         # Accepted returns are reviewed; one from before reviews were timed was at least sent.
-        accepted_at=row.reviewed_at or row.submitted_at,  # type: ignore[attr-defined]
-        unit=row.unit,  # type: ignore[attr-defined]
+        accepted_at=row.reviewed_at or row.submitted_at,
+        unit=row.unit,
     )
 
 
@@ -759,20 +759,12 @@ def commitment_timeline(
         .order_by(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
     ).all()
     accepted = {update.period.slug: update for update in item.history or []}
+    # Quarters before the organisation's first are left out, unless one has an accepted update.
     quarters = [
-        QuarterEntry(PeriodRef(p.slug, p.label), p.due_on, accepted.pop(p.slug, None), today)
+        QuarterEntry(PeriodRef(p.slug, p.label), p.due_on, accepted.get(p.slug), today)
         for p in periods
-        if first is None or p.as_quarter >= first
+        if first is None or p.as_quarter >= first or p.slug in accepted
     ]
-    if accepted:  # accepted for a quarter not listed (before the organisation's first): keep it
-        by_slug = {p.slug: p for p in periods}
-        for update in accepted.values():
-            period = by_slug.get(update.period.slug)
-            quarters.append(
-                QuarterEntry(update.period, period.due_on if period else today, update, today)
-            )
-        order = [p.slug for p in periods]
-        quarters.sort(key=lambda q: order.index(q.period.slug) if q.period.slug in order else 0)
     return CommitmentTimeline(item=item, quarters=quarters)
 
 
