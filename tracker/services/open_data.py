@@ -180,23 +180,48 @@ def _commitments_by_organisation() -> Iterator[tuple[int, Commitment]]:
         yield organisation_id, commitment
 
 
-def _accepted_updates_in_order() -> Iterator[tuple[int, AcceptedUpdate]]:
-    """Every accepted update, in the commitments' order, newest quarter first (streamed)."""
-    rows = db.session.execute(
-        accepted_updates_query()
-        .join(Organisation, Organisation.id == Commitment.organisation_id)
-        .order_by(
+def _accepted_updates_in_order(
+    *, latest_only: bool = False
+) -> Iterator[tuple[int, AcceptedUpdate]]:
+    """Every accepted update, in the commitments' order, newest quarter first (streamed).
+
+    ``latest_only``: each commitment's newest only (the CSV's columns), picked in the database.
+    """
+    newest_first = (ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
+    query = accepted_updates_query().join(
+        Organisation, Organisation.id == Commitment.organisation_id
+    )
+    if latest_only:
+        ranked = (
+            query.add_columns(
+                Organisation.name.label("organisation_name"),
+                Commitment.organisation_id,
+                Commitment.position,
+                func.row_number()
+                .over(partition_by=CommitmentUpdate.commitment_id, order_by=newest_first)
+                .label("rn"),
+            )
+        ).subquery()
+        query = (
+            select(ranked)
+            .where(ranked.c.rn == 1)
+            .order_by(
+                func.lower(ranked.c.organisation_name),
+                ranked.c.organisation_id,
+                ranked.c.position,
+                ranked.c.commitment_id,
+            )
+        )
+    else:
+        query = query.order_by(
             func.lower(Organisation.name),
             Organisation.id,
             Commitment.position,
             Commitment.id,
-            ReportingPeriod.year.desc(),
-            ReportingPeriod.quarter.desc(),
+            *newest_first,
             CommitmentUpdate.id,
         )
-        .execution_options(yield_per=1000)
-    )
-    for row in rows:
+    for row in db.session.execute(query.execution_options(yield_per=1000)):
         yield row.commitment_id, accepted_update(row)
 
 
@@ -248,12 +273,15 @@ def _record(
 
 
 def iter_organisations(
-    catalogue: _Catalogue | None = None,
+    catalogue: _Catalogue | None = None, *, latest_update_only: bool = False
 ) -> Iterator[tuple[tuple[int, str, str, str | None], list[dict]]]:
-    """Each organisation with its commitment records, in name order."""
+    """Each organisation with its commitment records, in name order.
+
+    ``latest_update_only``: each record's ``updates`` holds only the newest accepted quarter.
+    """
     catalogue = catalogue or _catalogue()
     commitments = _commitments_by_organisation()
-    updates = _accepted_updates_in_order()
+    updates = _accepted_updates_in_order(latest_only=latest_update_only)
     pending = next(commitments, None)
     pending_update = next(updates, None)
     for organisation in _organisations():
@@ -301,7 +329,7 @@ def iter_csv() -> Iterator[str]:
 
     writer.writerow(CSV_COLUMNS)
     yield flush()
-    for (_, name, slug, _), records in iter_organisations():
+    for (_, name, slug, _), records in iter_organisations(latest_update_only=True):
         for record in records:
             target = record["target"]
             row = [

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -512,6 +513,12 @@ def accepted_updates_query() -> Select:
     )
 
 
+@cache
+def _quarter_label(year: int, quarter: int) -> str:
+    # The open data reads hundreds of thousands of updates across a few dozen quarters.
+    return Quarter(year, quarter).label
+
+
 def accepted_update(row: Any) -> AcceptedUpdate:
     """One row of ``accepted_updates_query`` as the public sees it.
 
@@ -530,7 +537,7 @@ def accepted_update(row: Any) -> AcceptedUpdate:
         else None
     )
     return AcceptedUpdate(
-        period=PeriodRef(row.slug, Quarter(row.year, row.quarter).label),
+        period=PeriodRef(row.slug, _quarter_label(row.year, row.quarter)),
         status=DeliveryStatus(row.status),
         evidence_grade=EvidenceGrade(row.evidence_grade),
         progress_value=progress,
