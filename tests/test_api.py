@@ -66,15 +66,22 @@ def test_commitments_filter(client, world, query, expected):
 def test_a_commitment_carries_its_accepted_update_and_moved_goalposts(client, world):
     data = client.get(f"/api/v1/commitments/{world['wage'].id}").json["data"]
     assert data["status"] == "on_track"
-    assert data["latest_accepted_update"] == {
+    accepted = {
         "period": {"slug": "2024-25-q1", "label": "2024/25 Q1"},
         "status": "on_track",
         "evidence_grade": "evidence_attached",
         "progress_value": 40,
+        # Reported before the target was fixed at submission: no target in force to measure by.
+        "percent_of_target": None,
+        "narrative": None,
+        "evidence_url": "https://greenway.example.org/wages",
+        "accepted_at": "2024-08-01T09:00:00+00:00",
     }
+    assert data["latest_accepted_update"] == accepted
+    assert data["accepted_updates"] == [accepted]
     assert data["moved_goalposts"][0]["reason"] == "We took on more staff in the summer"
-    assert data["links"]["html"] == f"/organisations/greenway-trust#commitment-{world['wage'].id}"
-    assert "narrative" not in str(data) and "owner" not in str(data)
+    assert data["links"]["html"] == f"/organisations/greenway-trust/progress/{world['wage'].id}"
+    assert "owner" not in str(data) and "risks" not in str(data)
 
 
 def test_organisations_filter_and_detail(client, world):

@@ -1,7 +1,8 @@
 """The public accountability pages: organisations, their pledges, priorities and themes.
 
 Only accepted data is public; ``test_no_private_data_on_any_public_page_or_api_answer`` seeds
-private data carrying a marker and reads every public page and API answer for it.
+private data carrying a marker and reads every public page, feed and API answer for it, and
+finds the accepted narrative and evidence link (published since issue 15) where they belong.
 """
 
 from __future__ import annotations
@@ -397,6 +398,8 @@ def test_signed_in_people_can_check_the_pages_before_they_are_published(client, 
 # Privacy ---------------------------------------------------------------------------------------
 
 MARKER = "Zebracorn7741"
+# What an accepted update publishes (issue 15): its narrative and evidence link.
+PUBLISHED = "Okapi5512"
 
 
 def seed_private_data(session, world) -> None:
@@ -420,13 +423,15 @@ def seed_private_data(session, world) -> None:
     )
     world["emissions"].owner_name = f"Owner {MARKER}"
     world["emissions"].owner_email = f"owner.{MARKER.lower()}@example.org"
-    # The accepted update's narrative, risks, evidence link and files stay with the team.
+    # The accepted update's narrative and evidence link are published; its risks, its note for
+    # the reviewer and its files stay with the team.
     accepted = session.scalars(
         sa.select(CommitmentUpdate).where(CommitmentUpdate.commitment_id == world["wage"].id)
     ).one()
-    accepted.narrative = f"Narrative {MARKER}"
+    accepted.narrative = f"Accepted narrative {PUBLISHED}"
+    accepted.evidence_url = f"https://greenway.example.org/{PUBLISHED}"
     accepted.risks = f"Risks {MARKER}"
-    accepted.evidence_url = f"https://intranet.example.org/{MARKER}"
+    accepted.reviewer_note = f"Accepted note {MARKER}"
     make_evidence_file(session, accepted, name=f"{MARKER}.pdf")
     make_evidence_file(session, accepted, name=f"Second {MARKER}.xlsx")
     accepted.updated_by_id = lead.id
@@ -445,7 +450,9 @@ def seed_private_data(session, world) -> None:
         world["trees"],
         DeliveryStatus.DISCONTINUED,
         narrative=f"Unaccepted {MARKER}",
+        evidence_url=f"https://example.org/submitted/{MARKER}",
         risks=f"Unaccepted risks {MARKER}",
+        reviewer_note=f"Submitted note {MARKER}",
     )
     # Harbour's Q2 return: sent back with a reviewer's comment; its Q1 draft update.
     returned = make_return(
@@ -464,6 +471,8 @@ def seed_private_data(session, world) -> None:
         world["emissions"],
         DeliveryStatus.OFF_TRACK,
         narrative=f"Sent back {MARKER}",
+        evidence_url=f"https://example.org/sent-back/{MARKER}",
+        reviewer_note=f"Sent-back note {MARKER}",
     )
     draft = make_return(session, harbour, make_period(session, Quarter(2024, 3)))
     draft_update = add_update(
@@ -475,6 +484,7 @@ def seed_private_data(session, world) -> None:
         narrative=f"Draft {MARKER}",
         evidence_url=f"https://example.org/{MARKER}",
         evidence_grade=EvidenceGrade.EVIDENCE_ATTACHED,
+        reviewer_note=f"Draft note {MARKER}",
     )
     make_evidence_file(session, draft_update, name=f"draft-{MARKER}.xlsx", key=f"{MARKER}" * 4)
     # Who moved a goalpost is not public (the change and its reason are).
@@ -511,7 +521,14 @@ def seed_private_data(session, world) -> None:
     session.flush()
 
 
-PUBLIC_PREFIXES = ("/organisations", "/priorities", "/themes", "/open-data", "/api/v1")
+PUBLIC_PREFIXES = (
+    "/organisations",
+    "/priorities",
+    "/themes",
+    "/open-data",
+    "/api/v1",
+    "/updates.atom",
+)
 
 
 def crawl(client, starts: list[str]) -> dict[str, str]:
@@ -526,7 +543,7 @@ def crawl(client, starts: list[str]) -> dict[str, str]:
         assert response.status_code == 200, url
         body = response.get_data(as_text=True)
         seen[url] = body
-        if response.mimetype == "text/html":
+        if response.mimetype in {"text/html", "application/atom+xml"}:
             found = re.findall(r'href="([^"#]+)', body)
         elif response.mimetype == "application/json":
             found = re.findall(r'"(/[^"\s]+)"', body)
@@ -547,6 +564,7 @@ def test_no_private_data_on_any_public_page_or_api_answer(client, world, db_sess
     seed_private_data(db_session, world)
     starts = [
         "/",
+        "/updates.atom",
         "/organisations",
         "/open-data",
         "/open-data.json",
@@ -580,11 +598,28 @@ def test_no_private_data_on_any_public_page_or_api_answer(client, world, db_sess
         "/api/v1/periods",
         "/api/v1/themes",
         "/api/v1/priorities",
+        f"/organisations/greenway-trust/progress/{world['wage'].id}",
+        f"/organisations/harbour-college/progress/{world['emissions'].id}",
+        "/organisations/greenway-trust/updates.atom",
+        "/organisations/harbour-college/updates.atom",
+        "/updates.atom",
     ]:
         assert expected in pages, expected
     assert len(pages) > 30
     leaks = [url for url, body in pages.items() if MARKER.lower() in body.lower()]
     assert leaks == []
+    # The accepted update's narrative and evidence link are where a visitor looks for them.
+    for url in [
+        "/organisations/greenway-trust",
+        f"/organisations/greenway-trust/progress/{world['wage'].id}",
+        "/open-data.json",
+        "/open-data.csv",
+        f"/api/v1/commitments/{world['wage'].id}",
+        "/updates.atom",
+        "/organisations/greenway-trust/updates.atom",
+    ]:
+        assert f"Accepted narrative {PUBLISHED}" in pages[url], url
+        assert f"https://greenway.example.org/{PUBLISHED}" in pages[url], url
     # Unaccepted statuses did not become anyone's status.
     trees = json.loads(pages[f"/api/v1/commitments/{world['trees'].id}"])["data"]
     assert trees["status"] == "completed"

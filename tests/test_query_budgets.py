@@ -2,7 +2,9 @@
 
 The public pages and the board pages have their own budget tests (tests/test_public.py,
 tests/test_board_pages.py, tests/test_commitments.py); this file covers the lead's and the
-admins' pages. Each page is read once on a small world and once after the world has grown — more
+admins' pages, and what a visitor reads of accepted progress (issue 15): the commitment page
+and its quarters, the Atom feeds, the open data and the API's commitments with every quarter.
+Each page is read once on a small world and once after the world has grown — more
 organisations, commitments, returns, updates, leads, emails, job runs and audit events of every
 kind (chases among them), added with bulk INSERTs so the test stays quick — and must issue
 exactly as many statements both times.
@@ -54,6 +56,7 @@ def count_statements(client, url: str) -> int:  # type: ignore[no-untyped-def]
     sa.event.listen(db.engine, "before_cursor_execute", record)
     try:
         response = client.get(url)
+        response.get_data()  # a streamed answer (the open data) reads as it is sent
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     assert response.status_code == 200, f"GET {url}: {response.status_code}"
@@ -382,19 +385,37 @@ def admin_pages(world: World) -> dict[str, str]:
     }
 
 
+def visitor_pages(world: World) -> dict[str, str]:
+    home, commitment = world.home_slug, world.commitment_id
+    return {
+        "home page": "/",
+        "organisation page": f"/organisations/{home}",
+        "commitment page, quarter by quarter": f"/organisations/{home}/progress/{commitment}",
+        "feed of every organisation": "/updates.atom",
+        "feed of one organisation": f"/organisations/{home}/updates.atom",
+        "open data JSON": "/open-data.json",
+        "open data CSV": "/open-data.csv",
+        "API commitments": "/api/v1/commitments?per_page=100",
+        "API one commitment": f"/api/v1/commitments/{commitment}",
+    }
+
+
 def budgets(client, pages: dict[str, str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {name: count_statements(client, url) for name, url in pages.items()}
 
 
 @pytest.mark.parametrize(
-    ("who", "pages"), [("lead", home_pages), ("admin", admin_pages)], ids=["lead", "admin"]
+    ("who", "pages"),
+    [("lead", home_pages), ("admin", admin_pages), ("visitor", visitor_pages)],
+    ids=["lead", "admin", "visitor"],
 )
 @time_machine.travel(ON, tick=False)
 def test_each_page_reads_as_many_statements_for_a_large_world_as_a_small_one(
     client, db_session, who: str, pages: Callable[[World], dict[str, str]]
 ):
     world = World(db_session)
-    sign_in(client, world.lead if who == "lead" else world.admin)
+    if who != "visitor":
+        sign_in(client, world.lead if who == "lead" else world.admin)
     urls = pages(world)
     budgets(client, urls)  # warm up whatever a first request does once
     small = budgets(client, urls)

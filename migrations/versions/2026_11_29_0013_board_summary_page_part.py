@@ -1,7 +1,7 @@
 """the board page's stored part of each summary
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-29 09:15:00.000000
 
 Issue 17: ``board_summaries.page`` keeps, beside the whole frozen document, the part the summary
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

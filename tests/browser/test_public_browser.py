@@ -41,6 +41,13 @@ def test_a_visitor_filters_the_list_and_opens_an_organisation(
     assert page.get_by_text("Reason: We took on more staff in the summer").count() == 1
     check_accessibility(page, "public-organisation")
 
+    # Every quarter of one commitment, from its card.
+    page.get_by_role("link", name="Quarter by quarter for Pay the Real Living Wage").click()
+    page.get_by_role("heading", name="Pay the Real Living Wage", level=1).wait_for()
+    page.get_by_role("heading", name="Quarter by quarter").wait_for()
+    assert page.get_by_role("link", name="https://greenway.example.org/wages").count() == 1
+    check_accessibility(page, "public-commitment")
+
 
 def test_a_bad_filter_shows_an_error_summary(live_server, page, check_accessibility, world):
     page.goto(live_server + "/organisations?sector=spaceship")

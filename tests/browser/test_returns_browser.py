@@ -83,6 +83,7 @@ def test_the_leads_quarter_then_the_admins_review(live_server, page, check_acces
     check_accessibility(page, "return-update-errors")
     page.get_by_label("Progress so far").fill("120")
     page.get_by_label("Progress update").fill("Two sites are delayed by planning.")
+    page.get_by_label("Note for the reviewer (not published)").fill("The planning officer left.")
     page.get_by_role("button", name="Save and continue").click()
 
     # Straight on to the next commitment still to do.
@@ -102,6 +103,7 @@ def test_the_leads_quarter_then_the_admins_review(live_server, page, check_acces
     page.goto(live_server + f"/admin/returns/{quarter['period']}")
     check_accessibility(page, "admin-review-queue")
     page.get_by_role("link", name="Review Journey Trust").click()
+    page.get_by_text("Note for the reviewer (not published): The planning officer left.").wait_for()
     check_accessibility(page, "admin-review-return")
     page.get_by_role("button", name="Accept").click()
     page.get_by_text("Accepted Journey Trust").wait_for()  # is_visible() would not wait

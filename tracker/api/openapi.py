@@ -44,6 +44,42 @@ def _schemas() -> dict[str, Any]:
     period_ref = _object({"slug": STRING, "label": STRING})
     statuses = {"type": "string", "enum": values(DeliveryStatus)}
     return {
+        "AcceptedUpdate": {
+            **_object(
+                {
+                    "period": _ref("schemas", "PeriodRef"),
+                    "status": statuses,
+                    "evidence_grade": {"type": "string", "enum": values(EvidenceGrade)},
+                    "progress_value": NUMBER_OR_NULL,
+                    "percent_of_target": {
+                        "type": ["number", "null"],
+                        "minimum": 0,
+                        "maximum": 100,
+                        "description": "How far along the target in force when the quarter "
+                        "was reported (0 to 100); null without a figure or a numeric target. "
+                        "A target moved later does not change it.",
+                    },
+                    "narrative": {
+                        **NULLABLE_STRING,
+                        "description": "What the organisation said it did this quarter, "
+                        "published once the programme team accepted the return.",
+                    },
+                    "evidence_url": {
+                        **NULLABLE_STRING,
+                        "description": "The organisation's link to evidence. Uploaded evidence "
+                        "files are not published.",
+                    },
+                    "accepted_at": {
+                        "type": ["string", "null"],
+                        "format": "date-time",
+                        "description": "When the programme team accepted the return.",
+                    },
+                }
+            ),
+            "description": "One quarter's update of a commitment, from a return the programme "
+            "team has accepted. Drafts, returns not yet accepted or sent back, risks and notes "
+            "for the reviewer are never published.",
+        },
         "Problem": {
             "type": "object",
             "description": "An error, as RFC 9457 problem details.",
@@ -120,16 +156,12 @@ def _schemas() -> dict[str, Any]:
                     **statuses,
                     "description": "The latest accepted status; not_started if none.",
                 },
-                "latest_accepted_update": _nullable(
-                    _object(
-                        {
-                            "period": _ref("schemas", "PeriodRef"),
-                            "status": statuses,
-                            "evidence_grade": {"type": "string", "enum": values(EvidenceGrade)},
-                            "progress_value": NUMBER_OR_NULL,
-                        }
-                    )
-                ),
+                "latest_accepted_update": _nullable(_ref("schemas", "AcceptedUpdate")),
+                "accepted_updates": {
+                    "type": "array",
+                    "description": "Every accepted quarter, newest first.",
+                    "items": _ref("schemas", "AcceptedUpdate"),
+                },
                 "target": _object(
                     {
                         "metric": NULLABLE_STRING,
@@ -166,7 +198,10 @@ def _schemas() -> dict[str, Any]:
                         }
                     ),
                 },
-                "links": _object({"self": STRING, "html": STRING}),
+                "links": {
+                    **_object({"self": STRING, "html": STRING}),
+                    "description": "html: the commitment's public page, quarter by quarter.",
+                },
             }
         ),
         "Priority": _object(
@@ -434,8 +469,9 @@ def document(known: Catalogue, organisation_slugs: list[str]) -> dict[str, Any]:
             "version": "1.0.0",
             "description": (
                 "Read-only public data: organisations' pledges, their commitments with the "
-                "latest accepted delivery status, reporting periods and published Place Board "
-                "summaries. Only accepted data is published. Lists are paginated (page, "
+                "latest accepted delivery status and every accepted quarter's update (status, "
+                "figure, narrative and evidence link), reporting periods and published Place "
+                "Board summaries. Only accepted data is published. Lists are paginated (page, "
                 "per_page). Answers carry ETag and Last-Modified; send If-None-Match or "
                 "If-Modified-Since to get 304 Not Modified. Any site may call it (CORS, no "
                 "credentials). Errors are RFC 9457 problem documents."

@@ -245,6 +245,22 @@ def _number(value: Decimal | None) -> int | float | None:
     return None if value is None else _plain(value)  # type: ignore[return-value]
 
 
+def _accepted(update: service.AcceptedUpdate) -> dict[str, Any]:
+    """One accepted quarter: published once the programme team accepted the return."""
+    return {
+        "period": _period_ref(update.period),
+        "status": update.status.value,
+        "evidence_grade": update.evidence_grade.value,
+        "progress_value": _number(update.progress_value),
+        "percent_of_target": _number(update.percent),
+        "narrative": update.narrative,
+        "evidence_url": update.evidence_url,
+        "accepted_at": update.accepted_at.isoformat(timespec="seconds")
+        if update.accepted_at
+        else None,
+    }
+
+
 def _commitment(item: service.PublicCommitment) -> dict[str, Any]:
     c = item.commitment
     score = item.smart
@@ -258,14 +274,8 @@ def _commitment(item: service.PublicCommitment) -> dict[str, Any]:
         "secondary_priority": item.secondary_priority.code if item.secondary_priority else None,
         "themes": sorted(t.slug for t in item.themes),
         "status": item.status.value,
-        "latest_accepted_update": {
-            "period": _period_ref(latest.period),
-            "status": latest.status.value,
-            "evidence_grade": latest.evidence_grade.value,
-            "progress_value": _number(latest.progress_value),
-        }
-        if latest
-        else None,
+        "latest_accepted_update": _accepted(latest) if latest else None,
+        "accepted_updates": [_accepted(update) for update in item.history or []],
         "target": {
             "metric": c.metric,
             "value": _number(c.target_value),
@@ -290,8 +300,7 @@ def _commitment(item: service.PublicCommitment) -> dict[str, Any]:
         ],
         "links": {
             "self": url_for("api.commitment", commitment_id=c.id),
-            "html": url_for("public.organisation", slug=item.organisation_slug)
-            + f"#commitment-{c.id}",
+            "html": url_for("public.commitment", slug=item.organisation_slug, commitment_id=c.id),
         },
     }
 
@@ -327,8 +336,8 @@ def _summary(summary: BoardSummary) -> dict[str, Any]:
 def _without_narratives(value: Any) -> Any:
     """The summary as the public may read it: organisations' own words stay with the board.
 
-    Leads write narratives for reviewers and the Place Board, and are not told they will be
-    published, so neither the public pages nor the API show them.
+    A summary is frozen when it is built and may hold words from before leads were told that
+    accepted narratives are published; the commitments' own ``accepted_updates`` publish them.
     """
     if isinstance(value, dict):
         return {k: _without_narratives(v) for k, v in value.items() if k != "narrative"}

@@ -6,7 +6,7 @@ JSON values, as ``services.returns.update_snapshot`` writes them when a return i
 so a submission from months ago compares the same way as today's answer:
 
     {"status": "on_track", "progress_value": "120", "narrative": "…", "evidence_url": "…",
-     "evidence_files": ["report.pdf"], "risks": "…", "no_change": false,
+     "evidence_files": ["report.pdf"], "risks": "…", "reviewer_note": "…", "no_change": false,
      "target": {"value": "400", "baseline": "0", "direction": "increase", "unit": "homes",
                 "due": "2027-03-31"}}
 
@@ -35,6 +35,7 @@ LABELS = {
     "narrative": "Progress update",
     "evidence": "Evidence",
     "risks": "Risks or support needed",
+    "reviewer_note": "Note for the reviewer",
     "target": "Target",
 }
 
@@ -52,7 +53,7 @@ class Change:
     @property
     def long_text(self) -> bool:
         """Narratives and risks are shown in full, not as ``old → new`` on one line."""
-        return self.field in {"narrative", "risks"}
+        return self.field in {"narrative", "risks", "reviewer_note"}
 
 
 def changes_between(before: Snapshot | None, after: Snapshot | None) -> list[Change]:
@@ -60,7 +61,16 @@ def changes_between(before: Snapshot | None, after: Snapshot | None) -> list[Cha
     before, after = before or {}, after or {}
     unit = (after.get("target") or before.get("target") or {}).get("unit")
     changes = []
-    for field in ("status", "progress_value", "narrative", "evidence", "risks", "target"):
+    fields = (
+        "status",
+        "progress_value",
+        "narrative",
+        "evidence",
+        "risks",
+        "reviewer_note",
+        "target",
+    )
+    for field in fields:
         old, new = _value(before, field), _value(after, field)
         if _comparable(old) == _comparable(new):
             continue

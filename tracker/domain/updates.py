@@ -7,10 +7,13 @@ an evidence link and the risks or support needed.
 - **Status** is required. At risk and off track need a narrative saying what is holding the
   commitment back; discontinued needs the reason (the database enforces the same).
 - **Lengths** are counted as the GOV.UK character count component counts them, with a line
-  break as one character (browsers send CRLF): narrative up to 5,000, risks up to 2,000.
+  break as one character (browsers send CRLF): narrative up to 5,000, risks and the note for
+  the reviewer up to 2,000 each.
 - **Progress value** is optional (a lead may not have this quarter's figure), only for a
   commitment with a numeric target, 0 or more, under a trillion and with at most 4 decimal
   places (the ``Numeric(18, 4)`` column).
+- **Published once accepted**: the narrative and the evidence link become public when the
+  programme team accepts the return; risks and the **note for the reviewer** never do.
 - **Evidence link** is optional; when given it is an http(s) address with a host, up to 2,000
   characters (the column's size).
 - **Evidence files**: up to ``EVIDENCE_FILES_MAX`` per update, each checked by its content
@@ -38,6 +41,7 @@ from tracker.domain.enums import DeliveryStatus, EvidenceGrade
 
 NARRATIVE_MAX = 5_000
 RISKS_MAX = 2_000
+REVIEWER_NOTE_MAX = 2_000
 EVIDENCE_URL_MAX = 2_000
 PROGRESS_VALUE_LIMIT = Decimal(10) ** 12
 PROGRESS_VALUE_PLACES = 4
@@ -58,7 +62,15 @@ _TAG_CLASSES = {
 }
 
 # The fields in the order the update form shows them, so the error summary follows the page.
-FIELD_ORDER = ("status", "progress_value", "narrative", "evidence_url", "evidence_file", "risks")
+FIELD_ORDER = (
+    "status",
+    "progress_value",
+    "narrative",
+    "reviewer_note",
+    "evidence_url",
+    "evidence_file",
+    "risks",
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ def check_update(
     risks: str | None,
     file_count: int = 0,
     draft: bool = False,
+    reviewer_note: str | None = None,
 ) -> list[UpdateProblem]:
     """Everything wrong with an update, one problem per field, in the order of the form.
 
@@ -100,6 +113,11 @@ def check_update(
 
     if len(_text(risks)) > RISKS_MAX:
         problems["risks"] = f"Risks and support needed must be {RISKS_MAX:,} characters or less"
+
+    if len(_text(reviewer_note)) > REVIEWER_NOTE_MAX:
+        problems["reviewer_note"] = (
+            f"Note for the reviewer must be {REVIEWER_NOTE_MAX:,} characters or less"
+        )
 
     value_problem = _progress_value_problem(progress_value, has_numeric_target)
     if value_problem:

@@ -90,6 +90,8 @@ class Return(Timestamped, Base):
             name="extension_has_reason",
         ),
         Index("ix_returns_period_state", "period_id", "state"),
+        # The feeds of accepted updates read the newest acceptances first.
+        Index("ix_returns_state_reviewed_at", "state", "reviewed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -202,6 +204,9 @@ class CommitmentUpdate(Timestamped, Base):
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     verified_at: Mapped[datetime | None]
     risks: Mapped[str | None] = mapped_column(Text)
+    # A note for the programme team's reviewer: never published, unlike the narrative and
+    # evidence link once the return is accepted (tracker/services/public.py).
+    reviewer_note: Mapped[str | None] = mapped_column(Text)
     # "No change since last quarter": counts as reporting; the run of such quarters is kept.
     no_change: Mapped[bool] = mapped_column(default=False)
     unchanged_quarters: Mapped[int] = mapped_column(default=0)

@@ -10,11 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from tracker.auth.access import public
+from tracker.public.feeds import absolute_url, atom_feed
 from tracker.services import public as service
 from tracker.services.open_data import CSV_COLUMNS, is_published, iter_csv, iter_json, licence
 
@@ -83,6 +92,78 @@ def organisation(slug: str) -> ResponseReturnValue:
     if page is None:
         abort(404)
     return _page("public/organisation.html", page=page)
+
+
+@bp.get("/organisations/<slug>/progress/<int:commitment_id>")
+@public
+def commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
+    """One commitment, quarter by quarter: each accepted update, newest first."""
+    page = service.commitment_timeline(
+        slug, commitment_id, service.catalogue(), service.place_today()
+    )
+    if page is None:
+        abort(404)
+    return _page("public/commitment.html", page=page)
+
+
+ATOM = "application/atom+xml"
+
+
+def _conditional(response: Response) -> Response:
+    """A strong ETag and Last-Modified, as the API answers; 304 when the reader has it."""
+    response.add_etag()
+    changed = service.last_changed()
+    if changed is not None:
+        response.last_modified = changed
+    response.headers.setdefault("Cache-Control", "public, max-age=300")
+    return response.make_conditional(request)
+
+
+def _feed_visible() -> None:
+    """Feeds follow the pages: public while the place publishes, else for signed-in people."""
+    if not service.is_published() and not current_user.is_authenticated:
+        abort(404)
+
+
+@bp.get("/updates.atom")
+@public
+def updates_feed() -> ResponseReturnValue:
+    """An Atom feed of the newest accepted updates of every organisation."""
+    _feed_visible()
+    entries = service.feed_entries()
+    body = atom_feed(
+        title=f"{current_app.config['PLACE_NAME']} pledges: accepted progress updates",
+        self_url=absolute_url("public.updates_feed"),
+        alternate_url=absolute_url("site.home"),
+        author=current_app.config["PLACE_NAME"],
+        entries=entries,
+        fallback_updated=service.last_changed(),
+    )
+    response = Response(body, mimetype=ATOM)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return _conditional(response)
+
+
+@bp.get("/organisations/<slug>/updates.atom")
+@public
+def organisation_feed(slug: str) -> ResponseReturnValue:
+    """An Atom feed of one organisation's newest accepted updates."""
+    _feed_visible()
+    organisation = service.organisation_by_slug(slug)
+    if organisation is None:
+        abort(404)
+    entries = service.feed_entries(organisation.id)
+    body = atom_feed(
+        title=f"{organisation.name}: accepted progress updates",
+        self_url=absolute_url("public.organisation_feed", slug=slug),
+        alternate_url=absolute_url("public.organisation", slug=slug),
+        author=organisation.name,
+        entries=entries,
+        fallback_updated=service.last_changed(),
+    )
+    response = Response(body, mimetype=ATOM)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return _conditional(response)
 
 
 @bp.get("/priorities")

@@ -27,7 +27,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from tracker.domain.enums import DeliveryStatus
-from tracker.domain.updates import EVIDENCE_FILES_MAX, NARRATIVE_MAX, RISKS_MAX
+from tracker.domain.updates import EVIDENCE_FILES_MAX, NARRATIVE_MAX, REVIEWER_NOTE_MAX, RISKS_MAX
 from tracker.forms import EARLIEST_YEAR, LATEST_YEAR, Form, options
 
 STATUS_HINTS = {
@@ -56,9 +56,19 @@ class UpdateForm(Form):
         "Progress update",
         widget=GovCharacterCount(),
         description=(
-            "What happened this quarter. Required if it is at risk, off track or discontinued."
+            "Published once the programme team accepts your return, with your link to evidence."
+            " What happened this quarter. Required if it is at risk, off track or discontinued."
         ),
         validators=[Length(max=NARRATIVE_MAX * 2)],
+    )
+    reviewer_note = StringField(
+        "Note for the reviewer (not published)",
+        widget=GovCharacterCount(),
+        description=(
+            "Anything only the programme team should read, such as context for this quarter."
+            " It is never published."
+        ),
+        validators=[Length(max=REVIEWER_NOTE_MAX * 2)],
     )
     evidence_url = StringField(
         "Link to evidence (optional)",

@@ -119,6 +119,7 @@ def _form_input(form: UpdateForm, commitment: Commitment) -> service.UpdateInput
         narrative=form.narrative.data,
         evidence_url=form.evidence_url.data,
         risks=form.risks.data,
+        reviewer_note=form.reviewer_note.data,
         remove_files=frozenset(form.remove_files.data or ()),
     )
 
@@ -174,7 +175,8 @@ def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
         # Last quarter's words; the files chosen or ticked on the form still count, as the
         # form promised ("It will be attached when you save").
         carried = service.carried_forward(g.organisation, reporting_period, commitment)
-        data = replace(carried, remove_files=data.remove_files)
+        # The note is this quarter's, for this quarter's reviewer: kept from the form.
+        data = replace(carried, remove_files=data.remove_files, reviewer_note=data.reviewer_note)
     kept_files = [
         f for f in (existing.evidence_files if existing else []) if f.id not in data.remove_files
     ]
@@ -278,6 +280,7 @@ def _fill(form: UpdateForm, existing: CommitmentUpdate | None) -> None:
     form.narrative.data = existing.narrative or ""
     form.evidence_url.data = existing.evidence_url or ""
     form.risks.data = existing.risks or ""
+    form.reviewer_note.data = existing.reviewer_note or ""
     form.version.data = str(existing.version)
 
 

@@ -230,6 +230,7 @@ _FIELDS: dict[str, tuple[str, Reader | None]] = {
     "evidence_files": ("Evidence files", None),
     "evidence_grade": ("Evidence", lambda v, _: _label_of(EvidenceGrade)(v)),
     "risks": ("Risks or support needed", None),
+    "reviewer_note": ("Note for the reviewer", None),
     "no_change": ("No change since last quarter", None),
     "complete": ("Complete", None),
     # Periods and board summaries

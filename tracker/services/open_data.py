@@ -1,8 +1,14 @@
 """The open-data document (JSON) and table (CSV): every organisation and commitment.
 
 Both stream: rows come from the database in batches and leave as text, so a region's worth of
-commitments never sits in memory at once. Three queries whatever the size: priorities and
-themes, organisations, then commitments in the organisations' order.
+commitments never sits in memory at once. A fixed number of queries whatever the size: the
+catalogue (place, priorities, themes and their links), organisations, commitments in the
+organisations' order, and the accepted updates in the same order, merged as they stream.
+
+Each commitment carries its accepted quarters (issue 15): status, figure, narrative and evidence
+link, published once the programme team accepted the return; the CSV, one row per commitment,
+carries the latest. Never drafts, returns not accepted, risks, notes for the reviewer or
+evidence files (those are served only to people signed in).
 """
 
 from __future__ import annotations
@@ -21,8 +27,18 @@ from sqlalchemy import func, select
 from tracker.domain.enums import DeliveryStatus
 from tracker.domain.smart import smart_score
 from tracker.extensions import db
-from tracker.models import Commitment, Organisation, Place, Pledge, Priority, Theme
+from tracker.models import (
+    Commitment,
+    CommitmentUpdate,
+    Organisation,
+    Place,
+    Pledge,
+    Priority,
+    ReportingPeriod,
+    Theme,
+)
 from tracker.models.pledge import commitment_themes
+from tracker.services.public import AcceptedUpdate, accepted_update, accepted_updates_query
 
 SCHEMA = "pledge-tracker/open-data/v1"
 DEFAULT_LICENCE = "Open Government Licence v3.0"
@@ -58,6 +74,9 @@ CSV_COLUMNS = [
     "smart_score",
     "smart_missing",
     "flags",
+    "latest_update_period",
+    "latest_update_narrative",
+    "latest_update_evidence_url",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -161,7 +180,69 @@ def _commitments_by_organisation() -> Iterator[tuple[int, Commitment]]:
         yield organisation_id, commitment
 
 
-def _record(commitment: Commitment, catalogue: _Catalogue) -> dict[str, Any]:
+def _accepted_updates_in_order(
+    *, latest_only: bool = False
+) -> Iterator[tuple[int, AcceptedUpdate]]:
+    """Every accepted update, in the commitments' order, newest quarter first (streamed).
+
+    ``latest_only``: each commitment's newest only (the CSV's columns), picked in the database.
+    """
+    newest_first = (ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
+    query = accepted_updates_query().join(
+        Organisation, Organisation.id == Commitment.organisation_id
+    )
+    if latest_only:
+        ranked = (
+            query.add_columns(
+                Organisation.name.label("organisation_name"),
+                Commitment.organisation_id,
+                Commitment.position,
+                func.row_number()
+                .over(partition_by=CommitmentUpdate.commitment_id, order_by=newest_first)
+                .label("rn"),
+            )
+        ).subquery()
+        query = (
+            select(ranked)
+            .where(ranked.c.rn == 1)
+            .order_by(
+                func.lower(ranked.c.organisation_name),
+                ranked.c.organisation_id,
+                ranked.c.position,
+                ranked.c.commitment_id,
+            )
+        )
+    else:
+        query = query.order_by(
+            func.lower(Organisation.name),
+            Organisation.id,
+            Commitment.position,
+            Commitment.id,
+            *newest_first,
+            CommitmentUpdate.id,
+        )
+    for row in db.session.execute(query.execution_options(yield_per=1000)):
+        yield row.commitment_id, accepted_update(row)
+
+
+def _update_record(update: AcceptedUpdate) -> dict[str, Any]:
+    return {
+        "period": update.period.slug,
+        "status": str(update.status),
+        "progress_value": _number(update.progress_value),
+        "percent_of_target": _number(update.percent),
+        "narrative": update.narrative,
+        "evidence_url": update.evidence_url,
+        "evidence_grade": str(update.evidence_grade),
+        "accepted_at": update.accepted_at.isoformat(timespec="seconds")
+        if update.accepted_at
+        else None,
+    }
+
+
+def _record(
+    commitment: Commitment, catalogue: _Catalogue, updates: list[AcceptedUpdate] | None = None
+) -> dict[str, Any]:
     score = smart_score(
         title=commitment.title,
         metric=commitment.metric,
@@ -187,21 +268,33 @@ def _record(commitment: Commitment, catalogue: _Catalogue) -> dict[str, Any]:
         },
         "smart": {"score": score.score, "missing": list(score.missing)},
         "flags": commitment.flags,
+        "updates": [_update_record(update) for update in updates or []],
     }
 
 
 def iter_organisations(
-    catalogue: _Catalogue | None = None,
+    catalogue: _Catalogue | None = None, *, latest_update_only: bool = False
 ) -> Iterator[tuple[tuple[int, str, str, str | None], list[dict]]]:
-    """Each organisation with its commitment records, in name order."""
+    """Each organisation with its commitment records, in name order.
+
+    ``latest_update_only``: each record's ``updates`` holds only the newest accepted quarter.
+    """
     catalogue = catalogue or _catalogue()
     commitments = _commitments_by_organisation()
+    updates = _accepted_updates_in_order(latest_only=latest_update_only)
     pending = next(commitments, None)
+    pending_update = next(updates, None)
     for organisation in _organisations():
         records = []
         while pending is not None and pending[0] == organisation[0]:
-            records.append(_record(pending[1], catalogue))
-            db.session.expunge(pending[1])  # keep memory flat while streaming
+            commitment = pending[1]
+            # Both streams run in the same order: this commitment's updates come next.
+            own = []
+            while pending_update is not None and pending_update[0] == commitment.id:
+                own.append(pending_update[1])
+                pending_update = next(updates, None)
+            records.append(_record(commitment, catalogue, own))
+            db.session.expunge(commitment)  # keep memory flat while streaming
             pending = next(commitments, None)
         yield organisation, records
 
@@ -236,7 +329,7 @@ def iter_csv() -> Iterator[str]:
 
     writer.writerow(CSV_COLUMNS)
     yield flush()
-    for (_, name, slug, _), records in iter_organisations():
+    for (_, name, slug, _), records in iter_organisations(latest_update_only=True):
         for record in records:
             target = record["target"]
             row = [
@@ -257,9 +350,18 @@ def iter_csv() -> Iterator[str]:
                 record["smart"]["score"],
                 "".join(record["smart"]["missing"]),
                 ";".join(record["flags"]),
+                *_latest_cells(record["updates"]),
             ]
             writer.writerow([csv_safe(cell) for cell in row])
         yield flush()
+
+
+def _latest_cells(updates: list[dict[str, Any]]) -> list[Any]:
+    """The CSV's latest-update columns: the newest accepted quarter, its words and its link."""
+    if not updates:
+        return [None, None, None]
+    latest = updates[0]
+    return [latest["period"], latest["narrative"], latest["evidence_url"]]
 
 
 def is_published() -> bool:

@@ -1,11 +1,14 @@
 """What the public may see: organisations, commitments and their accepted progress.
 
 DESIGN.md ("Public", "Two statuses per commitment", "Moved goalposts", "Evidence grade") and
-issue 8: a pledge is a public promise, so anyone may read who is delivering. Only accepted data
-is public. Every query here reads from an accepted return (or the commitment's own published
-fields) and never touches drafts, unreviewed submissions, narratives, risks, evidence files,
-review comments, owners, leads or contacts: the public pages and the API build only on what this
-module hands back, so this is the one place to look when asking "what could leak?".
+issues 8 and 15: a pledge is a public promise, so anyone may read who is delivering. Only
+accepted data is public. Every query here reads from a return accepted now (or the commitment's
+own published fields): an accepted return's updates publish their status, figure, narrative and
+evidence link. Nothing here touches drafts, unreviewed or sent-back submissions, risks, notes
+for the reviewer, evidence files (they are served only to people signed in, so only the link is
+published), review comments, owners, leads or contacts: the public pages, the feeds and the API
+build only on what this module hands back, so this is the one place to look when asking "what
+could leak?".
 
 Each reader does a fixed number of queries whatever the number of organisations or
 commitments (no query per row): lists are aggregated in SQL and related rows loaded in batches.
@@ -18,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -28,6 +33,7 @@ from tracker.charts import format_amount
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReportingStatus, ReturnState, Sector
 from tracker.domain.goalposts import LABELS
+from tracker.domain.progress import percent_complete, progress_label
 from tracker.domain.smart import SmartScore
 from tracker.extensions import db
 from tracker.models import (
@@ -44,7 +50,7 @@ from tracker.models import (
     Theme,
 )
 from tracker.models.pledge import commitment_themes
-from tracker.services.periods import reporting_began, state_on, the_place
+from tracker.services.periods import first_quarter_of, reporting_began, state_on, the_place
 from tracker.services.returns import reporting_statuses
 
 # The commitments a visitor reads: real promises still in the pledge (not lead-in headings).
@@ -392,18 +398,49 @@ def _readable(field_name: str, value: str | None) -> str:
     return value
 
 
+def web_address(url: str | None) -> str | None:
+    """An evidence address worth linking to: http(s) only (never ``javascript:``)."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("https://", "http://")) else None
+
+
 @dataclass(frozen=True)
 class AcceptedUpdate:
-    """The parts of a commitment's latest accepted update that are public."""
+    """The parts of a commitment's accepted update that are public.
+
+    Published once the programme team accepts the return: status, figure, evidence grade, the
+    narrative and the evidence link. Risks, the note for the reviewer and the evidence files
+    are not.
+    """
 
     period: PeriodRef
     status: DeliveryStatus
     evidence_grade: EvidenceGrade
     progress_value: Decimal | None
+    narrative: str | None = None
+    evidence_url: str | None = None
+    # How far along the target in force when it was submitted (a later move changes nothing).
+    percent: Decimal | None = None
+    accepted_at: datetime | None = None
+    unit: str | None = None
 
     @property
     def evidence_label(self) -> str:
         return EVIDENCE_LABELS[self.evidence_grade]
+
+    @property
+    def evidence_link(self) -> str | None:
+        return web_address(self.evidence_url)
+
+    @property
+    def percent_text(self) -> str | None:
+        return progress_label(self.percent) if self.percent is not None else None
+
+    @property
+    def progress_text(self) -> str | None:
+        if self.progress_value is None:
+            return None
+        return format_amount(self.progress_value, self.unit)
 
 
 @dataclass
@@ -416,6 +453,8 @@ class PublicCommitment:
     themes: list[Theme]
     latest: AcceptedUpdate | None
     goalposts: list[PublicGoalpost] = field(default_factory=list)
+    # Every accepted quarter, newest first, when the reader asked for them (else None).
+    history: list[AcceptedUpdate] | None = None
 
     @property
     def id(self) -> int:
@@ -438,38 +477,120 @@ def _periods_by_id() -> dict[int, ReportingPeriod]:
     return {p.id: p for p in db.session.scalars(select(ReportingPeriod))}
 
 
-def _latest_accepted(commitment_ids: Sequence[int]) -> dict[int, AcceptedUpdate]:
-    """Each commitment's update in its newest accepted return (one query)."""
-    if not commitment_ids:
-        return {}
-    rows = db.session.execute(
-        select(
-            CommitmentUpdate.commitment_id,
-            CommitmentUpdate.status,
-            CommitmentUpdate.evidence_grade,
-            CommitmentUpdate.progress_value,
-            ReportingPeriod.slug,
-            ReportingPeriod.year,
-            ReportingPeriod.quarter,
-        )
+# What an accepted update publishes, read with the target it was measured against. Never the
+# risks, the note for the reviewer, the files or who wrote it.
+_ACCEPTED_COLUMNS = (
+    CommitmentUpdate.id,
+    CommitmentUpdate.commitment_id,
+    CommitmentUpdate.status,
+    CommitmentUpdate.evidence_grade,
+    CommitmentUpdate.progress_value,
+    CommitmentUpdate.narrative,
+    CommitmentUpdate.evidence_url,
+    CommitmentUpdate.reported_target_value,
+    CommitmentUpdate.reported_baseline_value,
+    CommitmentUpdate.reported_direction,
+    Return.submitted_at,
+    Return.reviewed_at,
+    ReportingPeriod.slug,
+    ReportingPeriod.year,
+    ReportingPeriod.quarter,
+    Commitment.target_value,
+    Commitment.baseline_value,
+    Commitment.direction,
+    Commitment.unit,
+)
+
+
+def accepted_updates_query() -> Select:
+    """SQL: every update of a return accepted now, with a status, of a shown commitment."""
+    return (
+        select(*_ACCEPTED_COLUMNS)
         .join(Return, Return.id == CommitmentUpdate.return_id)
         .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
-        .where(
-            CommitmentUpdate.commitment_id.in_(commitment_ids),
-            Return.state == ReturnState.ACCEPTED,
-            CommitmentUpdate.status.is_not(None),
-        )
-        .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
+        .join(Commitment, Commitment.id == CommitmentUpdate.commitment_id)
+        .where(Return.state == ReturnState.ACCEPTED, CommitmentUpdate.status.is_not(None))
     )
-    latest = {}
-    for commitment_id, status, grade, progress, slug, year, quarter in rows:
-        latest[commitment_id] = AcceptedUpdate(
-            period=PeriodRef(slug, Quarter(year, quarter).label),
-            status=DeliveryStatus(status),
-            evidence_grade=EvidenceGrade(grade),
-            progress_value=progress,
+
+
+@cache
+def _quarter_label(year: int, quarter: int) -> str:
+    # The open data reads hundreds of thousands of updates across a few dozen quarters.
+    return Quarter(year, quarter).label
+
+
+def accepted_update(row: Any) -> AcceptedUpdate:
+    """One row of ``accepted_updates_query`` as the public sees it.
+
+    The percentage is of the target in force when the return was submitted
+    (``services.commitments.target_in_force``): moving the target later changes nothing.
+    """
+    if row.submitted_at is not None:
+        target, baseline = row.reported_target_value, row.reported_baseline_value
+        direction = row.reported_direction
+    else:
+        target, baseline, direction = row.target_value, row.baseline_value, row.direction
+    progress = row.progress_value
+    percent = (
+        percent_complete(baseline=baseline, target=target, current=progress, direction=direction)
+        if progress is not None and target is not None
+        else None
+    )
+    return AcceptedUpdate(
+        period=PeriodRef(row.slug, _quarter_label(row.year, row.quarter)),
+        status=DeliveryStatus(row.status),
+        evidence_grade=EvidenceGrade(row.evidence_grade),
+        progress_value=progress,
+        narrative=row.narrative,
+        evidence_url=row.evidence_url,
+        percent=percent,
+        # Accepted returns are reviewed; one from before reviews were timed was at least sent.
+        accepted_at=row.reviewed_at or row.submitted_at,
+        unit=row.unit,
+    )
+
+
+def accepted_history(commitment_ids: Sequence[int]) -> dict[int, list[AcceptedUpdate]]:
+    """Each commitment's accepted updates, newest quarter first (one query)."""
+    if not commitment_ids:
+        return {}
+    found: dict[int, list[AcceptedUpdate]] = defaultdict(list)
+    for row in db.session.execute(
+        accepted_updates_query()
+        .where(CommitmentUpdate.commitment_id.in_(commitment_ids))
+        .order_by(
+            CommitmentUpdate.commitment_id,
+            ReportingPeriod.year.desc(),
+            ReportingPeriod.quarter.desc(),
         )
-    return latest
+    ):
+        found[row.commitment_id].append(accepted_update(row))
+    return found
+
+
+def _latest_accepted(commitment_ids: Sequence[int]) -> dict[int, AcceptedUpdate]:
+    """Each commitment's update in its newest accepted return (one query).
+
+    Only the newest is read (a window over each commitment's quarters), so a page of many
+    commitments does not load every quarter's words.
+    """
+    if not commitment_ids:
+        return {}
+    ranked = (
+        accepted_updates_query()
+        .add_columns(
+            func.row_number()
+            .over(
+                partition_by=CommitmentUpdate.commitment_id,
+                order_by=(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc()),
+            )
+            .label("rn")
+        )
+        .where(CommitmentUpdate.commitment_id.in_(commitment_ids))
+        .subquery()
+    )
+    rows = db.session.execute(select(ranked).where(ranked.c.rn == 1))
+    return {row.commitment_id: accepted_update(row) for row in rows}
 
 
 def _goalposts(commitment_ids: Sequence[int]) -> dict[int, list[PublicGoalpost]]:
@@ -498,10 +619,20 @@ def _goalposts(commitment_ids: Sequence[int]) -> dict[int, list[PublicGoalpost]]
     return found
 
 
-def _public(commitments: Sequence[Commitment], known: Catalogue) -> list[PublicCommitment]:
-    """Wrap loaded commitments (organisation and themes eager) with their public extras."""
+def _public(
+    commitments: Sequence[Commitment], known: Catalogue, *, with_history: bool = False
+) -> list[PublicCommitment]:
+    """Wrap loaded commitments (organisation and themes eager) with their public extras.
+
+    ``with_history`` adds every accepted quarter (one more query); the latest is read either way.
+    """
     ids = [c.id for c in commitments]
-    latest = _latest_accepted(ids)
+    history = accepted_history(ids) if with_history else None
+    latest = (
+        {cid: updates[0] for cid, updates in history.items()}
+        if history is not None
+        else _latest_accepted(ids)
+    )
     goalposts = _goalposts(ids)
     by_id = {p.id: p for p in known.priorities}
     return [
@@ -514,6 +645,7 @@ def _public(commitments: Sequence[Commitment], known: Catalogue) -> list[PublicC
             themes=list(c.themes),
             latest=latest.get(c.id),
             goalposts=goalposts.get(c.id, []),
+            history=history.get(c.id, []) if history is not None else None,
         )
         for c in commitments
     ]
@@ -570,21 +702,143 @@ def _commitment_conditions(filters: CommitmentFilters, known: Catalogue) -> list
 def commitment_list(
     filters: CommitmentFilters, known: Catalogue, *, offset: int, limit: int
 ) -> tuple[int, list[PublicCommitment]]:
-    """One page of the commitments the public pages show, and how many there are in all."""
+    """One page of the commitments the public pages show (each with its accepted quarters),
+    and how many there are in all."""
     conditions = [*SHOWN, *_commitment_conditions(filters, known)]
     total = db.session.scalar(select(func.count(Commitment.id)).where(*conditions)) or 0
     commitments = db.session.scalars(
         _ordered(select(Commitment).where(*conditions)).offset(offset).limit(limit)
     ).all()
-    return total, _public(commitments, known)
+    return total, _public(commitments, known, with_history=True)
 
 
 def commitment_by_id(commitment_id: int, known: Catalogue) -> PublicCommitment | None:
+    """One shown commitment with every accepted quarter (None if there is no such one)."""
     commitments = db.session.scalars(
         _ordered(select(Commitment).where(Commitment.id == commitment_id, *SHOWN))
     ).all()
-    found = _public(commitments, known)
+    found = _public(commitments, known, with_history=True)
     return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class QuarterEntry:
+    """One quarter on a commitment's public timeline: its accepted update, or none."""
+
+    period: PeriodRef
+    due_on: date
+    update: AcceptedUpdate | None
+    today: date
+
+    @property
+    def awaited(self) -> bool:
+        """No accepted update, and the return is not due yet: nothing is missing."""
+        return self.update is None and self.today <= self.due_on
+
+
+@dataclass
+class CommitmentTimeline:
+    """The public page of one commitment: what was promised and each quarter's accepted update."""
+
+    item: PublicCommitment
+    quarters: list[QuarterEntry]  # newest first
+
+    @property
+    def accepted_count(self) -> int:
+        return sum(1 for q in self.quarters if q.update is not None)
+
+
+def commitment_timeline(
+    slug: str, commitment_id: int, known: Catalogue, today: date
+) -> CommitmentTimeline | None:
+    """A shown commitment of the organisation ``slug``, quarter by quarter, newest first.
+
+    Every quarter the organisation reports for whose window has opened is listed, with its
+    accepted update or without one; a fixed number of queries.
+    """
+    item = commitment_by_id(commitment_id, known)
+    if item is None or item.organisation_slug != slug:
+        return None
+    first = first_quarter_of(item.commitment.organisation)
+    periods = db.session.scalars(
+        select(ReportingPeriod)
+        .where(reporting_began(), ReportingPeriod.opens_on <= today)
+        .order_by(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
+    ).all()
+    accepted = {update.period.slug: update for update in item.history or []}
+    # Quarters before the organisation's first are left out, unless one has an accepted update.
+    quarters = [
+        QuarterEntry(PeriodRef(p.slug, p.label), p.due_on, accepted.get(p.slug), today)
+        for p in periods
+        if first is None or p.as_quarter >= first or p.slug in accepted
+    ]
+    return CommitmentTimeline(item=item, quarters=quarters)
+
+
+# Feeds -----------------------------------------------------------------------------------------
+
+FEED_LENGTH = 50
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One accepted update in a feed: which organisation and commitment, and what it said."""
+
+    update_id: int
+    organisation_name: str
+    organisation_slug: str
+    commitment_id: int
+    heading: str
+    update: AcceptedUpdate
+
+
+def feed_entries(organisation_id: int | None = None, limit: int = FEED_LENGTH) -> list[FeedEntry]:
+    """The newest accepted updates (of one organisation, or of the whole place), newest first.
+
+    One query, bounded whatever the size: only the ``limit`` most recently accepted returns are
+    looked into (the index on returns' state and review time finds them), then their updates.
+    """
+    newest = (
+        select(Return.id)
+        .where(Return.state == ReturnState.ACCEPTED)
+        .order_by(Return.reviewed_at.desc().nulls_last(), Return.id.desc())
+        .limit(limit)
+    )
+    if organisation_id is not None:
+        newest = newest.where(Return.organisation_id == organisation_id)
+    rows = db.session.execute(
+        accepted_updates_query()
+        .add_columns(
+            Organisation.name.label("organisation_name"),
+            Organisation.slug.label("organisation_slug"),
+            Commitment.title,
+            Commitment.original_text,
+        )
+        .join(Organisation, Organisation.id == Commitment.organisation_id)
+        .where(Return.id.in_(newest.scalar_subquery()), *SHOWN)
+        .order_by(
+            Return.reviewed_at.desc().nulls_last(),
+            Return.id.desc(),
+            Commitment.position,
+            Commitment.id,
+        )
+        .limit(limit)
+    )
+    return [
+        FeedEntry(
+            update_id=row.id,
+            organisation_name=row.organisation_name,
+            organisation_slug=row.organisation_slug,
+            commitment_id=row.commitment_id,
+            heading=row.title or row.original_text,
+            update=accepted_update(row),
+        )
+        for row in rows
+    ]
+
+
+def organisation_by_slug(slug: str) -> Organisation | None:
+    return db.session.scalar(select(Organisation).where(Organisation.slug == slug))
 
 
 # Pages -----------------------------------------------------------------------------------------

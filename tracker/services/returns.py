@@ -403,6 +403,8 @@ class UpdateInput:
     evidence_url: str | None = None
     risks: str | None = None
     no_change: bool = False
+    # For the reviewer only: never published, unlike the narrative once accepted.
+    reviewer_note: str | None = None
     # Files to attach (already checked and stored), and ids of attached files to remove.
     files: tuple[StoredFile, ...] = ()
     remove_files: frozenset[int] = frozenset()
@@ -460,6 +462,7 @@ def problems_with(
             risks=data.risks,
             file_count=file_count,
             draft=not complete,
+            reviewer_note=data.reviewer_note,
         )
     ]
 
@@ -500,6 +503,7 @@ def _snapshot(row: CommitmentUpdate) -> dict[str, object]:
         # None rather than [] without files, so a first save records only what it set.
         "evidence_files": [file.name for file in row.evidence_files] or None,
         "risks": row.risks,
+        "reviewer_note": row.reviewer_note,
         "no_change": row.no_change,
         "complete": row.complete,
     }
@@ -565,6 +569,7 @@ def save_update(
     row.narrative = (data.narrative or "").strip() or None
     row.evidence_url = (data.evidence_url or "").strip() or None
     row.risks = (data.risks or "").strip() or None
+    row.reviewer_note = (data.reviewer_note or "").strip() or None
     row.no_change = data.no_change
     row.unchanged_quarters = unchanged
     row.complete = complete
@@ -760,6 +765,7 @@ def update_snapshot(
         "evidence_url": update.evidence_url if update else None,
         "evidence_files": evidence_file_names(update) if update else [],
         "risks": update.risks if update else None,
+        "reviewer_note": update.reviewer_note if update else None,
         "no_change": bool(update and update.no_change),
         "target": target,
     }
