@@ -166,7 +166,8 @@ def test_sigterm_stops_the_scheduler_cleanly(tmp_path):
     try:
         scheduler.wait_for("scheduler: running")
         scheduler.process.send_signal(signal.SIGTERM)
-        assert scheduler.process.wait(timeout=10) == 0
+        # A hang bound, not a speed check: the first jobs may still be running on a busy machine.
+        assert scheduler.process.wait(timeout=60) == 0
     finally:
         scheduler.kill()
 

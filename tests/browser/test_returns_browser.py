@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import pass_second_factor
 from tests.factories import (
@@ -154,12 +155,17 @@ def test_one_round_of_errors_keeps_the_chosen_file_then_lists_each_file(
     page.get_by_role("button", name="Save and continue").click()
 
     summary = page.locator(".govuk-error-summary")
-    assert summary.locator("li").all_inner_texts() == [
-        "Progress so far must be a number, like 120 or 45.5",
-        "Explain what is holding the commitment back",
-        "Enter the evidence link in the correct format, like https://www.example.org/report",
-    ]
-    assert page.get_by_text("You chose survey.pdf. It will be attached when you save.").is_visible()
+    # expect() waits for the page the click loads; a loaded machine is slow to answer.
+    expect(summary.locator("li")).to_have_text(
+        [
+            "Progress so far must be a number, like 120 or 45.5",
+            "Explain what is holding the commitment back",
+            "Enter the evidence link in the correct format, like https://www.example.org/report",
+        ]
+    )
+    expect(
+        page.get_by_text("You chose survey.pdf. It will be attached when you save.")
+    ).to_be_visible()
     check_accessibility(page, "return-update-errors-with-pending-file")
     # The summary's links take the keyboard to each field.
     summary.get_by_role("link", name="Explain what is holding the commitment back").click()
@@ -180,7 +186,7 @@ def test_one_round_of_errors_keeps_the_chosen_file_then_lists_each_file(
     page.get_by_text("Your draft has been saved").wait_for()
     page.get_by_role("link", name="Insulate 200 homes").click()
     files = page.locator("#evidence-files a")
-    assert files.all_inner_texts() == ["survey.pdf", "photos.pdf"]
+    expect(files).to_have_text(["survey.pdf", "photos.pdf"])
     check_accessibility(page, "return-update-with-files")
     with page.expect_download() as download:
         files.first.click()
@@ -188,6 +194,6 @@ def test_one_round_of_errors_keeps_the_chosen_file_then_lists_each_file(
 
     page.get_by_label("survey.pdf").check()
     page.get_by_role("button", name="Save and continue").click()
-    assert "Check your answers" in page.get_by_role("heading", level=1).inner_text()
-    assert page.get_by_role("link", name="photos.pdf").is_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Check your answers")
+    expect(page.get_by_role("link", name="photos.pdf")).to_be_visible()
     assert page.get_by_role("link", name="survey.pdf").count() == 0
