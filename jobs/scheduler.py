@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import inspect
 
@@ -42,9 +43,9 @@ class SchedulerNotReady(Exception):
     """The scheduler cannot start; the message says what to do."""
 
 
-def build_scheduler(app: Flask, *, now: datetime | None = None) -> BlockingScheduler:
+def build_scheduler(app: Flask, *, now: datetime | None = None) -> BackgroundScheduler:
     """A scheduler with every job registered under its own id, missed daily jobs due now."""
-    scheduler = BlockingScheduler(
+    scheduler = BackgroundScheduler(
         timezone=TIMEZONE,
         job_defaults=JOB_DEFAULTS,
         # One job at a time, in the order they fall due: after downtime the catch-up runs
@@ -111,16 +112,16 @@ def run_scheduler(app: Flask) -> None:
                 "the database is not set up for this version: run `tracker db upgrade` first"
             )
     lock = lock_for(engine, Path(app.config["SCHEDULER_LOCK_FILE"]))
-    scheduler: BlockingScheduler | None = None
+    # The signal handler only raises a flag the main thread watches. It used to shut the
+    # scheduler down and raise SystemExit from inside the handler: a SIGTERM that landed while
+    # the catch-up jobs were starting hung the process (2 runs in 10 here).
+    stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        log.info("stopping (signal %s)", signum)
-        if scheduler is not None and scheduler.running:
-            scheduler.shutdown(wait=False)
-        lock.release()
-        raise SystemExit(0)
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
     waiting_said = False
     while not lock.try_acquire():
@@ -128,29 +129,50 @@ def run_scheduler(app: Flask) -> None:
             log.info("another scheduler holds the %s; waiting to take over", lock.description)
             print("scheduler: another scheduler is active; waiting to take over", flush=True)
             waiting_said = True
-        time.sleep(poll_seconds)
-    # Built only once elected: catch-up must look at the runs the previous holder recorded.
-    scheduler = build_scheduler(app)
-    jobs = scheduler.get_jobs()
-    # Before the start, only the jobs given a first run time (catch-up) have one.
-    due_now = [job.id for job in jobs if getattr(job, "next_run_time", None)]
-    log.info("holding the %s; %d job(s) scheduled", lock.description, len(jobs))
-    print(f"scheduler: running ({len(jobs)} job(s)); holding the {lock.description}", flush=True)
-    if due_now:
-        print(f"scheduler: catching up now: {', '.join(due_now)}", flush=True)
-
-    def check_lock() -> None:
-        # The lock lives on one connection: if the database dropped it, another scheduler may
-        # have taken over, so this one stops (its supervisor restarts it, and it waits).
-        if not lock.is_held():
-            log.error("lost the %s; stopping so only one scheduler runs", lock.description)
-            assert scheduler is not None
-            scheduler.shutdown(wait=False)
-
-    scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="check-lock")
+        if _sleep_unless(stopping, poll_seconds):
+            log.info("stopping (signal) while waiting for the %s", lock.description)
+            return
     try:
+        # Built only once elected: catch-up must look at the runs the previous holder recorded.
+        scheduler = build_scheduler(app)
+        jobs = scheduler.get_jobs()
+        # Before the start, only the jobs given a first run time (catch-up) have one.
+        due_now = [job.id for job in jobs if getattr(job, "next_run_time", None)]
+        log.info("holding the %s; %d job(s) scheduled", lock.description, len(jobs))
+        running = f"scheduler: running ({len(jobs)} job(s)); holding the {lock.description}"
+        print(running, flush=True)
+        if due_now:
+            print(f"scheduler: catching up now: {', '.join(due_now)}", flush=True)
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        next_lock_check = time.monotonic() + LOCK_CHECK_SECONDS
+        while not _sleep_unless(stopping, 0.5):
+            if time.monotonic() >= next_lock_check:
+                next_lock_check = time.monotonic() + LOCK_CHECK_SECONDS
+                # The lock lives on one connection: if the database dropped it, another
+                # scheduler may have taken over, so this one stops (its supervisor restarts it,
+                # and it waits).
+                if not lock.is_held():
+                    log.error("lost the %s; stopping so only one scheduler runs", lock.description)
+                    break
+        else:
+            log.info("stopping (signal)")
+        # A job already running finishes (each commits per item, so stopping mid-way is safe
+        # too); nothing new starts.
+        scheduler.shutdown(wait=True)
     finally:
         lock.release()
+
+
+def _sleep_unless(stopping: threading.Event, seconds: float) -> bool:
+    """Sleep up to ``seconds`` in short steps; whether a stop was asked for.
+
+    Plain sleeps in the main thread, so the signal handler's flag is seen promptly and nothing
+    waits on a lock the handler might need.
+    """
+    deadline = time.monotonic() + seconds
+    while not stopping.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, 0.1))
+    return True

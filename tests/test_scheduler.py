@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -159,17 +160,26 @@ def test_the_scheduler_will_not_start_on_a_database_that_is_not_set_up(tmp_path)
     assert "run `tracker db upgrade` first" in result.stderr
 
 
-def test_sigterm_stops_the_scheduler_cleanly(tmp_path):
-    url = f"sqlite:///{tmp_path / 'x.db'}"
-    assert run_tracker("db", "upgrade", instance=tmp_path, DATABASE_URL=url).returncode == 0
-    scheduler = SchedulerProcess(tmp_path, DATABASE_URL=url)
-    try:
-        scheduler.wait_for("scheduler: running")
-        scheduler.process.send_signal(signal.SIGTERM)
-        # A hang bound, not a speed check: the first jobs may still be running on a busy machine.
-        assert scheduler.process.wait(timeout=60) == 0
-    finally:
-        scheduler.kill()
+def test_sigterm_stops_the_scheduler_cleanly_even_during_catch_up(tmp_path):
+    # A SIGTERM landing while the catch-up jobs start used to hang the process (2 runs in 10):
+    # each run here starts on a fresh database, so every start catches up, and is stopped at once.
+    template = tmp_path / "template.db"
+    upgrade = run_tracker("db", "upgrade", instance=tmp_path, DATABASE_URL=f"sqlite:///{template}")
+    assert upgrade.returncode == 0
+    for attempt in range(5):
+        database = tmp_path / f"run-{attempt}.db"
+        shutil.copyfile(template, database)
+        scheduler = SchedulerProcess(
+            tmp_path / f"instance-{attempt}", DATABASE_URL=f"sqlite:///{database}"
+        )
+        try:
+            scheduler.wait_for("scheduler: running")
+            scheduler.process.send_signal(signal.SIGTERM)
+            # Read to the end (a full pipe would block the child); a hang bound, not a speed check.
+            scheduler.read(60)
+            assert scheduler.process.wait(timeout=5) == 0, scheduler.output
+        finally:
+            scheduler.kill()
 
 
 def job_runs_by_process(url: str) -> dict[int, list[str]]:
