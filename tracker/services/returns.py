@@ -316,13 +316,16 @@ def return_views(
             updates[u.return_id][u.commitment_id] = u
     previous = _previous_updates_of(organisation_ids, [period for _, period in wanted])
     commitments = _reportable_commitments_of(organisation_ids)
+    retired = _retired_with_updates(commitments, updates)
     views = []
     for organisation, period in wanted:
         return_ = returns.get((organisation.id, period.id))
         found = updates.get(return_.id, {}) if return_ is not None else {}
         before = previous.get((organisation.id, period.id), {})
         groups: dict[int | None, TaskGroup] = {}
-        for commitment in commitments.get(organisation.id, []):
+        for commitment in _reported_in(
+            commitments.get(organisation.id, []), retired, period, return_, found
+        ):
             key = commitment.primary_priority_id
             group = groups.setdefault(key, TaskGroup(priority=commitment.primary_priority))
             group.tasks.append(
@@ -330,6 +333,49 @@ def return_views(
             )
         views.append(ReturnView(organisation, period, return_, list(groups.values()), today))
     return views
+
+
+def _retired_with_updates(
+    commitments: dict[int, list[Commitment]], updates: dict[int, dict[int, CommitmentUpdate]]
+) -> dict[int, Commitment]:
+    """Commitments retired since they were reported on, by id: their updates stay in the record."""
+    listed = {c.id for rows in commitments.values() for c in rows}
+    wanted = {cid for found in updates.values() for cid in found} - listed
+    if not wanted:
+        return {}
+    return {
+        c.id: c
+        for c in db.session.scalars(
+            select(Commitment)
+            .where(Commitment.id.in_(wanted), Commitment.removed_from_page_at.is_not(None))
+            .options(selectinload(Commitment.primary_priority))
+        )
+    }
+
+
+def _reported_in(
+    commitments: list[Commitment],
+    retired: dict[int, Commitment],
+    period: ReportingPeriod,
+    return_: Return | None,
+    found: dict[int, CommitmentUpdate],
+) -> list[Commitment]:
+    """The commitments a return reports on (DESIGN.md "A year of operation").
+
+    One added during the year is reported on from the quarter it was added, never in an earlier
+    return; one retired after the return was submitted stays in it with its update.
+    """
+    rows = [c for c in commitments if c.reports_from is None or c.reports_from <= period.starts_on]
+    submitted_at = return_.submitted_at if return_ is not None else None
+    if submitted_at is not None:
+        rows += [
+            retired[cid]
+            for cid in found
+            if cid in retired
+            and retired[cid].removed_from_page_at is not None
+            and retired[cid].removed_from_page_at >= submitted_at
+        ]
+    return rows
 
 
 def _reportable_commitments_of(organisation_ids: set[int]) -> dict[int, list[Commitment]]:
