@@ -34,7 +34,7 @@ class ImportForm(Form):
     page_file = FileField(
         "Upload the pledge page as a text file",
         widget=GovFileInput(),
-        description="Plain text (.txt), up to 1 MB: the page copied from the web and saved.",
+        description="Plain text (.txt), up to 400 KB: the page copied from the web and saved.",
     )
     page_text = TextAreaField(
         "Or paste the text of the page",

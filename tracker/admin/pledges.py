@@ -47,7 +47,10 @@ def import_pledges() -> ResponseReturnValue:
     form = ImportForm()
     if form.validate_on_submit():
         upload = form.page_file.data
-        data = upload.read() if upload else None
+        data = None
+        if upload:
+            with upload.stream:  # a large upload is a temporary file: close it now
+                data = upload.read(pledge_upload.MAX_PAGE_BYTES + 1)
         try:
             text, source = pledge_upload.read_page(
                 data, upload.filename if upload else None, form.page_text.data

@@ -32,8 +32,8 @@ from tracker.services.pledge_import import (
     read_place_file,
 )
 
-# The Luton page is 60 KB; a page ten times as long is still a page, not a mistake.
-MAX_PAGE_BYTES = 1024 * 1024
+# The Luton page is 60 KB; a page six times as long is still a page, not a mistake.
+MAX_PAGE_BYTES = 400 * 1024  # under the 500 KB a form field may hold (the confirm form)
 DEFAULT_PLACE_FILE = PROJECT_ROOT / "seed" / "luton-2040-place.json"
 PASTED = "pasted page"
 
@@ -70,7 +70,7 @@ def read_page(data: bytes | None, filename: str | None, pasted: str | None) -> t
     """The page text and a name for it, from an uploaded file or pasted text."""
     if data:
         if len(data) > MAX_PAGE_BYTES:
-            raise UploadError("The file must be smaller than 1 MB")
+            raise UploadError("The file must be smaller than 400 KB")
         try:
             text = decode_pledge_page(data)
         except PledgePageError as error:
@@ -78,7 +78,7 @@ def read_page(data: bytes | None, filename: str | None, pasted: str | None) -> t
         source = (filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200] or "uploaded page"
     elif pasted and pasted.strip():
         if len(pasted.encode("utf-8", "surrogatepass")) > MAX_PAGE_BYTES:
-            raise UploadError("The pasted text must be shorter than 1 MB", field="page_text")
+            raise UploadError("The pasted text must be shorter than 400 KB", field="page_text")
         text, source = pasted, PASTED
     elif data is not None and filename:
         raise UploadError("The selected file is empty")

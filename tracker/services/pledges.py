@@ -143,6 +143,7 @@ def add_commitment(
         maintained_in_app=True,
         reports_from=joining_quarter(today),
     )
+    db.session.add(commitment)
     if primary_priority_id is not None:
         commitment.primary_priority_id = primary_priority_id
         commitment.priority_confidence = Confidence.MANUAL
@@ -151,7 +152,6 @@ def add_commitment(
     slugs = theme_catalogue.themes_for(text)
     if slugs:
         commitment.themes = list(db.session.scalars(select(Theme).where(Theme.slug.in_(slugs))))
-    db.session.add(commitment)
     db.session.flush()
     audit.record(
         audit_action,
