@@ -91,7 +91,9 @@ def test_a_leads_proposal_approved_by_an_admin_changes_the_commitment_and_the_au
         target_date=["31", "3", "2027"],
         reason="Revised to include SMART targets, as our pledge said it would be",
     )
-    assert response.status_code == 302, response.get_data(as_text=True).split("error-summary__list")[-1][:900]
+    assert response.status_code == 302, response.get_data(as_text=True).split(
+        "error-summary__list"
+    )[-1][:900]
     db.session.expire_all()
     assert commitment.target_value == Decimal("100")  # nothing changes until approved
     listed = get_page(client, "/organisations/icb/commitments/proposals")
@@ -181,7 +183,7 @@ def test_approving_a_proposal_whose_commitment_changed_since_is_refused(client, 
 
 
 def test_a_lead_proposes_a_new_commitment_and_approval_adds_it(client, db_session):
-    _organisation, commitment, lead, admin = setting(db_session)
+    _organisation, _commitment, lead, admin = setting(db_session)
     sign_in(client, lead)
     page = post_page(client, "/organisations/icb/commitments/propose", {"original_text": ""})
     assert page.errors == ["Enter the commitment's wording", "Give the reason for the revision"]
@@ -206,7 +208,7 @@ def test_a_lead_proposes_a_new_commitment_and_approval_adds_it(client, db_sessio
 
 
 def test_a_lead_proposes_only_for_their_own_organisation(client, db_session):
-    _organisation, commitment, lead, admin = setting(db_session)
+    _organisation, commitment, lead, _admin = setting(db_session)
     other = make_organisation(db_session, "Other", slug="other")
     outsider = make_user(db_session, Role.LEAD, organisations=[other])
     board = make_user(db_session, Role.BOARD)

@@ -109,6 +109,7 @@ def place_definition() -> PlaceDefinition:
 
 def preview_import(text: str, source: str, *, now: datetime) -> Preview:
     """What importing ``text`` would change, worked out in a savepoint that is rolled back."""
+    text = _lines(text)
     page = _parse(text)
     savepoint = db.session.begin_nested()
     try:
@@ -123,6 +124,7 @@ def confirm_import(text: str, source: str, digest: str, *, actor: User, now: dat
 
     Raises ``StalePreview`` with the new preview, having written nothing, when it would not.
     """
+    text = _lines(text)
     page = _parse(text)
     savepoint = db.session.begin_nested()
     try:
@@ -150,6 +152,11 @@ def confirm_import(text: str, source: str, digest: str, *, actor: User, now: dat
     )
     db.session.flush()
     return done
+
+
+def _lines(text: str) -> str:
+    """LF line breaks: a browser sends the confirm form's copy of the page with CRLF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _parse(text: str):  # type: ignore[no-untyped-def]
