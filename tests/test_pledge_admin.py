@@ -544,3 +544,56 @@ def test_a_reimport_leaves_commitments_made_or_retired_in_the_app_alone(client, 
     assert mine.removed_from_page_at is None
     assert trees.retired_reason == "Land not available" and trees.removed_from_page_at is not None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Place)) == 1
+
+
+def test_a_bullet_kept_as_written_stays_a_commitment_after_a_reimport(client, db_session):
+    admin_in(client, db_session)
+    import_page(client, PAGE.replace("- Plant 100", "- We will, including\n- Plant 100"))
+    lead_in = db.session.scalar(sa.select(Commitment).filter_by(original_text="We will, including"))
+    assert lead_in.is_heading
+    url = f"/admin/pledges/review/commitments/{lead_in.id}/lead-in"
+    assert post_page(client, url, {}).errors == ["Choose what should happen to this bullet"]
+    client.post(url, data={"action": "keep"})
+    import_page(client, PAGE.replace("- Plant 100", "- We will, including\n- Plant 100"))
+    db.session.expire_all()
+    assert not lead_in.is_heading and lead_in.removed_from_page_at is None
+    assert lead_in.id not in [c.id for c in pledges_open().lead_ins]
+
+
+def pledges_open():  # type: ignore[no-untyped-def]
+    from tracker.services.pledges import open_items
+
+    return open_items()
+
+
+def test_moving_down_and_the_audit_log_in_words(client, db_session):
+    admin_in(client, db_session)
+    import_page(client, PAGE)
+    first, second = db.session.scalars(
+        sa.select(Commitment)
+        .join(Organisation)
+        .where(Organisation.slug == "alpha-trust")
+        .order_by(Commitment.position)
+    ).all()
+    client.post(
+        f"/admin/organisations/alpha-trust/commitments/{first.id}/move", data={"direction": "down"}
+    )
+    # At the bottom already: nothing moves, nothing is recorded.
+    client.post(
+        f"/admin/organisations/alpha-trust/commitments/{first.id}/move", data={"direction": "down"}
+    )
+    db.session.expire_all()
+    assert (first.position, second.position) == (2, 1)
+    page = get_page(client, "/admin/audit")
+    assert "imported the pledge page “pledges.txt”" in page.text
+    assert "moved the commitment “Pay the Real Living Wage to all our staff”" in page.text
+    assert page.text.count("moved the commitment") == 1
+
+
+def test_a_lead_finds_their_proposals_from_their_start_page(client, db_session):
+    organisation = make_organisation(db_session, "Epsilon", slug="epsilon")
+    lead = make_user(db_session, Role.LEAD, organisations=[organisation])
+    sign_in(client, lead)
+    page = get_page(client, "/returns")
+    url = page.link("Proposed revisions for Epsilon")
+    assert "Propose a new commitment" in get_page(client, url).text
