@@ -220,3 +220,66 @@ def test_a_lead_proposes_only_for_their_own_organisation(client, db_session):
     sign_in(client, lead)
     assert client.get("/admin/proposals").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CommitmentProposal)) == 0
+
+
+def test_two_admins_deciding_one_proposal_at_once_apply_it_once(tmp_path_factory):
+    """On PostgreSQL, with real commits from two threads: one decision wins, nothing doubles."""
+    import threading
+
+    from tests.conftest import make_test_app, require
+    from tests.support.databases import (
+        migrate_to_head,
+        postgres_url_or_reason,
+        scratch_postgres_database,
+    )
+    from tests.test_returns_concurrency import run_at_once
+    from tracker.models import User
+    from tracker.services import proposals
+
+    url, reason = postgres_url_or_reason()
+    if url is None:
+        require("PostgreSQL", reason)
+    with scratch_postgres_database(url) as scratch:
+        app = make_test_app(scratch, tmp_path_factory.mktemp("proposals"))
+        migrate_to_head(app)
+        with app.app_context(), app.test_request_context():
+            make_place(db.session)
+            organisation = make_organisation(db.session, "Zeta", slug="zeta")
+            lead = make_user(db.session, Role.LEAD, organisations=[organisation])
+            admins = [make_user(db.session, Role.ADMIN).id for _ in range(2)]
+            proposal = proposals.propose_new(
+                organisation, {"original_text": "Plant a community orchard"}, "New", actor=lead
+            )
+            db.session.commit()
+            proposal_id = proposal.id
+
+        def decide(index: int, barrier: threading.Barrier):  # type: ignore[no-untyped-def]
+            with app.app_context(), app.test_request_context():
+                found = db.session.get(CommitmentProposal, proposal_id)
+                admin = db.session.get(User, admins[index])
+                barrier.wait()
+                try:
+                    proposals.approve(
+                        found, "", actor=admin, today=date(2025, 1, 1), now=datetime.now(UTC)
+                    )
+                    db.session.commit()
+                    return "approved"
+                except proposals.ProposalError as error:
+                    db.session.rollback()
+                    return str(error)
+                finally:
+                    db.session.remove()
+
+        results = run_at_once(2, decide)
+        assert sorted(results) == ["This proposal was already approved", "approved"]
+        with app.app_context():
+            made = db.session.scalars(
+                sa.select(Commitment).filter_by(original_text="Plant a community orchard")
+            ).all()
+            assert len(made) == 1
+            emails = db.session.scalars(
+                sa.select(Notification).where(Notification.kind == "proposal_decided")
+            ).all()
+            assert len(emails) == 1
+            db.session.remove()
+            db.engine.dispose()

@@ -183,7 +183,6 @@ class DecisionForm(Form):
         invalid_choice_message="Choose whether to approve or decline it",
         validators=[InputRequired(message="Choose whether to approve or decline it")],
     )
-    version = HiddenField()
     submit = submit("Save the decision")
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.admin.pledge_forms import (
     CommitmentTextForm,
@@ -329,8 +330,10 @@ def decide_proposal(proposal_id: int) -> ResponseReturnValue:
             else:
                 proposals.decline(proposal, form.comment.data or "", actor=actor(), now=_now())
                 message = "Declined: the lead has been told why"
-        except proposals.StaleProposal as error:
+        except (proposals.StaleProposal, StaleDataError) as error:
             db.session.rollback()
+            if isinstance(error, StaleDataError):
+                error = proposals.StaleProposal()
             form.comment.errors = [*form.comment.errors, str(error)]
             status = 409
         except proposals.ProposalError as error:

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import render_template
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from tracker.domain.enums import Direction, ProposalState
@@ -241,6 +241,11 @@ def approve(
 ) -> Commitment:
     """Apply the proposal and record the decision; refuses one whose commitment has changed."""
     _check_pending(proposal)
+    if not proposal.is_new and (
+        proposal.commitment is not None and proposal.commitment.version != proposal.base_version
+    ):
+        raise StaleProposal()
+    _claim(proposal, ProposalState.APPROVED)
     if proposal.is_new:
         commitment = _make(proposal, actor=actor, today=today, now=now)
     else:
@@ -261,11 +266,32 @@ def decline(proposal: CommitmentProposal, comment: str, *, actor: User, now: dat
     _check_pending(proposal)
     if not comment.strip():
         raise ProposalError("Tell the lead why you are declining it", field="comment")
+    _claim(proposal, ProposalState.DECLINED)
     _decide(proposal, ProposalState.DECLINED, comment, actor=actor, now=now)
 
 
 def _check_pending(proposal: CommitmentProposal) -> None:
     if proposal.state != ProposalState.PENDING:
+        raise ProposalError(f"This proposal was already {proposal.state.value}", field="comment")
+
+
+def _claim(proposal: CommitmentProposal, state: ProposalState) -> None:
+    """Take the decision, once: of two admins deciding at the same moment, one wins.
+
+    A conditional UPDATE: on PostgreSQL the second waits for the first to commit, then finds
+    the proposal decided and changes nothing.
+    """
+    claimed = db.session.execute(
+        update(CommitmentProposal)
+        .where(
+            CommitmentProposal.id == proposal.id,
+            CommitmentProposal.state == ProposalState.PENDING,
+        )
+        .values(state=state)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.refresh(proposal)
         raise ProposalError(f"This proposal was already {proposal.state.value}", field="comment")
 
 
