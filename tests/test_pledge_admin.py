@@ -474,6 +474,10 @@ def test_an_organisation_added_without_commitments_is_not_counted_as_pledging(cl
     assert "No commitments yet" in page.text
     assert commitment_figures().organisations == 0
     assert commitment_figures().organisations_without == 1
+    from tracker.services.figures import return_figures
+
+    period = make_period(db_session, Quarter(2024, 1))
+    assert return_figures(period, date(2024, 7, 1)).expected == 0  # owes no return
 
     client.post(
         "/admin/organisations/new",
@@ -490,6 +494,7 @@ def test_an_organisation_added_without_commitments_is_not_counted_as_pledging(cl
     ]
     assert full.pledges[0].statement == "We pledge to help."
     assert commitment_figures().organisations == 1
+    assert return_figures(period, date(2024, 7, 1)).expected == 1
 
 
 def test_a_commitment_added_in_a_later_quarter_is_not_in_earlier_returns(client, db_session):
