@@ -4,10 +4,12 @@ an admin approves it. axe checks every new page."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from tests.browser.test_returns_browser import sign_in
 from tests.factories import make_commitment, make_organisation, make_place, make_user
@@ -92,7 +94,7 @@ def upload(page, live_server, path):  # type: ignore[no-untyped-def]
     page.goto(live_server + "/admin/pledges/import")
     page.get_by_label("Upload the pledge page as a text file").set_input_files(str(path))
     page.get_by_role("button", name="Preview the import").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Check the import"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check the import")
 
 
 def section(page, heading):  # type: ignore[no-untyped-def]
@@ -110,20 +112,20 @@ def test_an_admin_imports_a_changed_page_through_the_preview_and_keeps_the_pledg
     page.goto(live_server + "/admin/pledges/import")
     check_accessibility(page, "pledges-import")
     page.get_by_role("button", name="Preview the import").click()
-    assert page.title().startswith("Error:")
+    expect(page).to_have_title(re.compile("^Error:"))
     check_accessibility(page, "pledges-import-errors")
 
     upload(page, live_server, first)
     check_accessibility(page, "pledges-preview")
     page.get_by_role("button", name="Import these changes").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Pledge items to check"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pledge items to check")
     check_accessibility(page, "pledges-review")
 
     upload(page, live_server, second)
     assert section(page, "New organisations") == ["Browser Gamma Foods"]
     assert "Browser Beta College" in section(page, "Organisations not on this page")
     page.get_by_role("button", name="Import these changes").click()
-    assert "Imported pledges-v2.txt" in page.locator(".govuk-notification-banner").inner_text()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Imported pledges-v2.txt")
     with browser_app.app_context():
         slugs = set(db.session.scalars(sa.select(Organisation.slug)))
         assert {"browser-gamma-foods", "browser-beta-college"} <= slugs
@@ -140,9 +142,8 @@ def test_an_admin_imports_a_changed_page_through_the_preview_and_keeps_the_pledg
     check_accessibility(page, "pledges-review-lead-in")
     page.get_by_label("Merge it into the commitment after it").check()
     page.get_by_role("button", name="Save").click()
-    assert (
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
         "Merged into the commitment after it"
-        in page.locator(".govuk-notification-banner").inner_text()
     )
 
     # The organisation's pledge: add, move and retire commitments.
@@ -153,18 +154,17 @@ def test_an_admin_imports_a_changed_page_through_the_preview_and_keeps_the_pledg
     page.get_by_label("Commitment", exact=True).fill("Sponsor a youth football team")
     page.get_by_label("Empowered community").check()
     page.get_by_role("button", name="Add the commitment").click()
-    assert "Added a commitment" in page.locator("main").inner_text(), page.locator(
-        "main"
-    ).inner_text()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Added a commitment")
     added = page.locator("ol.app-commitment-list > li").filter(has_text="Sponsor a youth")
     added.get_by_role("button", name="Move up").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Moved the commitment")
     items = page.locator("ol.app-commitment-list > li > a").all_inner_texts()
     assert items.index("Sponsor a youth football team") == len(items) - 2
     page.get_by_role("link", name="Retire Sponsor a youth football team").click()
     check_accessibility(page, "commitment-retire")
     page.get_by_label("Why is it being retired?").fill("The club closed")
     page.get_by_role("button", name="Retire the commitment").click()
-    assert "The club closed" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("The club closed")
     page.get_by_role("link", name="Edit the statement").click()
     check_accessibility(page, "statement-form")
     with browser_app.app_context():
@@ -180,14 +180,15 @@ def test_a_lead_proposes_a_revision_and_an_admin_approves_it(
     page.get_by_role("link", name="Propose a change to the wording or target").click()
     check_accessibility(page, "proposal-form")
     page.get_by_role("button", name="Send the proposal").click()
-    assert page.title().startswith("Error:")
+    expect(page).to_have_title(re.compile("^Error:"))
     check_accessibility(page, "proposal-form-errors")
     page.get_by_label("Target value (optional)").fill("80")
     page.get_by_label("Why this revision?").fill("Revised to include SMART targets")
     page.get_by_role("button", name="Send the proposal").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Proposed revisions"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Proposed revisions")
     check_accessibility(page, "proposals-lead")
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out").first.click()
+    page.get_by_text("You have signed out").wait_for()
 
     sign_in(page, live_server, people["admin"])
     page.goto(live_server + "/admin")
@@ -198,7 +199,7 @@ def test_a_lead_proposes_a_revision_and_an_admin_approves_it(
     page.get_by_label("Approve and apply it").check()
     page.get_by_label("Comment for the lead").fill("Agreed at the board")
     page.get_by_role("button", name="Save the decision").click()
-    assert "Approved" in page.locator(".govuk-notification-banner").inner_text()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Approved")
     with browser_app.app_context():
         commitment = db.session.get(Commitment, people["commitment"])
         assert commitment.target_value == Decimal(80)
