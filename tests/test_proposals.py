@@ -41,8 +41,10 @@ def setting(db_session):
     return organisation, commitment, lead, admin
 
 
-def propose(client, commitment, **changes):
+def propose(client, commitment, *, before_sending=None, **changes):
     page = get_page(client, f"/organisations/icb/commitments/{commitment.id}/propose")
+    if before_sending:
+        before_sending()
     form = page.soup.select_one("main form[method=post]")
     data: dict[str, list[str]] = {}
     for field in form.find_all(["input", "textarea"]):
@@ -283,3 +285,22 @@ def test_two_admins_deciding_one_proposal_at_once_apply_it_once(tmp_path_factory
             assert len(emails) == 1
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_proposal_from_a_form_older_than_the_commitment_is_refused(client, db_session):
+    _organisation, commitment, lead, _admin = setting(db_session)
+    sign_in(client, lead)
+
+    def someone_else_edits() -> None:
+        commitment.metric = "people seen within 18 weeks"
+        db.session.flush()
+
+    response = propose(
+        client, commitment, before_sending=someone_else_edits, target_value="150", reason="More"
+    )
+    assert response.status_code == 409
+    assert "Someone changed this commitment while you were writing" in response.get_data(
+        as_text=True
+    )
+    assert "people seen within 18 weeks" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CommitmentProposal)) == 0

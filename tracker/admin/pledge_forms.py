@@ -233,6 +233,8 @@ class ProposalForm(Form):
             max_chars(REASON_MAX),
         ],
     )
+    # The commitment's version the lead's form was made from (a change, not a new commitment).
+    version = HiddenField()
     submit = submit("Send the proposal")
 
     def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]

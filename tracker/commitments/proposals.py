@@ -14,8 +14,20 @@ from tracker.auth.access import organisation
 from tracker.commitments.routes import bp
 from tracker.domain.permissions import Action
 from tracker.extensions import db
+from tracker.forms import whole_number
+from tracker.models import Commitment
 from tracker.services import proposals
 from tracker.services.commitments import commitment_for_edit
+
+
+def _filled(commitment: Commitment) -> ProposalForm:
+    """The form showing the commitment as it is now."""
+    data: dict[str, object] = {
+        name: getattr(commitment, name) for name in proposals.FIELDS if name != "direction"
+    }
+    data["direction"] = commitment.direction.value if commitment.direction else ""
+    data["version"] = str(commitment.version)
+    return ProposalForm(formdata=None, data=data)
 
 
 def _values(form: ProposalForm) -> dict[str, object]:
@@ -59,15 +71,25 @@ def propose_change(slug: str, commitment_id: int) -> ResponseReturnValue:
     commitment = commitment_for_edit(g.organisation, commitment_id)
     if commitment is None or commitment.removed_from_page_at is not None:
         abort(404)
-    if request.method == "GET":
-        current = {
-            name: getattr(commitment, name) for name in proposals.FIELDS if name != "direction"
-        }
-        current["direction"] = commitment.direction.value if commitment.direction else ""
-        form = ProposalForm(formdata=None, data=current)
-    else:
-        form = ProposalForm()
+    form = _filled(commitment) if request.method == "GET" else ProposalForm()
+    status = 200
     if form.validate_on_submit():
+        if whole_number(form.version.data) != commitment.version:
+            # Changed since the form was made: what it shows as "now" is not, so a field left
+            # as it was would undo the other change. Show the commitment as it is now.
+            mine = form
+            form = _filled(commitment)
+            form.reason.data = mine.reason.data
+            form.original_text.errors = [
+                "Someone changed this commitment while you were writing. The form now shows it "
+                "as it is: make your changes again."
+            ]
+            return render_template(
+                "commitments/propose.html",
+                form=form,
+                organisation=g.organisation,
+                commitment=commitment,
+            ), 409
         try:
             proposals.propose_change(
                 commitment, _values(form), form.reason.data, actor=current_user
@@ -81,4 +103,4 @@ def propose_change(slug: str, commitment_id: int) -> ResponseReturnValue:
             return redirect(url_for(".proposals_page", slug=slug))
     return render_template(
         "commitments/propose.html", form=form, organisation=g.organisation, commitment=commitment
-    )
+    ), status
