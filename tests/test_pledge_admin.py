@@ -530,6 +530,39 @@ def test_a_commitment_added_in_a_later_quarter_is_not_in_earlier_returns(client,
     assert [t.commitment for t in return_view(organisation, q5, date(2025, 5, 2)).tasks] == [new]
 
 
+def test_an_organisations_first_commitment_added_in_a_later_quarter_owes_from_then(
+    client, db_session
+):
+    from tracker.services.figures import return_figures
+    from tracker.services.periods import set_reporting_start
+    from tracker.services.pledges import add_commitment
+    from tracker.services.returns import reporting_statuses
+    from tracker.services.worklist import work_list
+
+    admin = admin_in(client, db_session)
+    make_place(db_session)
+    set_reporting_start(Quarter(2024, 1), actor=admin)
+    q4 = make_period(db_session, Quarter(2024, 4))
+    q5 = make_period(db_session, Quarter(2025, 1))
+    organisation = make_organisation(db_session, "Latecomer", slug="latecomer")
+    add_commitment(organisation, "Our first promise", actor=admin, today=date(2025, 5, 1))
+    today = date(2025, 8, 1)  # both windows have closed
+    assert return_figures(q4, today).expected == 0
+    assert return_figures(q5, today).expected == 1
+    work = work_list(today)
+    owing = {
+        quarter.period.slug: [
+            item.organisation.name for items in quarter.items.values() for item in items
+        ]
+        for quarter in work.quarters
+    }
+    assert "Latecomer" not in owing.get(q4.slug, [])
+    assert "Latecomer" in owing.get(q5.slug, [])
+    # One quarter missed, not two: it never owed the earlier one.
+    status = reporting_statuses(today, [organisation.id])[organisation.id]
+    assert status == "late"
+
+
 def test_a_reimport_leaves_commitments_made_or_retired_in_the_app_alone(client, db_session):
     admin = admin_in(client, db_session)
     import_page(client, PAGE)

@@ -57,7 +57,6 @@ from tracker.services import audit, return_emails
 from tracker.services.periods import (
     expected_for,
     expects_return,
-    reportable_commitment_exists,
     reporting_began,
     state_on,
 )
@@ -81,6 +80,10 @@ class StaleUpdate(ReturnError):
             "Their version is saved and shown below; yours is beside it."
         )
         self.theirs = theirs
+
+
+# Stands for "reported on from the start" where a date is compared (no real quarter is this old).
+_FROM_THE_START = date(1900, 1, 1)
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -998,9 +1001,18 @@ def reporting_statuses(
     returns = select(
         Return.organisation_id, Return.period_id, Return.submitted_at, Return.extended_due_on
     )
-    organisations = select(
-        Organisation.id, Organisation.reports_from, reportable_commitment_exists()
+    # When its first commitment is reported on: the earliest quarter any tracked one is (one
+    # from the start stands for all of them); none at all while it has not pledged.
+    first_commitment = (
+        select(func.min(func.coalesce(Commitment.reports_from, _FROM_THE_START)))
+        .where(
+            Commitment.organisation_id == Organisation.id,
+            Commitment.is_heading.is_(False),
+            Commitment.removed_from_page_at.is_(None),
+        )
+        .scalar_subquery()
     )
+    organisations = select(Organisation.id, Organisation.reports_from, first_commitment)
     if organisation_ids is not None:
         returns = returns.where(Return.organisation_id.in_(organisation_ids))
         organisations = organisations.where(Organisation.id.in_(organisation_ids))
@@ -1016,10 +1028,12 @@ def reporting_statuses(
         for period_id, _, quarter, due_on, closes_on in dated
     }
     statuses = {}
-    for organisation_id, reports_from, pledging in db.session.execute(organisations):
+    for organisation_id, reports_from, first in db.session.execute(organisations):
+        if first is not None and first > _FROM_THE_START:
+            reports_from = max(reports_from or first, first)
         history = []
         for period_id, starts_on, quarter, due_on, closes_on in dated:
-            if not pledging or (reports_from is not None and starts_on < reports_from):
+            if first is None or (reports_from is not None and starts_on < reports_from):
                 continue
             row = found.get((organisation_id, period_id))
             if row is None:
