@@ -5,6 +5,7 @@ an admin approves it. axe checks every new page."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -15,11 +16,8 @@ from tests.browser.test_returns_browser import sign_in
 from tests.factories import make_commitment, make_organisation, make_place, make_user
 from tracker.domain.enums import Role
 from tracker.extensions import db
-from tracker.models import (
-    AuditEvent,
-    Commitment,
-    Organisation,
-)
+from tracker.models import AuditEvent, Commitment, Organisation, Theme
+from tracker.models.pledge import commitment_themes
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +60,7 @@ SLUGS = (
 @pytest.fixture(scope="module")
 def people(browser_app):
     with browser_app.app_context():
+        themes_before = set(db.session.scalars(sa.select(Theme.id)))
         make_place(db.session)
         admin = make_user(db.session, Role.ADMIN, name="Pledge Admin")
         icb = make_organisation(db.session, "Browser ICB", slug="browser-icb")
@@ -85,8 +84,16 @@ def people(browser_app):
                 Commitment.organisation.has(Organisation.slug.in_(SLUGS)),
                 Commitment.removed_from_page_at.is_(None),
             )
-            .values(removed_from_page_at=sa.func.now(), retired_reason="End of the browser test")
+            .values(
+                removed_from_page_at=datetime.now(UTC), retired_reason="End of the browser test"
+            )
         )
+        # The import made the theme catalogue; other modules make their own themes.
+        made = set(db.session.scalars(sa.select(Theme.id))) - themes_before
+        db.session.execute(
+            sa.delete(commitment_themes).where(commitment_themes.c.theme_id.in_(made))
+        )
+        db.session.execute(sa.delete(Theme).where(Theme.id.in_(made)))
         db.session.commit()
 
 
