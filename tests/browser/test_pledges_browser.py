@@ -174,6 +174,8 @@ def test_an_admin_imports_a_changed_page_through_the_preview_and_keeps_the_pledg
     expect(page.locator("main")).to_contain_text("The club closed")
     page.get_by_role("link", name="Edit the statement").click()
     check_accessibility(page, "statement-form")
+    page.goto(live_server + "/admin/organisations/new")
+    check_accessibility(page, "organisation-new-with-pledge")
     with browser_app.app_context():
         actions = set(db.session.scalars(sa.select(AuditEvent.action)))
         assert {"imported the pledge page", "retired", "moved up", "name confirmed"} <= actions
@@ -194,6 +196,8 @@ def test_a_lead_proposes_a_revision_and_an_admin_approves_it(
     page.get_by_role("button", name="Send the proposal").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Proposed revisions")
     check_accessibility(page, "proposals-lead")
+    page.get_by_role("link", name="Propose a new commitment").click()
+    check_accessibility(page, "proposal-new-form")
     page.get_by_role("button", name="Sign out").first.click()
     page.get_by_text("You have signed out").wait_for()
 
