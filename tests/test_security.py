@@ -291,6 +291,7 @@ def example_values(setting: dict, rule) -> dict[str, object]:  # type: ignore[no
         "update_id": setting["update_id"],
         "user_id": setting["user_id"],
         "notification_id": 1,
+        "proposal_id": 1,  # none exists: the page answers 404, never a 500
         "file_id": 1,  # none exists: the download answers 404, never a 500
         "code": setting["code"],
         "token": "not-a-token",

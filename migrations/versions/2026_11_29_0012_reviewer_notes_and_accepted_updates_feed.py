@@ -1,7 +1,7 @@
 """a private note for the reviewer on each update; an index for the feeds of accepted updates
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-29 09:00:00.000000
 
 Issue 15: once a return is accepted its updates' narratives and evidence links are public, so
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -164,6 +164,28 @@ class OrganisationForm(Form):
         return valid
 
 
+class NewOrganisationForm(OrganisationForm):
+    """Adding an organisation: its pledge too, or it stays "no commitments yet"."""
+
+    statement = StringField(
+        "Pledge statement (optional)",
+        widget=GovTextArea(),
+        description="The organisation's own words introducing its commitments.",
+        validators=[Length(max=10_000, message="The statement must be 10,000 characters or fewer")],
+    )
+    first_commitments = StringField(
+        "Its first commitments (optional)",
+        widget=GovTextArea(),
+        description=(
+            "One a line, in the organisation's own words. Until it has one, it is not counted "
+            "as pledging and owes no return."
+        ),
+        validators=[
+            Length(max=50_000, message="The commitments must be 50,000 characters or fewer")
+        ],
+    )
+
+
 class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing

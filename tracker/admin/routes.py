@@ -16,6 +16,7 @@ from tracker.admin.forms import (
     AuditFilterForm,
     EditUserForm,
     InviteForm,
+    NewOrganisationForm,
     OrganisationForm,
 )
 from tracker.auth.access import roles
@@ -57,6 +58,8 @@ def overview() -> ResponseReturnValue:
     """The admin's work list: what every quarter still asks of the programme team."""
     from tracker.services.figures import commitment_figures
     from tracker.services.job_runs import today_in_place
+    from tracker.services.pledges import open_item_count
+    from tracker.services.proposals import pending_count
     from tracker.services.worklist import work_list
 
     today = today_in_place()
@@ -70,6 +73,8 @@ def overview() -> ResponseReturnValue:
         "names_to_confirm": db.session.scalar(
             select(func.count()).select_from(Organisation).where(Organisation.name_needs_review)
         ),
+        "pledge_items": open_item_count(),
+        "proposals": pending_count(),
     }
     return render_template(
         "admin/overview.html",
@@ -235,7 +240,7 @@ def new_organisation() -> ResponseReturnValue:
     from tracker.services.job_runs import today_in_place
     from tracker.services.periods import joining_quarter
 
-    form = OrganisationForm()
+    form = NewOrganisationForm()
     quarters = _quarters(form)
     if request.method == "GET":
         joins = joining_quarter(today_in_place())
@@ -243,10 +248,23 @@ def new_organisation() -> ResponseReturnValue:
             (slug for slug, starts in quarters.items() if starts == joins), None
         ) or next(iter(quarters), None)
     if form.validate_on_submit():
+        from tracker.services import pledges
+
         organisation = create_organisation(_details(form, quarters), actor=actor())
-        db.session.commit()
-        flash(f"Added {organisation.name}", "success")
-        return redirect(url_for("admin.organisations"))
+        pledges.set_statement(organisation, form.statement.data, actor=actor())
+        try:
+            for line in (form.first_commitments.data or "").splitlines():
+                if line.strip():
+                    pledges.add_commitment(
+                        organisation, line, actor=actor(), today=today_in_place()
+                    )
+        except pledges.PledgeError as error:
+            db.session.rollback()
+            form.first_commitments.errors = [*form.first_commitments.errors, str(error)]
+        else:
+            db.session.commit()
+            flash(f"Added {organisation.name}", "success")
+            return redirect(url_for("admin.edit_organisation", slug=organisation.slug))
     return render_template("admin/organisation_form.html", form=form, organisation=None)
 
 
@@ -290,6 +308,7 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
         else:
             flash(f"Saved {organisation.name}", "success")
             return redirect(url_for("admin.organisations"))
+    from tracker.services.pledges import commitments_of, pledge_of
     from tracker.services.reminders import chases_for
 
     return render_template(
@@ -297,6 +316,8 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
         form=form,
         organisation=organisation,
         chases=chases_for(organisation),
+        pledge=pledge_of(organisation),
+        commitments=commitments_of(organisation),
     )
 
 
@@ -694,4 +715,4 @@ def verify_evidence(period: str, slug: str, update_id: int) -> ResponseReturnVal
     return redirect(url_for("admin.review_return", period=period, slug=slug))
 
 
-from tracker.admin import scheduling  # noqa: E402, F401  (its routes join this blueprint)
+from tracker.admin import pledges, scheduling  # noqa: E402, F401  (their routes join this blueprint)

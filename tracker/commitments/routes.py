@@ -211,3 +211,6 @@ def _details(form: CommitmentForm) -> CommitmentDetails:
 def _version(form: CommitmentForm) -> int:
     version = whole_number(form.version.data)
     return -1 if version is None else version  # tampered: no version matches, so a conflict
+
+
+from tracker.commitments import proposals  # noqa: E402, F401  (its routes join this blueprint)

@@ -184,6 +184,14 @@ class ReminderOutcome(StrEnum):
     NO_RECIPIENTS = "no_recipients"
 
 
+class ProposalState(StrEnum):
+    """A lead's proposed revision to a pledge: waiting for the programme team, then decided."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
 def values(enum: type[StrEnum]) -> list[str]:
     """The stored strings of an enum, for check constraints and choices."""
     return [member.value for member in enum]

@@ -44,6 +44,7 @@ __all__ = [
     "ParsedPage",
     "PledgePageError",
     "SkippedLine",
+    "commitment_key",
     "decode_pledge_page",
     "parse_pledge_page",
     "slugify",
@@ -213,6 +214,14 @@ def slugify(name: str) -> str:
     ascii_name = re.sub(r"['’]", "", ascii_name.lower())  # "Luton's" -> "lutons", not "luton-s"
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:100].strip("-")
     return slug or "organisation"
+
+
+def commitment_key(text: str) -> str:
+    """The stable key of a commitment's wording: equal for wording that normalises equal."""
+    norm = _normalise(text)
+    return hashlib.sha1(
+        norm.casefold().encode("utf-8", "surrogatepass"), usedforsecurity=False
+    ).hexdigest()[:16]
 
 
 def decode_pledge_page(data: bytes) -> str:
@@ -532,9 +541,7 @@ def _assemble(parser: _PageParser, bullet_count: int) -> ParsedPage:
             ParsedCommitment(
                 text=c.text,
                 title=c.norm[:1].upper() + c.norm[1:],
-                key=hashlib.sha1(
-                    c.norm.casefold().encode("utf-8", "surrogatepass"), usedforsecurity=False
-                ).hexdigest()[:16],
+                key=commitment_key(c.norm),
                 position=position,
                 line_no=c.line_no,
                 flags=_commitment_flags(c.norm),

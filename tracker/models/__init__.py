@@ -14,7 +14,14 @@ from tracker.models.jobs import JobRun, ReminderRecord
 from tracker.models.notification import Notification
 from tracker.models.organisation import Organisation, OrganisationContact
 from tracker.models.place import Place, Priority
-from tracker.models.pledge import Commitment, Milestone, Pledge, TargetChange, Theme
+from tracker.models.pledge import (
+    Commitment,
+    CommitmentProposal,
+    Milestone,
+    Pledge,
+    TargetChange,
+    Theme,
+)
 from tracker.models.reporting import (
     CommitmentUpdate,
     EvidenceFile,
@@ -29,6 +36,7 @@ __all__ = [
     "Base",
     "BoardSummary",
     "Commitment",
+    "CommitmentProposal",
     "CommitmentUpdate",
     "EvidenceFile",
     "JobRun",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tracker.domain.enums import Confidence, DeliveryStatus, Direction
+from tracker.domain.enums import Confidence, DeliveryStatus, Direction, ProposalState
 from tracker.domain.smart import SmartScore, smart_score
 from tracker.models.base import Base, Timestamped, enum_check, enum_column, utcnow
 
@@ -146,8 +146,16 @@ class Commitment(Timestamped, Base):
     is_heading: Mapped[bool] = mapped_column(default=False)
     is_truncated: Mapped[bool] = mapped_column(default=False)
     duplicates_folded: Mapped[int] = mapped_column(default=0)
-    # Set when a re-import no longer finds the wording on the page; kept, never deleted.
+    # Set when a re-import no longer finds the wording on the page, or an admin retires it
+    # (with a reason); kept, never deleted, so its earlier updates stay in the record.
     removed_from_page_at: Mapped[datetime | None]
+    retired_reason: Mapped[str | None] = mapped_column(Text)
+    # Added, reworded, split or merged in the app: a re-import neither retires it for being
+    # absent from the page nor puts the page's wording back.
+    maintained_in_app: Mapped[bool] = mapped_column(default=False)
+    # The first quarter a return reports on it (added once reporting had begun); None: from the
+    # organisation's first quarter.
+    reports_from: Mapped[date | None]
 
     version: Mapped[int] = mapped_column(default=1)
 
@@ -177,6 +185,10 @@ class Commitment(Timestamped, Base):
             priority=self.primary_priority_id,
             target_date=self.target_date,
         )
+
+    @property
+    def retired(self) -> bool:
+        return self.removed_from_page_at is not None
 
     @property
     def flags(self) -> list[str]:
@@ -239,3 +251,45 @@ class TargetChange(Base):
 
     commitment: Mapped[Commitment] = relationship(back_populates="target_changes")
     changed_by: Mapped[User | None] = relationship()
+
+
+class CommitmentProposal(Timestamped, Base):
+    """A lead's proposed new commitment, or change to one, waiting for an admin's decision.
+
+    ``changes`` holds the proposed values as text (field name → value, "" to clear); approving
+    applies them through the same rules as an admin's edit, so moved goalposts are recorded.
+    ``base_version`` is the commitment's version the lead saw: a commitment changed since is
+    not silently overwritten.
+    """
+
+    __tablename__ = "commitment_proposals"
+    __table_args__ = (
+        enum_check("state", ProposalState),
+        CheckConstraint("length(reason) > 0", name="reason_given"),
+        Index("ix_commitment_proposals_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    # None for a new commitment until it is approved; then the commitment it made.
+    commitment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("commitments.id", ondelete="CASCADE"), index=True
+    )
+    is_new: Mapped[bool] = mapped_column(default=False)
+    base_version: Mapped[int | None]
+    changes: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[ProposalState] = mapped_column(
+        enum_column(ProposalState), default=ProposalState.PENDING
+    )
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+
+    organisation: Mapped[Organisation] = relationship()
+    commitment: Mapped[Commitment | None] = relationship()
+    proposed_by: Mapped[User | None] = relationship(foreign_keys=[proposed_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])

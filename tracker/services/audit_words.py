@@ -268,6 +268,9 @@ _FIELDS: dict[str, tuple[str, Reader | None]] = {
     "is_truncated": ("Cut off on the page", None),
     "duplicates_folded": ("Repeats folded into it", None),
     "removed_from_page_at": ("Left the pledge page", lambda v, _: when(v)),
+    "retired_reason": ("Why it was retired", None),
+    "name_needs_review": ("Name to confirm", None),
+    "commitment": ("Commitment", None),
     "themes": ("Themes", lambda v, n: _joined([n.themes.get(s, str(s)) for s in v or []])),
 }
 
@@ -383,6 +386,8 @@ def _summary(event: AuditEvent, names: Names) -> tuple[str, frozenset[str]]:
             "updated": f"changed {named}'s details",
             "chased": f"chased {named} for its {quarter} return" if quarter else f"chased {named}",
             "reporting status changed": f"changed {named}'s reporting status",
+            "name confirmed": f"confirmed the name {named}, read from the pledge paragraph",
+            "name corrected": f"corrected the name {named}, read from the pledge paragraph",
         }
         return phrases.get(action, f"{action} {named}"), frozenset({"period"})
 
@@ -420,6 +425,17 @@ def _summary(event: AuditEvent, names: Names) -> tuple[str, frozenset[str]]:
             "updated": f"changed the commitment {what}",
             "updated from the page": f"updated the commitment {what} from the pledge page",
             "no longer on the page": f"marked the commitment {what} as gone from the pledge page",
+            "added": f"added the commitment {what}",
+            "split from a lead-in": f"added the commitment {what}, split from a lead-in bullet",
+            "retired": f"retired the commitment {what}",
+            "split": f"split the lead-in bullet {what} into commitments",
+            "merged": f"merged the lead-in bullet {what} into the commitment after it",
+            "merged with the lead-in before it": f"joined the lead-in bullet before it to {what}",
+            "moved up": f"moved the commitment {what} up",
+            "moved down": f"moved the commitment {what} down",
+            "priority chosen": f"chose the priority of the commitment {what}",
+            "kept as a commitment": f"kept the bullet {what} as a commitment",
+            "wording changed": f"changed the wording of the commitment {what}",
         }
         return phrases.get(action, f"{action} the commitment {what}"), frozenset()
 
@@ -427,8 +443,26 @@ def _summary(event: AuditEvent, names: Names) -> tuple[str, frozenset[str]]:
         phrases = {
             "statement changed on the page": f"updated {organisation}'s pledge statement "
             "from the pledge page",
+            "statement changed": f"changed {organisation}'s pledge statement",
         }
         return phrases.get(action, f"{action} {organisation}'s pledge"), frozenset()
+
+    if kind == "pledge_page":
+        phrases = {
+            "imported the pledge page": f"imported the pledge page {_quoted(event.entity_id)}",
+            "imported the pledge page: no changes": "imported the pledge page "
+            f"{_quoted(event.entity_id)}, which changed nothing",
+        }
+        return phrases.get(action, f"{action} {_quoted(event.entity_id)}"), frozenset()
+
+    if kind == "commitment_proposal":
+        phrases = {
+            "proposed a change": f"proposed a change to a commitment of {organisation}",
+            "proposed a new commitment": f"proposed a new commitment for {organisation}",
+            "approved": f"approved a revision proposed by {organisation}",
+            "declined": f"declined a revision proposed by {organisation}",
+        }
+        return phrases.get(action, f"{action} a proposal of {organisation}"), frozenset()
 
     if kind == "period":
         quarter = period_label(event.entity_id) or "a quarter"

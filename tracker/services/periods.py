@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import abort
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
 
 from tracker.domain.calendar import Quarter, WindowRules, period_for, quarters_between
 from tracker.domain.enums import PeriodState, ReturnEventKind
@@ -39,13 +39,22 @@ def reporting_began() -> ColumnElement[bool]:
     return or_(start.is_(None), ReportingPeriod.starts_on >= start)
 
 
-def reportable_commitment_exists() -> ColumnElement[bool]:
-    """SQL: the ``Organisation`` in the query has a commitment to report on."""
+def reportable_commitment_exists(
+    starts_on: date | ColumnElement[date] | None = None,
+) -> ColumnElement[bool]:
+    """SQL: the ``Organisation`` in the query has a commitment to report on (in the quarter
+    starting ``starts_on``: one added later is reported on from the quarter it was added)."""
     return exists().where(
         Commitment.organisation_id == Organisation.id,
         Commitment.is_heading.is_(False),
         Commitment.removed_from_page_at.is_(None),
+        true() if starts_on is None else commitment_reported_in(starts_on),
     )
+
+
+def commitment_reported_in(starts_on: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """SQL: the ``Commitment`` in the query is reported on in the quarter starting ``starts_on``."""
+    return or_(Commitment.reports_from.is_(None), Commitment.reports_from <= starts_on)
 
 
 def expected_to_report() -> ColumnElement[bool]:
@@ -54,13 +63,15 @@ def expected_to_report() -> ColumnElement[bool]:
     It has something to report on, reporting had begun, and the organisation had joined.
     """
     return and_(
-        reporting_began(), joined_by(ReportingPeriod.starts_on), reportable_commitment_exists()
+        reporting_began(),
+        joined_by(ReportingPeriod.starts_on),
+        reportable_commitment_exists(ReportingPeriod.starts_on),
     )
 
 
 def expected_for(period: ReportingPeriod) -> ColumnElement[bool]:
     """SQL: the ``Organisation`` in the query owes a return for ``period``, a reporting period."""
-    return and_(joined_by(period.starts_on), reportable_commitment_exists())
+    return and_(joined_by(period.starts_on), reportable_commitment_exists(period.starts_on))
 
 
 def joined_by(starts_on: date | ColumnElement[date]) -> ColumnElement[bool]:

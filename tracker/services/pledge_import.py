@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from tracker.domain import themes as theme_catalogue
@@ -34,7 +34,7 @@ from tracker.domain.priorities import classify
 from tracker.domain.sectors import guess_sector
 from tracker.domain.targets import extract_target
 from tracker.extensions import db
-from tracker.models import Commitment, Organisation, Place, Pledge, Priority, Theme
+from tracker.models import Commitment, Organisation, Place, Pledge, Priority, Theme, User
 from tracker.services import audit
 from tracker.services.periods import joining_quarter
 
@@ -101,6 +101,11 @@ class ImportReport:
     commitments_updated: int = 0
     commitments_unchanged: int = 0
     commitments_removed: list[tuple[str, str]] = field(default_factory=list)
+    # What the web preview lists: (organisation, wording) of each new or changed commitment,
+    # and organisations in the database that this page does not name (shown, never deleted).
+    commitments_new: list[tuple[str, str]] = field(default_factory=list)
+    commitments_changed: list[tuple[str, str]] = field(default_factory=list)
+    organisations_not_on_page: list[str] = field(default_factory=list)
     commitments_total: int = 0
     bullets_seen: int = 0
     duplicates_folded: int = 0
@@ -190,7 +195,9 @@ class _Importer:
         priorities: dict[str, Priority],
         themes: dict[str, Theme],
         now: datetime,
+        actor: User | None = None,
     ) -> None:
+        self.actor = actor
         self.page = page
         self.priorities = priorities
         self.themes = themes
@@ -217,6 +224,13 @@ class _Importer:
             self._organisation(parsed, organisations.get(parsed.slug))
             if progress:
                 progress(parsed)
+        self.report.organisations_not_on_page = list(
+            db.session.scalars(
+                select(Organisation.name)
+                .where(Organisation.slug.not_in(slugs))
+                .order_by(func.lower(Organisation.name))
+            )
+        )
         db.session.flush()
         self._summarise()
         return self.report
@@ -239,6 +253,7 @@ class _Importer:
                 "imported",
                 "organisation",
                 organisation.id,
+                actor=self.actor,
                 actor_label=f"import of {self.source}",
                 organisation_id=organisation.id,
                 after={"name": parsed.name, "slug": parsed.slug},
@@ -260,6 +275,7 @@ class _Importer:
                 "statement changed on the page",
                 "pledge",
                 pledge.id,
+                actor=self.actor,
                 actor_label=f"import of {self.source}",
                 organisation_id=organisation.id,
                 before={"statement": pledge.statement},
@@ -276,16 +292,25 @@ class _Importer:
             commitment = existing.get(item.key)
             if commitment is None:
                 commitment = self._new_commitment(organisation, pledge, item)
+                # Added to a pledge already reporting: reported on from this quarter.
+                commitment.reports_from = None if created else self.joins_from
                 self.report.commitments_created += 1
+                self.report.commitments_new.append((organisation.name, item.text))
             elif self._refresh_commitment(organisation, commitment, item):
                 self.report.commitments_updated += 1
+                self.report.commitments_changed.append((organisation.name, item.text))
                 changed = True
             else:
                 self.report.commitments_unchanged += 1
             self._note(organisation.name, item, commitment)
 
         for key, commitment in existing.items():
-            if key not in seen and commitment.removed_from_page_at is None:
+            # Made in the app (added, split, merged): the page never had it, so it stays.
+            if (
+                key not in seen
+                and commitment.removed_from_page_at is None
+                and not commitment.maintained_in_app
+            ):
                 commitment.removed_from_page_at = self.now
                 self.report.commitments_removed.append(
                     (organisation.name, commitment.original_text)
@@ -294,6 +319,7 @@ class _Importer:
                     "no longer on the page",
                     "commitment",
                     commitment.id,
+                    actor=self.actor,
                     actor_label=f"import of {self.source}",
                     organisation_id=organisation.id,
                 )
@@ -321,13 +347,15 @@ class _Importer:
         return commitment
 
     def _apply_page(self, commitment: Commitment, item: ParsedCommitment) -> None:
-        """Fields that only the page decides."""
-        commitment.original_text = item.text
-        commitment.position = item.position
-        commitment.is_heading = "heading" in item.flags
-        commitment.is_truncated = "truncated" in item.flags
+        """Fields that only the page decides, unless a person has since decided them in the app."""
+        if not commitment.maintained_in_app:
+            commitment.original_text = item.text
+            commitment.position = item.position
+            commitment.is_heading = "heading" in item.flags
+            commitment.is_truncated = "truncated" in item.flags
         commitment.duplicates_folded = item.duplicates_folded
-        commitment.removed_from_page_at = None
+        if commitment.retired_reason is None:  # an admin's retiring stands
+            commitment.removed_from_page_at = None
 
     def _apply_analysis(self, commitment: Commitment, item: ParsedCommitment) -> None:
         """Fields the importer proposes; a person's choices are never overwritten."""
@@ -374,6 +402,7 @@ class _Importer:
             "updated from the page",
             "commitment",
             commitment.id or item.key,
+            actor=self.actor,
             actor_label=f"import of {self.source}",
             organisation_id=organisation.id,
             before={key: before[key] for key in changes},
@@ -437,11 +466,12 @@ def import_pledge_page(
     source: str,
     now: datetime | None = None,
     progress: Callable[[ParsedOrganisation], None] | None = None,
+    actor: User | None = None,
 ) -> ImportReport:
     """Bring the database in line with a parsed pledge page; flushes, never commits."""
     _, priorities = ensure_place(place)
     themes = ensure_themes()
-    importer = _Importer(page, source, priorities, themes, now or datetime.now(UTC))
+    importer = _Importer(page, source, priorities, themes, now or datetime.now(UTC), actor)
     return importer.run(progress)
 
 
@@ -510,6 +540,10 @@ def report_lines(report: ImportReport, *, dry_run: bool = False) -> list[str]:
     section(
         "Commitments written inline in a statement (not imported as commitments)",
         [f"[{name}] {_clip(sentence)}" for name, sentence in report.inline_commitments],
+    )
+    section(
+        "Organisations not on this page (kept as they are)",
+        list(report.organisations_not_on_page),
     )
     section(
         "No longer on the page (kept, marked)",

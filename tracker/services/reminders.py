@@ -45,7 +45,7 @@ from tracker.models import (
     User,
 )
 from tracker.services import audit
-from tracker.services.periods import expected_for, reporting_began
+from tracker.services.periods import commitment_reported_in, expected_for, reporting_began
 
 SUBMITTED = {ReturnState.SUBMITTED, ReturnState.ACCEPTED}
 # How many of the missing commitments an email names before saying "and N more".
@@ -244,6 +244,7 @@ def outstanding(
     reportable = (
         Commitment.is_heading.is_(False),
         Commitment.removed_from_page_at.is_(None),
+        commitment_reported_in(period.starts_on),
     )
 
     def only(column):  # type: ignore[no-untyped-def]

@@ -57,7 +57,6 @@ from tracker.services import audit, return_emails
 from tracker.services.periods import (
     expected_for,
     expects_return,
-    reportable_commitment_exists,
     reporting_began,
     state_on,
 )
@@ -81,6 +80,10 @@ class StaleUpdate(ReturnError):
             "Their version is saved and shown below; yours is beside it."
         )
         self.theirs = theirs
+
+
+# Stands for "reported on from the start" where a date is compared (no real quarter is this old).
+_FROM_THE_START = date(1900, 1, 1)
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -316,13 +319,16 @@ def return_views(
             updates[u.return_id][u.commitment_id] = u
     previous = _previous_updates_of(organisation_ids, [period for _, period in wanted])
     commitments = _reportable_commitments_of(organisation_ids)
+    retired = _retired_with_updates(commitments, updates)
     views = []
     for organisation, period in wanted:
         return_ = returns.get((organisation.id, period.id))
         found = updates.get(return_.id, {}) if return_ is not None else {}
         before = previous.get((organisation.id, period.id), {})
         groups: dict[int | None, TaskGroup] = {}
-        for commitment in commitments.get(organisation.id, []):
+        for commitment in _reported_in(
+            commitments.get(organisation.id, []), retired, period, return_, found
+        ):
             key = commitment.primary_priority_id
             group = groups.setdefault(key, TaskGroup(priority=commitment.primary_priority))
             group.tasks.append(
@@ -330,6 +336,49 @@ def return_views(
             )
         views.append(ReturnView(organisation, period, return_, list(groups.values()), today))
     return views
+
+
+def _retired_with_updates(
+    commitments: dict[int, list[Commitment]], updates: dict[int, dict[int, CommitmentUpdate]]
+) -> dict[int, Commitment]:
+    """Commitments retired since they were reported on, by id: their updates stay in the record."""
+    listed = {c.id for rows in commitments.values() for c in rows}
+    wanted = {cid for found in updates.values() for cid in found} - listed
+    if not wanted:
+        return {}
+    return {
+        c.id: c
+        for c in db.session.scalars(
+            select(Commitment)
+            .where(Commitment.id.in_(wanted), Commitment.removed_from_page_at.is_not(None))
+            .options(selectinload(Commitment.primary_priority))
+        )
+    }
+
+
+def _reported_in(
+    commitments: list[Commitment],
+    retired: dict[int, Commitment],
+    period: ReportingPeriod,
+    return_: Return | None,
+    found: dict[int, CommitmentUpdate],
+) -> list[Commitment]:
+    """The commitments a return reports on (DESIGN.md "A year of operation").
+
+    One added during the year is reported on from the quarter it was added, never in an earlier
+    return; one retired after the return was submitted stays in it with its update.
+    """
+    rows = [c for c in commitments if c.reports_from is None or c.reports_from <= period.starts_on]
+    submitted_at = return_.submitted_at if return_ is not None else None
+    if submitted_at is not None:
+        rows += [
+            retired[cid]
+            for cid in found
+            if cid in retired
+            and retired[cid].removed_from_page_at is not None
+            and retired[cid].removed_from_page_at >= submitted_at
+        ]
+    return rows
 
 
 def _reportable_commitments_of(organisation_ids: set[int]) -> dict[int, list[Commitment]]:
@@ -1025,9 +1074,18 @@ def reporting_statuses(
     returns = select(
         Return.organisation_id, Return.period_id, Return.submitted_at, Return.extended_due_on
     )
-    organisations = select(
-        Organisation.id, Organisation.reports_from, reportable_commitment_exists()
+    # When its first commitment is reported on: the earliest quarter any tracked one is (one
+    # from the start stands for all of them); none at all while it has not pledged.
+    first_commitment = (
+        select(func.min(func.coalesce(Commitment.reports_from, _FROM_THE_START)))
+        .where(
+            Commitment.organisation_id == Organisation.id,
+            Commitment.is_heading.is_(False),
+            Commitment.removed_from_page_at.is_(None),
+        )
+        .scalar_subquery()
     )
+    organisations = select(Organisation.id, Organisation.reports_from, first_commitment)
     if organisation_ids is not None:
         returns = returns.where(Return.organisation_id.in_(organisation_ids))
         organisations = organisations.where(Organisation.id.in_(organisation_ids))
@@ -1043,10 +1101,12 @@ def reporting_statuses(
         for period_id, _, quarter, due_on, closes_on in dated
     }
     statuses = {}
-    for organisation_id, reports_from, pledging in db.session.execute(organisations):
+    for organisation_id, reports_from, first in db.session.execute(organisations):
+        if first is not None and first > _FROM_THE_START:
+            reports_from = max(reports_from or first, first)
         history = []
         for period_id, starts_on, quarter, due_on, closes_on in dated:
-            if not pledging or (reports_from is not None and starts_on < reports_from):
+            if first is None or (reports_from is not None and starts_on < reports_from):
                 continue
             row = found.get((organisation_id, period_id))
             if row is None:

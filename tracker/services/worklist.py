@@ -27,7 +27,7 @@ from tracker.domain.worklist import ReturnFacts, ReturnFigures, Work, tally
 from tracker.extensions import db
 from tracker.models import Commitment, CommitmentUpdate, Organisation, ReportingPeriod, Return
 from tracker.services.figures import return_facts
-from tracker.services.periods import all_periods, current_period, state_on
+from tracker.services.periods import all_periods, commitment_reported_in, current_period, state_on
 from tracker.services.reminders import last_chased
 
 SHOWN_PER_KIND = 20
@@ -177,7 +177,7 @@ def work_list(today: date, shown_per_kind: int = SHOWN_PER_KIND) -> WorkList:
                         fact,
                         chased.get(org),
                         done.get((quarter.period.id, org), 0),
-                        totals.get(org, 0),
+                        totals.get((quarter.period.id, org), 0),
                     )
                     for org, fact in rows
                 ]
@@ -235,8 +235,8 @@ def _not_communicating(
 
 def _progress(
     wanted: set[tuple[int, int]],
-) -> tuple[dict[tuple[int, int], int], dict[int, int]]:
-    """Complete updates per (period, organisation) shown, and commitments per organisation."""
+) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """Complete updates, and commitments reported on, per (period, organisation) shown."""
     if not wanted:
         return {}, {}
     organisation_ids = {org for _, org in wanted}
@@ -255,17 +255,22 @@ def _progress(
             .group_by(Return.period_id, Return.organisation_id)
         )
     }
-    totals = dict(
-        db.session.execute(
-            select(Commitment.organisation_id, func.count())
+    # A commitment added during the year counts from the quarter it was added.
+    totals = {
+        (period_id, org): n
+        for period_id, org, n in db.session.execute(
+            select(ReportingPeriod.id, Commitment.organisation_id, func.count())
+            .select_from(Commitment)
+            .join(ReportingPeriod, commitment_reported_in(ReportingPeriod.starts_on))
             .where(
+                ReportingPeriod.id.in_({period_id for period_id, _ in wanted}),
                 Commitment.organisation_id.in_(organisation_ids),
                 Commitment.is_heading.is_(False),
                 Commitment.removed_from_page_at.is_(None),
             )
-            .group_by(Commitment.organisation_id)
-        ).all()
-    )
+            .group_by(ReportingPeriod.id, Commitment.organisation_id)
+        )
+    }
     return done, totals
 
 
