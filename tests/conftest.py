@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.support.databases import (
     postgres_check,
     postgres_url_or_reason,
     reset_database,
+    scratch_postgres_database,
 )
 from tracker import create_app
 from tracker.extensions import db
@@ -101,6 +103,27 @@ def make_test_app(database_url: str, instance_path: Path, **overrides: object) -
 
 
 _apps: list[Flask] = []
+
+
+@contextmanager
+def postgres_app(instance_path: Path, **overrides: object) -> Iterator[Flask]:
+    """An app on a fresh, migrated PostgreSQL database of its own, dropped afterwards.
+
+    For tests that race real connections (row locks, conditional updates): give the pool
+    enough connections for every thread at once in ``SQLALCHEMY_ENGINE_OPTIONS``.
+    """
+    url, reason = postgres_url_or_reason()
+    if url is None:
+        require("PostgreSQL", reason)
+    with scratch_postgres_database(url) as scratch:
+        app = make_test_app(scratch, instance_path, **overrides)
+        migrate_to_head(app)
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -228,22 +228,12 @@ def test_two_admins_deciding_one_proposal_at_once_apply_it_once(tmp_path_factory
     """On PostgreSQL, with real commits from two threads: one decision wins, nothing doubles."""
     import threading
 
-    from tests.conftest import make_test_app, require
-    from tests.support.databases import (
-        migrate_to_head,
-        postgres_url_or_reason,
-        scratch_postgres_database,
-    )
+    from tests.conftest import postgres_app
     from tests.test_returns_concurrency import run_at_once
     from tracker.models import User
     from tracker.services import proposals
 
-    url, reason = postgres_url_or_reason()
-    if url is None:
-        require("PostgreSQL", reason)
-    with scratch_postgres_database(url) as scratch:
-        app = make_test_app(scratch, tmp_path_factory.mktemp("proposals"))
-        migrate_to_head(app)
+    with postgres_app(tmp_path_factory.mktemp("proposals")) as app:
         with app.app_context(), app.test_request_context():
             make_place(db.session)
             organisation = make_organisation(db.session, "Zeta", slug="zeta")
@@ -283,8 +273,6 @@ def test_two_admins_deciding_one_proposal_at_once_apply_it_once(tmp_path_factory
                 sa.select(Notification).where(Notification.kind == "proposal_decided")
             ).all()
             assert len(emails) == 1
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_a_proposal_from_a_form_older_than_the_commitment_is_refused(client, db_session):

@@ -10,13 +10,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.conftest import make_test_app, require
+from tests.conftest import postgres_app
 from tests.factories import make_commitment, make_organisation, make_period, make_place, make_user
-from tests.support.databases import (
-    migrate_to_head,
-    postgres_url_or_reason,
-    scratch_postgres_database,
-)
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, ReturnState, Role
 from tracker.extensions import db
@@ -28,21 +23,12 @@ TODAY = datetime(2024, 7, 1, 10, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def pg_app(tmp_path_factory) -> Iterator[Flask]:
-    url, reason = postgres_url_or_reason()
-    if url is None:
-        require("PostgreSQL", reason)
-    with scratch_postgres_database(url) as scratch:
-        # Enough connections for every thread at once: they all wait at one barrier.
-        app = make_test_app(
-            scratch,
-            tmp_path_factory.mktemp("concurrency"),
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 5, "pool_timeout": 10},
-        )
-        migrate_to_head(app)
+    # Enough connections for every thread at once: they all wait at one barrier.
+    with postgres_app(
+        tmp_path_factory.mktemp("concurrency"),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 5, "pool_timeout": 10},
+    ) as app:
         yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
 from tests import test_accounts
-from tests.conftest import make_test_app, require
+from tests.conftest import make_test_app, postgres_app
 from tests.factories import (
     PASSWORD,
     make_commitment,
@@ -61,8 +61,6 @@ from tests.support.auth import current_code, fresh_code, sign_in
 from tests.support.commands import run_tracker
 from tests.support.databases import (
     migrate_to_head,
-    postgres_url_or_reason,
-    scratch_postgres_database,
 )
 from tests.support.pages import Page, get_page
 from tests.test_commitments import form_fields
@@ -138,20 +136,11 @@ def run_at_once(count: int, work) -> list:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def pg_app(tmp_path_factory) -> Iterator[Flask]:
-    url, reason = postgres_url_or_reason()
-    if url is None:
-        require("PostgreSQL", reason)
-    with scratch_postgres_database(url) as scratch:
-        app = make_test_app(
-            scratch,
-            tmp_path_factory.mktemp("security"),
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 10, "max_overflow": 2, "pool_timeout": 30},
-        )
-        migrate_to_head(app)
+    with postgres_app(
+        tmp_path_factory.mktemp("security"),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 10, "max_overflow": 2, "pool_timeout": 30},
+    ) as app:
         yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 # 1. Deactivation revokes every link ---------------------------------------------------------------
