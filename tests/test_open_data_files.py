@@ -344,3 +344,41 @@ def test_the_field_guide_says_how_fresh_the_files_are_and_what_the_etag_gives(cl
     assert "never out of date" in text
     for header in ["ETag", "If-None-Match", "304 Not Modified"]:
         assert page.soup.find("code", string=header) is not None, header
+
+
+def test_two_builders_at_once_leave_one_whole_file(db_session, world, files, monkeypatch):
+    """The second builder finishes while the first is half way: each renames a whole file."""
+    form = open_data_files.FORMATS["csv"]
+    version = open_data_files.current_version()
+
+    def slow(_at):  # type: ignore[no-untyped-def]
+        chunks = iter_csv()
+        yield next(chunks)  # the header is written to the first builder's temporary file…
+        assert len(list(files.glob(".open-data.csv.*.tmp"))) == 1
+        monkeypatch.setitem(open_data_files.FORMATS, "csv", form)
+        open_data_files.build(form, version)  # …when another builder writes the whole file
+        yield from chunks
+
+    monkeypatch.setitem(
+        open_data_files.FORMATS,
+        "csv",
+        open_data_files.Format("csv", form.filename, form.mimetype, slow),
+    )
+    path, _ = open_data_files.build(open_data_files.FORMATS["csv"], version)
+    assert [p.name for p in files.iterdir()] == [path.name]  # no temporary file left
+    assert path.read_bytes() == "".join(iter_csv()).encode()
+    assert open_data_files.cached_file(form, version) == path
+
+
+def test_the_jobs_page_lists_rebuilds_but_not_idle_checks(client, db_session, world, files):
+    from tests.support.auth import sign_in
+    from tests.support.pages import get_page
+
+    run_job("open-data", tasks.refresh_open_data, started_by="scheduler")
+    for _ in range(35):
+        run_job("open-data", tasks.refresh_open_data, started_by="scheduler")
+    sign_in(client, world["admin"])
+    page = get_page(client, "/admin/jobs")
+    recent = page.soup.find("h2", string="Recent runs").find_next("tbody").text
+    assert "rebuilt open-data.json and open-data.csv" in recent
+    assert open_data_files.UP_TO_DATE not in recent
