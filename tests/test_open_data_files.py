@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -382,3 +383,28 @@ def test_the_jobs_page_lists_rebuilds_but_not_idle_checks(client, db_session, wo
     recent = page.soup.find("h2", string="Recent runs").find_next("tbody").text
     assert "rebuilt open-data.json and open-data.csv" in recent
     assert open_data_files.UP_TO_DATE not in recent
+
+
+def test_a_build_removes_older_files_but_not_one_written_while_it_ran(
+    db_session, world, files, monkeypatch
+):
+    """A builder that began later may hold newer data: not the slower one's to remove."""
+    form = open_data_files.FORMATS["csv"]
+    files.mkdir()
+    older = files / "open-data-older.csv"
+    older.write_text("stale")
+    newer = files / "open-data-newer.csv"
+
+    def slow(_at):  # type: ignore[no-untyped-def]
+        newer.write_text("written by a builder that began after this one")
+        yield from iter_csv()
+
+    monkeypatch.setitem(
+        open_data_files.FORMATS,
+        "csv",
+        open_data_files.Format("csv", form.filename, form.mimetype, slow),
+    )
+    os.utime(older, (1, 1))  # written long before
+    path, _ = open_data_files.build(open_data_files.FORMATS["csv"])
+    assert not older.exists()
+    assert newer.exists() and path.exists()

@@ -150,6 +150,7 @@ def build(
     The ETag is read before the data, so the file holds data at least as new as its name says:
     anything changed while it was built changes the ETag, and the file is not served.
     """
+    began = time.time()
     version = version or current_version()
     target = _path(form, version.etag(form.name))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -168,21 +169,26 @@ def build(
         Path(temporary).unlink(missing_ok=True)
         raise
     size = target.stat().st_size
-    _remove_others(form, keep=target)
+    _remove_others(form, keep=target, older_than=began)
     return target, size
 
 
-def _remove_others(form: Format, *, keep: Path) -> None:
-    """Older files of the format, and temporary files a dead build left behind.
+def _remove_others(form: Format, *, keep: Path, older_than: float) -> None:
+    """The format's files written before this build began, and temporary files of dead builds.
 
-    A file being sent stays readable after its name is removed (POSIX), so this never cuts a
-    download short; another builder's temporary file is left alone unless it is an hour old.
+    A file written since (by a builder that started later, so possibly with newer data) is
+    left for the next build to remove. A file being sent stays readable after its name is
+    removed (POSIX), so this never cuts a download short; another builder's temporary file is
+    left alone unless it is an hour old.
     """
     stem, suffix = form.filename.rsplit(".", 1)
     now = time.time()
     for path in keep.parent.glob(f"{stem}-*.{suffix}"):
-        if path != keep:
-            path.unlink(missing_ok=True)
+        try:
+            if path != keep and path.stat().st_mtime < older_than:
+                path.unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue
     for path in keep.parent.glob(f".{form.filename}.*.tmp"):
         try:
             if now - path.stat().st_mtime > ABANDONED_SECONDS:
