@@ -106,6 +106,15 @@ def reads_updates(statements: list[str]) -> bool:
     return any("commitment_updates.narrative" in s for s in statements)
 
 
+def without_generated_at(body: bytes) -> object:
+    """The JSON parsed without the second it was made (two live builds may straddle one)."""
+    if not body.startswith(b"{"):
+        return body
+    document = json.loads(body)
+    document.pop("generated_at")
+    return document
+
+
 def etags(client) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     return tuple(client.head(url).headers["ETag"] for url in URLS)  # type: ignore[return-value]
 
@@ -127,7 +136,8 @@ def test_both_downloads_answer_a_conditional_request_with_304(client, db_session
         since = client.get(url, headers={"If-Modified-Since": first.headers["Last-Modified"]})
         assert since.status_code == 304
         other = client.get(url, headers={"If-None-Match": '"something-else"'})
-        assert other.status_code == 200 and other.get_data() == first.get_data()
+        assert other.status_code == 200
+        assert without_generated_at(other.get_data()) == without_generated_at(first.get_data())
     json_tag, csv_tag = etags(client)
     assert json_tag != csv_tag
 
