@@ -24,8 +24,8 @@ COPY seed seed
 RUN pip install --no-cache-dir --no-deps -e .
 COPY --from=assets /build/node_modules/govuk-frontend/dist node_modules/govuk-frontend/dist
 RUN useradd --create-home --uid 10001 tracker \
-    && mkdir -p /app/instance \
-    && chown tracker:tracker /app/instance
+    && mkdir -p /app/instance/open-data \
+    && chown -R tracker:tracker /app/instance
 USER tracker
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \

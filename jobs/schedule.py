@@ -37,6 +37,7 @@ def scheduled_jobs(config: Mapping[str, Any]) -> tuple[ScheduledJob, ...]:
     """The jobs, in the order a day runs them, with timings from configuration."""
     hour = config.get("REMINDER_HOUR", 7)
     every = config.get("MAIL_SEND_EVERY_SECONDS", 30)
+    open_data_every = config.get("OPEN_DATA_EVERY_MINUTES", 5)
     return (
         ScheduledJob(
             id="deliver-email",
@@ -94,6 +95,14 @@ def scheduled_jobs(config: Mapping[str, Any]) -> tuple[ScheduledJob, ...]:
             when="daily at 03:45",
             trigger=CronTrigger(hour=3, minute=45, timezone=TIMEZONE),
             func=tasks.prune_evidence_files,
+        ),
+        ScheduledJob(
+            id="open-data",
+            description="Rebuild the open-data files when what is published changed",
+            when=f"every {open_data_every} minute{'s' if open_data_every != 1 else ''}",
+            trigger=IntervalTrigger(minutes=open_data_every, timezone=TIMEZONE),
+            func=tasks.refresh_open_data,
+            frequent=True,
         ),
     )
 

@@ -24,7 +24,7 @@ from sqlalchemy import inspect
 from jobs.lock import lock_for
 from jobs.schedule import TIMEZONE, ScheduledJob, scheduled_jobs
 from tracker.extensions import db
-from tracker.services.job_runs import last_success, run_job
+from tracker.services.job_runs import IDLE_SUMMARIES, last_success, run_job
 
 log = logging.getLogger("tracker.scheduler")
 
@@ -93,7 +93,7 @@ def _recorded(app: Flask, job: ScheduledJob):  # type: ignore[no-untyped-def]
                 return
             finally:
                 db.session.remove()
-            if not job.frequent or outcome.summary != "nothing to send":
+            if not job.frequent or outcome.summary not in IDLE_SUMMARIES:
                 log.info("%s: %s (%s)", job.id, outcome.outcome, outcome.summary)
 
     return run

@@ -26,6 +26,23 @@ def deliver_email(today: date | None = None) -> DeliveryResult:
     return deliver_all(now=datetime.now(UTC), seconds=DELIVERY_SECONDS)
 
 
+def refresh_open_data(today: date | None = None) -> str:
+    """Rebuild the open-data files whose ETag is no longer current (after any published change).
+
+    Files are renamed into place whole, each named by its ETag, so a second builder at the same
+    moment (``tracker open-data build`` beside the scheduler) cannot leave a wrong or half file.
+    """
+    from tracker.services.open_data import is_published
+    from tracker.services.open_data_files import NOT_PUBLISHED, UP_TO_DATE, refresh
+
+    if not is_published():
+        return NOT_PUBLISHED
+    built, seconds = refresh()
+    if not built:
+        return UP_TO_DATE
+    return f"rebuilt {' and '.join(built)} in {seconds:.1f} s"
+
+
 def sync_periods(today: date) -> str:
     """Make next quarter's period, and open and close periods on their dates."""
     from tracker.services.periods import ensure_periods

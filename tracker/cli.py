@@ -199,6 +199,35 @@ def export(format_: str, output: Path | None) -> None:
     click.echo(f"Wrote {output}", err=True)
 
 
+@cli.group("open-data")
+def open_data_group() -> None:
+    """The files /open-data.json and /open-data.csv are served from."""
+
+
+@open_data_group.command("build")
+@click.option("--force", is_flag=True, help="Rebuild even the files that are up to date.")
+def open_data_build(force: bool) -> None:
+    """Rebuild the open-data files whose ETag is no longer current (progress on stderr)."""
+    from tracker.services.open_data_files import folder, refresh
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        built, seconds = refresh(force=force, say=say)
+    except Exception as error:
+        cause = getattr(error, "orig", None) or error
+        first = (str(cause).strip().splitlines() or [""])[0]
+        reason = f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+        click.echo(f"tracker: open data not built: {reason}", err=True)
+        sys.exit(1)
+    where = folder()
+    if built:
+        say(f"Rebuilt {' and '.join(built)} in {seconds:.1f} s, in {where}")
+    else:
+        say(f"Open data up to date in {where}")
+
+
 @cli.group()
 def users() -> None:
     """Create accounts and print two-factor codes from the command line."""

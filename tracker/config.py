@@ -296,6 +296,8 @@ def load(env: Mapping[str, str] | None = None, instance_path: Path | None = None
         # batch over at most MAIL_CONNECTIONS connections at once (fewer if the server says no).
         "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 200, low=1, high=5000),
         "MAIL_CONNECTIONS": _int(env, "MAIL_CONNECTIONS", 4, low=1, high=16),
+        # How often the scheduler checks whether the open-data files need rebuilding.
+        "OPEN_DATA_EVERY_MINUTES": _int(env, "OPEN_DATA_EVERY_MINUTES", 5, low=1, high=1440),
         # The hour (in the place's time zone) the daily reminder run starts.
         "REMINDER_HOUR": _int(env, "REMINDER_HOUR", 7, low=0, high=23),
         # In production the browser keeps the session cookie to this exact host over HTTPS

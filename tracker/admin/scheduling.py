@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from tracker.admin.forms import ChaseForm
 from tracker.admin.routes import admin_only, bp
 from tracker.config import ladder_rules
 from tracker.extensions import db
 from tracker.models import JobRun
-from tracker.services.job_runs import last_runs, today_in_place
+from tracker.services.job_runs import IDLE_SUMMARIES, last_runs, today_in_place
 from tracker.services.periods import period_or_404
 from tracker.services.reminders import ChaseError, chase, chaseable
 
@@ -95,7 +95,15 @@ def jobs() -> ResponseReturnValue:
         for job in scheduled_jobs(current_app.config)
     ]
     recent = db.session.scalars(
-        select(JobRun).where(JobRun.job != "deliver-email").order_by(JobRun.id.desc()).limit(30)
+        select(JobRun)
+        # The mail job, and the open-data job's runs that had nothing to do (every 5 minutes),
+        # would push the daily jobs off the list.
+        .where(
+            JobRun.job != "deliver-email",
+            or_(JobRun.summary.is_(None), JobRun.summary.not_in(IDLE_SUMMARIES)),
+        )
+        .order_by(JobRun.id.desc())
+        .limit(30)
     ).all()
     return render_template(
         "admin/jobs.html",

@@ -17,15 +17,18 @@ from flask import (
     current_app,
     render_template,
     request,
+    send_file,
     stream_with_context,
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.http import is_resource_modified
 
 from tracker.auth.access import public
 from tracker.public.feeds import absolute_url, atom_feed
+from tracker.services import open_data_files
 from tracker.services import public as service
-from tracker.services.open_data import CSV_COLUMNS, is_published, iter_csv, iter_json, licence
+from tracker.services.open_data import CSV_COLUMNS, is_published, licence
 
 bp = Blueprint("public", __name__)
 
@@ -221,22 +224,54 @@ def _licence_link(response: Response) -> Response:
 @bp.get("/open-data.json")
 @public
 def open_data_json() -> ResponseReturnValue:
-    """Every organisation and commitment, as the documented open-data JSON (streamed)."""
-    if not is_published():
-        abort(404)
-    body = stream_with_context(iter_json(datetime.now(UTC)))
-    response = Response(body, mimetype="application/json")
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return _licence_link(response)
+    """Every organisation and commitment, as the documented open-data JSON."""
+    return _open_data_download(open_data_files.FORMATS["json"])
 
 
 @bp.get("/open-data.csv")
 @public
 def open_data_csv() -> ResponseReturnValue:
-    """The same data as a table, one row per commitment (streamed)."""
+    """The same data as a table, one row per commitment."""
+    return _open_data_download(open_data_files.FORMATS["csv"], attachment=True)
+
+
+def _open_data_download(form: open_data_files.Format, *, attachment: bool = False) -> Response:
+    """The file the scheduler built when it is current, else the live build, streamed.
+
+    Either way with the same ETag and Last-Modified (a reader who has it gets 304 without
+    anything being built), and never stale: the file is used only while its ETag, a digest of
+    what is published now, is current (``tracker.services.open_data_files``).
+    """
     if not is_published():
         abort(404)
-    response = Response(stream_with_context(iter_csv()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="open-data.csv"'
+    version = open_data_files.current_version()
+    etag = version.etag(form.name)
+    path = open_data_files.cached_file(form, version)
+    if path is not None:
+        # From disk in blocks (wsgi.file_wrapper): memory stays flat; ranges are honoured.
+        response = send_file(
+            path,
+            mimetype=form.mimetype,
+            etag=etag,
+            last_modified=version.last_modified,
+            conditional=True,
+            max_age=None,
+        )
+    else:
+        # Asked before anything is built: a reader who has this version is answered at once.
+        modified = is_resource_modified(
+            request.environ, etag=etag, last_modified=version.last_modified
+        )
+        body = stream_with_context(form.build(datetime.now(UTC))) if modified else None
+        response = Response(body, status=200 if modified else 304, mimetype=form.mimetype)
+        response.set_etag(etag)
+        if version.last_modified is not None:
+            response.last_modified = version.last_modified
+    # The file's own name carries its ETag: the reader's is the download's.
+    response.headers.pop("Content-Disposition", None)
+    if attachment:
+        response.headers["Content-Disposition"] = f'attachment; filename="{form.filename}"'
+    # Caches may keep it but must ask again each time: asking costs a few small queries.
+    response.headers["Cache-Control"] = "public, no-cache"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return _licence_link(response)

@@ -29,6 +29,12 @@ log = logging.getLogger("tracker.jobs")
 KEEP_RUNS = timedelta(days=90)
 KEEP_IDLE_RUNS = timedelta(days=2)
 IDLE_SUMMARY = "nothing to send"
+# What the frequent jobs say when they had nothing to do (mail every 30 s, open data every 5 min).
+IDLE_SUMMARIES = (
+    IDLE_SUMMARY,
+    "open data up to date",
+    "open data not published: nothing built",
+)
 
 
 def today_in_place(now: datetime | None = None) -> date:
@@ -123,13 +129,14 @@ def last_success(job_id: str) -> JobRun | None:
 
 
 def prune(today: date) -> int:
-    """Delete runs older than 90 days, and idle mail runs older than 2; returns how many."""
+    """Delete runs older than 90 days, and idle frequent runs older than 2; returns how many."""
     midnight = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
     old = JobRun.started_at < midnight - KEEP_RUNS
-    # The mail job runs every 30 seconds; a run that found nothing to send is not history.
+    # The mail job runs every 30 seconds, the open-data job every 5 minutes; a run that found
+    # nothing to do is not history.
     idle = (
         (JobRun.started_at < midnight - KEEP_IDLE_RUNS)
-        & (JobRun.summary == IDLE_SUMMARY)
+        & (JobRun.summary.in_(IDLE_SUMMARIES))
         & (JobRun.outcome == JobOutcome.SUCCEEDED)
     )
     return db.session.execute(
