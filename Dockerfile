@@ -24,7 +24,7 @@ COPY seed seed
 RUN pip install --no-cache-dir --no-deps -e .
 COPY --from=assets /build/node_modules/govuk-frontend/dist node_modules/govuk-frontend/dist
 RUN useradd --create-home --uid 10001 tracker \
-    && mkdir -p /app/instance/open-data \
+    && mkdir -p /app/instance/open-data /app/instance/evidence \
     && chown -R tracker:tracker /app/instance
 USER tracker
 EXPOSE 8000

@@ -53,6 +53,23 @@ def test_exactly_one_scheduler_runs_the_jobs():
         assert "jobs" not in " ".join(map(str, services[name].get("command", []))), name
 
 
+def test_files_the_web_and_the_scheduler_both_use_live_on_shared_volumes():
+    # Uploaded evidence must outlive a release and be the same files the scheduler prunes; the
+    # open-data files the scheduler builds are the ones the web sends.
+    compose_file = compose()
+    services = compose_file["services"]
+    for folder in ("/app/instance/evidence", "/app/instance/open-data"):
+        mounts = {
+            name: volume
+            for name in ("web", "scheduler")
+            for volume in services[name].get("volumes", [])
+            if volume.endswith(f":{folder}")
+        }
+        assert set(mounts) == {"web", "scheduler"}, folder
+        named = {volume.split(":")[0] for volume in mounts.values()}
+        assert len(named) == 1 and named <= set(compose_file["volumes"]), folder
+
+
 def test_mail_is_mailpit_and_the_app_talks_to_it():
     services = compose()["services"]
     assert services["mail"]["image"].startswith("axllent/mailpit")
