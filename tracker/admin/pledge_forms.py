@@ -30,6 +30,22 @@ COMMENT_MAX = 2_000
 STATEMENT_MAX = 10_000
 
 
+def priority_field(label: str) -> RadioField:
+    """The town priority a commitment serves: one of the place's priorities, required."""
+    message = "Select the town priority this commitment serves"
+    return RadioField(
+        label,
+        widget=GovRadioInput(),
+        validate_choice=True,
+        invalid_choice_message=message,
+        validators=[InputRequired(message=message)],
+    )
+
+
+def set_priority_choices(field: RadioField, priorities: list) -> None:  # type: ignore[type-arg]
+    field.choices = options([(str(priority.id), priority.name) for priority in priorities])
+
+
 class ImportForm(Form):
     page_file = FileField(
         "Upload the pledge page as a text file",
@@ -81,17 +97,11 @@ class CommitmentTextForm(Form):
         description="A few words naming the outcome. Leave blank to use the wording.",
         validators=[max_chars(TITLE_MAX), one_line],
     )
-    primary_priority = RadioField(
-        "Town priority",
-        widget=GovRadioInput(),
-        validate_choice=True,
-        invalid_choice_message="Select the town priority this commitment serves",
-        validators=[InputRequired(message="Select the town priority this commitment serves")],
-    )
+    primary_priority = priority_field("Town priority")
     submit = submit("Add the commitment")
 
     def set_priorities(self, priorities: list) -> None:  # type: ignore[type-arg]
-        self.primary_priority.choices = options([(str(p.id), p.name) for p in priorities])
+        set_priority_choices(self.primary_priority, priorities)
 
 
 class RetireForm(Form):
@@ -122,17 +132,11 @@ class NameForm(Form):
 
 
 class PriorityForm(Form):
-    primary_priority = RadioField(
-        "Which town priority does it serve most?",
-        widget=GovRadioInput(),
-        validate_choice=True,
-        invalid_choice_message="Select the town priority this commitment serves",
-        validators=[InputRequired(message="Select the town priority this commitment serves")],
-    )
+    primary_priority = priority_field("Which town priority does it serve most?")
     submit = submit("Save the priority")
 
     def set_priorities(self, priorities: list) -> None:  # type: ignore[type-arg]
-        self.primary_priority.choices = options([(str(p.id), p.name) for p in priorities])
+        set_priority_choices(self.primary_priority, priorities)
 
 
 class LeadInForm(Form):
