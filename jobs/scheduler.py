@@ -50,7 +50,12 @@ def build_scheduler(app: Flask, *, now: datetime | None = None) -> BackgroundSch
         job_defaults=JOB_DEFAULTS,
         # One job at a time, in the order they fall due: after downtime the catch-up runs
         # sync-periods before the reminders, and no two jobs fight over SQLite's one writer.
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        # The open-data build has a thread of its own: it reads and writes files, and its only
+        # database writes are its run record, so running beside the mail costs no waiting.
+        executors={
+            "default": ThreadPoolExecutor(max_workers=1),
+            "files": ThreadPoolExecutor(max_workers=1),
+        },
     )
     now = now or datetime.now(UTC)
     for position, job in enumerate(scheduled_jobs(app.config)):
@@ -63,6 +68,7 @@ def build_scheduler(app: Flask, *, now: datetime | None = None) -> BackgroundSch
             trigger=job.trigger,
             id=job.id,
             name=job.description,
+            executor=job.executor,
             replace_existing=True,
             **options,
         )

@@ -32,9 +32,11 @@ def refresh_open_data(today: date | None = None) -> str:
     Files are renamed into place whole, each named by its ETag, so a second builder at the same
     moment (``tracker open-data build`` beside the scheduler) cannot leave a wrong or half file.
     """
+    from tracker.extensions import begin_reading
     from tracker.services.open_data import is_published
     from tracker.services.open_data_files import NOT_PUBLISHED, UP_TO_DATE, refresh
 
+    begin_reading()  # seconds of reading: on SQLite, writers must not queue behind it
     if not is_published():
         return NOT_PUBLISHED
     built, seconds = refresh()

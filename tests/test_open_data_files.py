@@ -10,6 +10,8 @@ import csv
 import io
 import json
 import os
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -418,3 +420,71 @@ def test_a_build_removes_older_files_but_not_one_written_while_it_ran(
     path, _ = open_data_files.build(open_data_files.FORMATS["csv"])
     assert not older.exists()
     assert newer.exists() and path.exists()
+
+
+@pytest.fixture
+def sqlite_file_app(tmp_path):  # type: ignore[no-untyped-def]
+    """A file SQLite database (WAL, as deployed), with published data and nothing else."""
+    from tests.conftest import make_test_app
+    from tests.support.databases import migrate_to_head
+
+    app = make_test_app(
+        f"sqlite:///{tmp_path / 'tracker.db'}",
+        tmp_path,
+        OPEN_DATA_DIR=str(tmp_path / "open-data"),
+    )
+    migrate_to_head(app)
+    with app.app_context():
+        make_place(db.session)
+        make_commitment(db.session, make_organisation(db.session, slug="hearth"))
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _write_from_another_thread(app) -> float:  # type: ignore[no-untyped-def]
+    """Seconds an admin's write took while the open data was being read (at most 10)."""
+    took: list[float] = []
+
+    def write() -> None:
+        with app.app_context():
+            started = time.monotonic()
+            db.session.execute(sa.text("UPDATE organisations SET name = 'Hearth Homes'"))
+            db.session.commit()
+            took.append(time.monotonic() - started)
+            db.session.remove()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(10)
+    assert took, "the write waited more than 10 s for the open data (busy timeout: 15 s)"
+    return took[0]
+
+
+def test_on_sqlite_a_long_open_data_build_never_holds_up_writers(sqlite_file_app, monkeypatch):
+    """Every other SQLite transaction takes the write lock at BEGIN; the build only reads."""
+    waited: list[float] = []
+    real_fsync = os.fsync
+
+    def write_while_building(fd: int) -> None:  # the whole file is written, not yet in place
+        waited.append(_write_from_another_thread(sqlite_file_app))
+        real_fsync(fd)
+
+    monkeypatch.setattr(open_data_files.os, "fsync", write_while_building)
+    with sqlite_file_app.app_context():
+        built, _ = open_data_files.refresh()
+        assert built == ["open-data.json", "open-data.csv"]
+    assert len(waited) == 2 and max(waited) < 5
+
+
+def test_on_sqlite_a_streamed_live_build_never_holds_up_writers(sqlite_file_app):
+    client = sqlite_file_app.test_client()
+    response = client.get("/open-data.json", buffered=False)  # no file yet: the live build
+    assert response.status_code == 200
+    chunks = iter(response.response)
+    first = next(chunks)  # half way: the request's transaction is open
+    assert _write_from_another_thread(sqlite_file_app) < 5
+    body = first + b"".join(chunks)
+    response.close()
+    assert json.loads(body)["organisations"][0]["slug"] == "hearth"

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from tests.support.databases import (
     scratch_postgres_database,
 )
 from tracker.config import PROJECT_ROOT
+from tracker.extensions import db
 
 
 def postgres_or_skip() -> str:
@@ -77,6 +79,47 @@ def test_jobs_never_silently_skip_after_downtime(tmp_path):
         job.id for job in scheduled_jobs(app.config) if not job.frequent
     ]
     assert all(now <= at < now + timedelta(seconds=1) for at in due.values())
+
+
+def test_a_long_open_data_build_does_not_hold_up_the_mail(tmp_path, monkeypatch):
+    """The region's open-data rebuild takes ~20 s: the mail must go out meanwhile."""
+    from jobs import tasks
+
+    app = make_test_app(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    migrate_to_head(app)
+    building, finish_building, delivered = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_build(today):  # type: ignore[no-untyped-def]
+        building.set()
+        finish_building.wait(20)
+        return "rebuilt open-data.json"
+
+    def deliver(today):  # type: ignore[no-untyped-def]
+        delivered.set()
+        return "no email waiting"
+
+    monkeypatch.setattr(tasks, "refresh_open_data", slow_build)
+    monkeypatch.setattr(tasks, "deliver_email", deliver)
+    now = datetime.now(UTC)
+    scheduler = build_scheduler(app, now=now)
+    for job in scheduler.get_jobs():
+        if job.id not in {"open-data", "deliver-email"}:
+            scheduler.remove_job(job.id)
+    # The build starts first; the mail falls due while it is still running.
+    scheduler.modify_job("open-data", next_run_time=now)
+    scheduler.modify_job("deliver-email", next_run_time=now + timedelta(milliseconds=200))
+    scheduler.start()
+    try:
+        assert building.wait(10), "the open-data build never started"
+        assert delivered.wait(10), "the mail waited for the open-data build"
+        assert not finish_building.is_set()
+    finally:
+        finish_building.set()
+        scheduler.shutdown(wait=True)
+    with app.app_context():
+        runs = dict(db.session.execute(sa.text("SELECT job, outcome FROM job_runs")).all())
+        db.engine.dispose()
+    assert runs == {"open-data": "succeeded", "deliver-email": "succeeded"}
 
 
 class SchedulerProcess:

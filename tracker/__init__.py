@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from tracker import config as config_module
 from tracker.config import PROJECT_ROOT, ConfigError
+from tracker.extensions import READER
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -121,8 +122,11 @@ def _sqlite_begin(connection: Any) -> None:
         # reads and then writes cannot wait for the lock: if another writer went first, SQLite
         # refuses it at once ("database is locked"), busy timeout or not. Taking the lock at
         # BEGIN makes writers queue instead. Reads take it too: which transaction will write is
-        # not known at BEGIN, and here they are a few milliseconds long.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # not known at BEGIN, and here they are a few milliseconds long. The long reads (the
+        # open-data build) say so with ``begin_reading()`` and begin deferred: a reader in WAL
+        # mode holds nobody up.
+        reader = connection.get_execution_options().get(READER, False)
+        connection.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
 
 def _register_blueprints(app: Flask) -> None:

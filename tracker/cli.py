@@ -180,8 +180,10 @@ def export(format_: str, output: Path | None) -> None:
     """Export the open data: every organisation and commitment, as JSON or CSV."""
     from datetime import UTC, datetime
 
+    from tracker.extensions import begin_reading
     from tracker.services.open_data import iter_csv, iter_json
 
+    begin_reading()  # on SQLite, the app's writers do not wait for the export
     chunks = iter_json(datetime.now(UTC)) if format_ == "json" else iter_csv()
     if output is None:
         for chunk in chunks:

@@ -15,6 +15,25 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
+# An execution option: the transaction only reads (see ``begin_reading``).
+READER = "tracker_reader"
+
+
+def begin_reading() -> None:
+    """Begin the session's next transaction as a reader: what follows must not write.
+
+    On SQLite every other transaction takes the write lock at BEGIN (``tracker._sqlite_begin``),
+    which is right for the few milliseconds a page holds it and wrong for a read that runs for
+    seconds, such as building the open data: every writer would queue behind it, and one that
+    waited longer than the busy timeout would fail. A reader's BEGIN is deferred: in WAL mode
+    it reads one snapshot throughout and holds nobody up. (PostgreSQL's readers never block
+    writers; there it changes nothing.) Call it between transactions, before the first read;
+    inside a transaction it changes nothing, and the reads join that transaction.
+    """
+    session = db.session()
+    if not session.in_transaction():
+        session.connection(execution_options={READER: True})
+
 
 def insert_ignoring_conflicts(table: object, *, index_elements: list[str], **values: object):  # type: ignore[no-untyped-def]
     """``INSERT … ON CONFLICT DO NOTHING`` for the database in use (PostgreSQL or SQLite).

@@ -7,6 +7,7 @@ before switching publication on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from flask_login import current_user
 from werkzeug.http import is_resource_modified
 
 from tracker.auth.access import public
+from tracker.extensions import begin_reading
 from tracker.public.feeds import absolute_url, atom_feed
 from tracker.services import open_data_files
 from tracker.services import public as service
@@ -235,6 +237,13 @@ def open_data_csv() -> ResponseReturnValue:
     return _open_data_download(open_data_files.FORMATS["csv"], attachment=True)
 
 
+def _read(chunks: Iterator[str]) -> Iterator[str]:
+    """Stream a build as a reader: the view's transaction ended with the view, and a new one
+    would take SQLite's write lock for as long as the download lasts."""
+    begin_reading()
+    yield from chunks
+
+
 def _open_data_download(form: open_data_files.Format, *, attachment: bool = False) -> Response:
     """The file the scheduler built when it is current, else the live build, streamed.
 
@@ -262,7 +271,7 @@ def _open_data_download(form: open_data_files.Format, *, attachment: bool = Fals
         modified = is_resource_modified(
             request.environ, etag=etag, last_modified=version.last_modified
         )
-        body = stream_with_context(form.build(datetime.now(UTC))) if modified else None
+        body = stream_with_context(_read(form.build(datetime.now(UTC)))) if modified else None
         response = Response(body, status=200 if modified else 304, mimetype=form.mimetype)
         response.set_etag(etag)
         if version.last_modified is not None:

@@ -73,8 +73,11 @@ def run_job(job_id: str, func, *, today: date | None = None, started_by: str) ->
         outcome=JobOutcome.RUNNING,
     )
     db.session.add(run)
-    db.session.commit()
+    db.session.flush()
+    # Read before the commit: reading it after would begin a transaction that lasts the whole
+    # job, and on SQLite every transaction holds the write lock (``tracker._sqlite_begin``).
     run_id = run.id
+    db.session.commit()
     try:
         result = func(run_for)
     except Exception as error:

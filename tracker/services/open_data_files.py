@@ -32,7 +32,7 @@ from flask import current_app
 from sqlalchemy import BigInteger, cast, func, select
 
 from tracker.domain.enums import ReturnState
-from tracker.extensions import db
+from tracker.extensions import begin_reading, db
 from tracker.models import (
     Commitment,
     Organisation,
@@ -207,6 +207,7 @@ def refresh(
 ) -> tuple[list[str], float]:
     """Build each format whose file is missing or stale; the names built and the seconds taken."""
     started = time.perf_counter()
+    begin_reading()  # seconds of reading: on SQLite, writers must not queue behind it
     version = current_version()
     built = []
     for form in FORMATS.values():
@@ -219,6 +220,7 @@ def refresh(
         began = time.perf_counter()
         path, size = build(form, version)
         db.session.rollback()  # end the long read: nothing was written
+        begin_reading()
         built.append(form.filename)
         if say:
             say(
