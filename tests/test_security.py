@@ -1424,6 +1424,27 @@ def test_tracker_run_in_production_with_flask_debug_does_not_start_the_debugger(
     )
 
 
+def test_tracker_run_in_production_refuses_the_debugger_flag(tmp_path):
+    """--debugger turns the debugger on without FLASK_DEBUG: production refuses it too."""
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    result = run_tracker(
+        "run",
+        "--port",
+        "0",
+        "--no-reload",
+        "--debugger",
+        instance=tmp_path,
+        timeout=60,
+        DATABASE_URL=database,
+        **PRODUCTION,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "tracker: configuration error: --debugger: production refuses to start the debugger, "
+        "which would let anyone who reaches it run code on the server"
+    )
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo, run_command
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -24,6 +25,30 @@ def _create_app() -> Flask:
 @click.group(cls=FlaskGroup, create_app=_create_app, load_dotenv=False)
 def cli() -> None:
     """Pledge Tracker: load pledges, run the web app and the scheduler, export open data."""
+
+
+def _run_without_debugger_in_production() -> None:
+    """``tracker run`` as Flask's, except that production refuses ``--debugger``.
+
+    FLASK_DEBUG is refused by the settings; the flag turns Werkzeug's debugger on by itself, and
+    the debugger is a Python console for whoever reaches the page.
+    """
+    serve = run_command.callback
+    assert serve is not None
+
+    def guarded(**options: Any) -> Any:
+        if options.get("debugger"):
+            app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+            if app.config["TRACKER_ENV"] == "production":
+                raise ConfigError(
+                    "--debugger: production refuses to start the debugger, which would let "
+                    "anyone who reaches it run code on the server"
+                )
+        return serve(**options)
+
+    command = copy.copy(run_command)
+    command.callback = guarded
+    cli.add_command(command, "run")
 
 
 def _add_feature_commands() -> None:
@@ -494,3 +519,4 @@ def periods_start(quarter: str, today: Any) -> None:
 
 
 _add_feature_commands()
+_run_without_debugger_in_production()
