@@ -338,10 +338,10 @@ def test_a_priority_page_lists_its_commitments_by_organisation(client, world):
     captions = [c.get_text(strip=True) for c in page.soup.select("caption")]
     assert captions == ["Greenway Trust", "Harbour College"]
     assert "2 commitments from 2 organisations" in page.text
-    assert (
-        page.link("Plant 500 trees")
-        == f"/organisations/greenway-trust#commitment-{world['trees'].id}"
-    )
+    # Each commitment links to its own page: what it is and every accepted quarter.
+    trees = page.link("Plant 500 trees")
+    assert trees == f"/organisations/greenway-trust/progress/{world['trees'].id}"
+    assert "Plant 500 trees" in get_page(client, trees).h1
     get_page(client, "/priorities/no-such-priority", status=404)
 
 
