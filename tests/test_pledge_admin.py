@@ -16,9 +16,10 @@ from tests.factories import make_commitment, make_organisation, make_period, mak
 from tests.support.auth import sign_in
 from tests.support.commands import run_tracker
 from tests.support.pages import get_page, post_page
-from tests.support.seed import SEED
+from tests.support.seed import SEED, luton_place
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import Confidence, Role
+from tracker.domain.pledge_page import parse_pledge_page
 from tracker.extensions import db
 from tracker.models import (
     AuditEvent,
@@ -31,6 +32,7 @@ from tracker.models import (
     Theme,
 )
 from tracker.services.figures import commitment_figures
+from tracker.services.pledge_import import import_pledge_page, report_lines
 
 PAGE = """Luton 2040 pledges
 
@@ -464,6 +466,38 @@ def test_the_organisation_page_shows_the_pledge_and_commitments_are_added_moved_
     assert actions == ["statement changed", "added", "moved up", "retired"]
     shown = get_page(client, f"/organisations/delta-homes/commitments/{first.id}")
     assert "Retired" in shown.text and "Handed to the council" in shown.text
+
+
+def test_a_statement_edited_in_the_app_is_kept_by_a_later_import(client, db_session):
+    """An admin's wording stands; the preview says the page's differs, and nothing else moves."""
+    admin_in(client, db_session)
+    import_page(client, PAGE)
+    client.post("/admin/organisations/alpha-trust/statement", data={"statement": "We plant."})
+    reworded = PAGE.replace("We are a charity in Luton", "We are Luton's oldest charity").replace(
+        "Our college will", "Our college shall"
+    )
+    preview = upload(client, reworded)
+    assert headings(preview)[
+        "Statements edited in the app (kept: the page's wording is not applied)"
+    ] == ["Alpha Trust"]
+    confirm(client, preview)
+    statements = dict(
+        db.session.execute(
+            sa.select(Organisation.slug, Pledge.statement).join(Pledge.organisation)
+        ).all()
+    )
+    # Beta College's statement was never edited here: the page's new wording is applied.
+    assert statements == {
+        "alpha-trust": "We plant.",
+        "beta-college": "Our college shall support the vision of the town.",
+    }
+    # The command's report (`tracker seed load`) says so too.
+    report = import_pledge_page(parse_pledge_page(reworded), luton_place(), source="again.txt")
+    assert (
+        "Statements edited in the app, kept (the page's wording differs): Alpha Trust"
+        in report_lines(report)
+    )
+    assert db.session.scalar(sa.select(Pledge.statement).filter_by(statement="We plant."))
 
 
 def test_an_organisation_added_without_commitments_is_not_counted_as_pledging(client, db_session):

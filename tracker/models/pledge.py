@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,6 +49,8 @@ class Pledge(Timestamped, Base):
     statement: Mapped[str | None] = mapped_column(Text)
     signed_on: Mapped[date | None]
     source: Mapped[str | None] = mapped_column(String(500))
+    # Edited in the app: a re-import keeps it rather than put the page's wording back.
+    statement_maintained_in_app: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     organisation: Mapped[Organisation] = relationship(back_populates="pledges")
     commitments: Mapped[list[Commitment]] = relationship(

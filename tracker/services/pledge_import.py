@@ -106,6 +106,8 @@ class ImportReport:
     commitments_new: list[tuple[str, str]] = field(default_factory=list)
     commitments_changed: list[tuple[str, str]] = field(default_factory=list)
     organisations_not_on_page: list[str] = field(default_factory=list)
+    # Organisations whose statement was edited in the app and differs from the page's: kept.
+    statements_kept: list[str] = field(default_factory=list)
     commitments_total: int = 0
     bullets_seen: int = 0
     duplicates_folded: int = 0
@@ -270,6 +272,8 @@ class _Importer:
                 organisation=organisation, statement=parsed.statement, source=self.source
             )
             db.session.add(pledge)
+        elif pledge.statement != parsed.statement and pledge.statement_maintained_in_app:
+            self.report.statements_kept.append(organisation.name)
         elif pledge.statement != parsed.statement:
             audit.record(
                 "statement changed on the page",
@@ -494,6 +498,11 @@ def report_lines(report: ImportReport, *, dry_run: bool = False) -> list[str]:
         f"{report.commitments_updated} changed, {report.commitments_unchanged} unchanged, "
         f"{len(report.commitments_removed)} no longer on the page)"
     )
+    if report.statements_kept:
+        lines.append(
+            f"Statements edited in the app, kept (the page's wording differs):"
+            f" {', '.join(report.statements_kept)}"
+        )
     other_bullets = sum(
         1 for line in report.skipped if line.bullet and not line.reason.startswith("duplicate")
     )

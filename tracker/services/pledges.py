@@ -84,6 +84,7 @@ def set_statement(organisation: Organisation, statement: str | None, *, actor: U
         return False
     before = pledge.statement
     pledge.statement = statement
+    pledge.statement_maintained_in_app = True  # a later import keeps it
     db.session.flush()
     audit.record(
         "statement changed",
