@@ -253,6 +253,7 @@ def generate_region(
                         1,
                         stamp,
                         stamp,
+                        quarter.year * 4 + quarter.number,
                     )
                 )
                 if state == "accepted":
@@ -463,6 +464,7 @@ def generate_region(
                     "version",
                     "created_at",
                     "updated_at",
+                    "period_ordinal",
                 ],
                 update_rows,
             )
