@@ -351,6 +351,17 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             board.c.previous_status != DeliveryStatus.COMPLETED.value,
         ),
     )
+    # The narrative of the update the status comes from, the commitment's only one in that
+    # quarter: looked up by the index on (commitment, quarter) for each named commitment, where
+    # a join would hash every update.
+    narrative = (
+        select(CommitmentUpdate.narrative)
+        .where(
+            CommitmentUpdate.commitment_id == board.c.commitment_id,
+            CommitmentUpdate.period_ordinal == board.c.latest_ordinal,
+        )
+        .scalar_subquery()
+    )
     # Thousands of rows on a region: unpacked, as reading a Row's fields by name costs more.
     lines = [
         shape.CommitmentLine(
@@ -385,7 +396,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
                 board.c.previous_status,
                 board.c.stalled,
                 board.c.latest_ordinal,
-                CommitmentUpdate.narrative,
+                narrative,
                 Commitment.title,
                 Commitment.original_text,
                 Organisation.name,
@@ -393,15 +404,6 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             )
             .join(Commitment, Commitment.id == board.c.commitment_id)
             .join(Organisation, Organisation.id == board.c.organisation_id)
-            # The narrative of the update the status comes from: the commitment's only one in
-            # that quarter, found by the index on (commitment, quarter).
-            .outerjoin(
-                CommitmentUpdate,
-                and_(
-                    CommitmentUpdate.commitment_id == board.c.commitment_id,
-                    CommitmentUpdate.period_ordinal == board.c.latest_ordinal,
-                ),
-            )
             .where(named)
         ).all()
     ]
