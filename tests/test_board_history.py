@@ -207,3 +207,14 @@ def test_each_update_keeps_its_return_quarter(history, db_session):
     ).all()
     assert len(rows) > 50
     assert all(stored == year * 4 + quarter for stored, year, quarter in rows)
+
+
+def test_an_update_made_with_its_return_in_one_flush_gets_that_quarter(db_session):
+    organisation = make_organisation(db_session)
+    commitment = make_commitment(db_session, organisation)
+    period = make_period(db_session, Quarter(2025, 3))
+    return_ = Return(organisation=organisation, period=period)
+    return_.updates.append(CommitmentUpdate(commitment=commitment, status="on_track"))
+    db_session.add(return_)
+    db_session.flush()
+    assert return_.updates[0].period_ordinal == 2025 * 4 + 3
