@@ -218,3 +218,18 @@ def test_an_update_made_with_its_return_in_one_flush_gets_that_quarter(db_sessio
     db_session.add(return_)
     db_session.flush()
     assert return_.updates[0].period_ordinal == 2025 * 4 + 3
+
+
+def test_the_garbage_collector_runs_again_after_a_build_even_a_failed_one(history, monkeypatch):
+    import gc
+
+    service.build_summary(history[-1], actor=None, now=NOW)
+    assert gc.isenabled()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(service, "summary_inputs", broken)
+    with pytest.raises(RuntimeError):
+        service.build_summary(history[-1], actor=None, now=NOW, reason="Again")
+    assert gc.isenabled()

@@ -9,7 +9,9 @@ Services flush; the caller commits.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+import gc
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -487,12 +489,17 @@ def _smart_groups() -> list[shape.SmartGroup]:
     ]
 
 
+# Made once: SQLAlchemy works out each new alias's columns again, which cost a build more
+# than reading the returns.
+_THIS_RETURN = aliased(Return, name="this_return")
+_LAST_RETURN = aliased(Return, name="last_return")
+
+
 def _returns(
     period: ReportingPeriod, previous: ReportingPeriod | None
 ) -> list[shape.OrganisationReturn]:
     """Every organisation with something to report, with its returns for now and last quarter."""
-    this = aliased(Return)
-    last = aliased(Return)
+    this, last = _THIS_RETURN, _LAST_RETURN
     expected = select(Commitment.organisation_id).where(_reportable()).distinct()
     query = (
         select(
@@ -561,6 +568,24 @@ def _trend_groups(ordinal: int, slugs: dict[int, str]) -> list[shape.TrendGroup]
     return [shape.TrendGroup(slugs[at], shape.STATUSES[code], n) for at, code, n in rows]
 
 
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a summary is built.
+
+    A region's build makes hundreds of thousands of rows, dicts and lists, none of them in a
+    reference cycle (reference counting frees them all); the collector, woken by that many
+    allocations, spent over a third of the build's Python time walking the heap. It is paused
+    for the build only, and resumed even when the build fails.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _next_revision(period: ReportingPeriod) -> int:
     latest = db.session.scalar(
         select(func.max(BoardSummary.revision)).where(BoardSummary.period_id == period.id)
@@ -585,7 +610,8 @@ def build_summary(
         )
     if state_on(period, now.date()) == PeriodState.UPCOMING:
         raise SummaryError(f"{period.label} has not opened yet: there is nothing to summarise")
-    data = shape.shape_summary(summary_inputs(period, now.date()))
+    with _cycle_collection_paused():
+        data = shape.shape_summary(summary_inputs(period, now.date()))
     summary = BoardSummary(
         period_id=period.id,
         revision=revision,
