@@ -294,6 +294,7 @@ def bulk_region(session, organisations: int, first_id: int, period, priorities) 
             {
                 "return_id": c["organisation_id"],
                 "commitment_id": c["id"],
+                "period_ordinal": period.year * 4 + period.quarter,
                 "status": statuses[c["id"] % 3],
                 "narrative": "Explained",
                 "complete": True,

@@ -89,8 +89,8 @@ def test_status_outside_the_vocabulary_is_refused(db_session):
         db_session.execute(
             sa.text(
                 "INSERT INTO commitment_updates (return_id, commitment_id, status, evidence_grade,"
-                " no_change, unchanged_quarters, version, created_at, updated_at)"
-                " VALUES (:r, :c, 'green', 'self_declared', false, 0, 1, :t, :t)"
+                " no_change, unchanged_quarters, version, created_at, updated_at, period_ordinal)"
+                " VALUES (:r, :c, 'green', 'self_declared', false, 0, 1, :t, :t, 8097)"
             ),
             {"r": return_.id, "c": commitment.id, "t": "2024-07-01 00:00:00+00:00"},
         )

@@ -95,6 +95,10 @@ class World:
         self.lead_id, self.admin_id = self.lead.id, self.admin.id
         self.last_id, self.this_id, self.this_slug = self.last.id, self.this.id, self.this.slug
         self.home_returns = (self.home_last.id, self.home_this.id)
+        # Each update carries its return's quarter (year × 4 + quarter number).
+        self.ordinals = {
+            period.id: period.year * 4 + period.quarter for period in (self.last, self.this)
+        }
         self.next_id = 100_000
         self._updates([c.id for c in self.commitments])
         self.grow(organisations=3, home_commitments=0)
@@ -109,11 +113,14 @@ class World:
             return
         rows = []
         for n, commitment_id in enumerate(commitment_ids):
-            for return_id, complete in zip(self.home_returns, (True, n % 2 == 0), strict=True):
+            for return_id, period_id, complete in zip(
+                self.home_returns, (self.last_id, self.this_id), (True, n % 2 == 0), strict=True
+            ):
                 rows.append(
                     {
                         "return_id": return_id,
                         "commitment_id": commitment_id,
+                        "period_ordinal": self.ordinals[period_id],
                         "status": STATUSES[n % 3],
                         "narrative": "Explained",
                         "complete": complete,
@@ -286,6 +293,7 @@ class World:
                     {
                         "return_id": return_id,
                         "commitment_id": i * 10 + c,
+                        "period_ordinal": self.ordinals[period_id],
                         "status": STATUSES[(i + c) % 3],
                         "narrative": "Explained",
                         "complete": state != ReturnState.DRAFT,

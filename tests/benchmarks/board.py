@@ -120,7 +120,7 @@ def main() -> int:
         f"  min {min(sql_times):6.3f} s"
     )
     print(f"  ratio build / hand-written                 {ratio:5.2f}×")
-    print(f"  stored snapshot (JSONB, compressed)        {stored / 1024:,.0f} KiB")
+    print(f"  stored snapshot (JSON, compressed)          {stored / 1024:,.0f} KiB")
     targets.figure("summary build, median", build_median, "s")
     targets.figure("hand-written status-by-priority SQL, median", sql_median, "s")
     targets.figure("summary build / hand-written SQL", ratio, "×")

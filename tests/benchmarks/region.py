@@ -253,6 +253,7 @@ def generate_region(
                         1,
                         stamp,
                         stamp,
+                        quarter.year * 4 + quarter.number,
                     )
                 )
                 if state == "accepted":
@@ -425,8 +426,9 @@ def generate_region(
                     "is_truncated",
                     "duplicates_folded",
                     "version",
+                    "maintained_in_app",
                 ],
-                ([*row, False, False, False, 0, 1] for row in commitment_rows),
+                ([*row, False, False, False, 0, 1, False] for row in commitment_rows),
             )
             _copy(cursor, "commitment_themes", ["commitment_id", "theme_id"], theme_links)
             _copy(
@@ -462,6 +464,7 @@ def generate_region(
                     "version",
                     "created_at",
                     "updated_at",
+                    "period_ordinal",
                 ],
                 update_rows,
             )

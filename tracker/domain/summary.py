@@ -237,6 +237,9 @@ def shape_summary(inputs: SummaryInputs) -> dict[str, Any]:
     status_counts = _counts((g.status, g.count) for g in inputs.status_groups)
     commitments = sum(status_counts.values())
     returns, organisations = _returns(inputs)
+    # Each named commitment in board order, as an item made once: a region names thousands,
+    # several lists share them, and the JSON comes out the same either way.
+    named = [(line, _item(line, priority_code)) for line in _sorted_lines(inputs.lines)]
 
     smart_by_score = dict.fromkeys(range(6), 0)
     smart_missing = dict.fromkeys(LETTERS, 0)
@@ -267,11 +270,11 @@ def shape_summary(inputs: SummaryInputs) -> dict[str, Any]:
                 "missing": smart_missing,
             },
         },
-        "changes": None if first_quarter else _changes(inputs, priority_code),
+        "changes": None if first_quarter else _changes(inputs, named),
         "exceptions": {
-            "off_track": _items(inputs, priority_code, lambda line: line.status == "off_track"),
-            "at_risk": _items(inputs, priority_code, lambda line: line.status == "at_risk"),
-            "stalled": _items(inputs, priority_code, lambda line: line.stalled),
+            "off_track": [item for line, item in named if line.status == "off_track"],
+            "at_risk": [item for line, item in named if line.status == "at_risk"],
+            "stalled": [item for line, item in named if line.stalled],
             "organisations": [o for o in organisations if o["reporting_status"] != "active"],
             "moved_goalposts": [
                 {
@@ -307,6 +310,8 @@ def _period(period: PeriodInfo) -> dict[str, str]:
 def _returns(inputs: SummaryInputs) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Each expected return counted as every page counts it (``domain.worklist``)."""
     period, previous, today = inputs.period, inputs.previous, inputs.today
+    this_quarter = _quarter(period.slug)
+    last_quarter = _quarter(previous.slug) if previous is not None else None
     organisations = []
     facts = []
     for org in sorted(inputs.returns, key=lambda o: (o.name.lower(), o.id)):
@@ -324,11 +329,11 @@ def _returns(inputs: SummaryInputs) -> tuple[dict[str, int], list[dict[str, Any]
             return_ = "missing"
         else:
             return_ = "not_yet_due"
-        history = [fact.period_record(_quarter(period.slug))]
-        if previous is not None and org.previous_expected:
+        history = [fact.period_record(this_quarter)]
+        if previous is not None and last_quarter is not None and org.previous_expected:
             history.append(
                 PeriodRecord(
-                    quarter=_quarter(previous.slug),
+                    quarter=last_quarter,
                     due_on=previous.due_on,
                     extended_to=org.previous_extended_to,
                     submitted_on=org.previous_submitted_on,
@@ -381,19 +386,25 @@ def _item(line: CommitmentLine, priority_code: dict[int, str]) -> dict[str, Any]
 
 
 def _sorted_lines(lines: Iterable[CommitmentLine]) -> list[CommitmentLine]:
-    return sorted(lines, key=lambda line: (line.organisation.lower(), line.title.lower(), line.id))
+    # Organisations' names repeat across their commitments: each is folded once.
+    folded: dict[str, str] = {}
+
+    def key(line: CommitmentLine) -> tuple[str, str, int]:
+        name = folded.get(line.organisation)
+        if name is None:
+            name = folded[line.organisation] = line.organisation.lower()
+        return (name, line.title.lower(), line.id)
+
+    return sorted(lines, key=key)
 
 
-def _items(inputs: SummaryInputs, priority_code: dict[int, str], keep) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    return [_item(line, priority_code) for line in _sorted_lines(inputs.lines) if keep(line)]
-
-
-def _changes(inputs: SummaryInputs, priority_code: dict[int, str]) -> dict[str, Any]:
+def _changes(
+    inputs: SummaryInputs, named: list[tuple[CommitmentLine, dict[str, Any]]]
+) -> dict[str, Any]:
     moves: Counter[tuple[str, str]] = Counter()
     for group in inputs.status_groups:
         if group.status != group.previous_status:
             moves[(group.previous_status, group.status)] += group.count
-    lines = _sorted_lines(inputs.lines)
     return {
         "moved": sum(moves.values()),
         "moves": [
@@ -403,13 +414,13 @@ def _changes(inputs: SummaryInputs, priority_code: dict[int, str]) -> dict[str, 
             )
         ],
         "newly_off_track": [
-            _item(line, priority_code)
-            for line in lines
+            item
+            for line, item in named
             if line.status == "off_track" and line.previous_status != "off_track"
         ],
         "newly_completed": [
-            _item(line, priority_code)
-            for line in lines
+            item
+            for line, item in named
             if line.status == "completed" and line.previous_status != "completed"
         ],
     }

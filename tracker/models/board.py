@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, utcnow
@@ -30,9 +30,11 @@ class BoardSummary(Base):
     built_at: Mapped[datetime] = mapped_column(default=utcnow)
     built_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     published_at: Mapped[datetime | None]
-    data: Mapped[dict[str, Any]]
+    # Plain JSON, not JSONB: the document is written once and read whole, never queried
+    # inside, and decomposing a region's 5 MB into JSONB cost more than building it.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
     # What the summary page shows (domain.summary.page_part), frozen with ``data`` at build
     # time: the page reads this alone. NULL for summaries built before it was kept.
-    page: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
+    page: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
 
     period: Mapped[ReportingPeriod] = relationship()

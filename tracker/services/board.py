@@ -9,7 +9,9 @@ Services flush; the caller commits.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+import gc
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -24,6 +26,7 @@ from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, PeriodState, ReturnState, Role
 from tracker.domain.goalposts import LABELS as GOALPOST_LABELS
 from tracker.domain.smart import SHORT_TITLE
+from tracker.domain.updates import FINAL_STATUSES
 from tracker.extensions import db
 from tracker.models import (
     BoardSummary,
@@ -87,110 +90,113 @@ BOARD_ROWS = sa.Table(
     sa.Column("previous_status", sa.String(32)),
     sa.Column("reported", sa.Boolean),
     sa.Column("stalled", sa.Boolean),
-    sa.Column("narrative", sa.Text),
-    sa.Column("year1", sa.Integer),
-    sa.Column("quarter1", sa.Integer),
+    # The quarter (as an ordinal) of the accepted update the status comes from.
+    sa.Column("latest_ordinal", sa.Integer),
     # The status (as its index in shape.STATUSES) at the end of each of the trend's quarters,
     # oldest first; NULL when the commitment had no accepted update yet.
     *(sa.Column(f"t{i}", sa.Integer) for i in range(shape.TREND_QUARTERS)),
     prefixes=["TEMPORARY"],
 )
 
+# Bits per quarter when a commitment's statuses in the trend's quarters are packed in one
+# integer: the status index + 1 (1 to 6), 0 for a quarter with no accepted update.
+_SLOT_BITS = 3
+
 
 def _accepted_rows(ordinal: int) -> Any:
-    """Every accepted update up to this quarter, with its place in the commitment's history:
-    ``rn`` 1 for the latest, 2 for the one before, … and its status as an index (``code``).
+    """Every accepted update with a status up to this quarter: its quarter (``ord``), its
+    status as an index (``code``), and its place in the commitment's history (``rn`` 1 for
+    the latest, 2 for the one before…).
 
-    Whether the commitment is reportable is left to the one join with ``commitments`` after
-    grouping (``_status_rows``): joining here as well cost a hash join over every update.
+    Read from ix_commitment_updates_commitment_id_period_ordinal alone: the quarter is on the
+    update, so nothing is joined and only each commitment's few updates are sorted; the few
+    returns not accepted are left out by a hashed list. A commitment has at most one update a
+    quarter (one return per organisation and quarter, one update per commitment and return).
     """
-    period_ord = _ordinal(ReportingPeriod)
     code = case(
         *((CommitmentUpdate.status == status, index) for index, status in enumerate(shape.STATUSES))
     )
-    return (
-        select(
-            CommitmentUpdate.commitment_id,
-            CommitmentUpdate.status,
-            CommitmentUpdate.progress_value,
-            CommitmentUpdate.no_change,
-            CommitmentUpdate.narrative,
-            period_ord.label("ord"),
-            ReportingPeriod.year,
-            ReportingPeriod.quarter,
-            code.label("code"),
-            func.row_number()
-            .over(partition_by=CommitmentUpdate.commitment_id, order_by=period_ord.desc())
-            .label("rn"),
+    not_accepted = select(Return.id).where(Return.state != ReturnState.ACCEPTED)
+    return select(
+        CommitmentUpdate.commitment_id,
+        CommitmentUpdate.progress_value,
+        CommitmentUpdate.no_change,
+        CommitmentUpdate.period_ordinal.label("ord"),
+        code.label("code"),
+        func.row_number()
+        .over(
+            partition_by=CommitmentUpdate.commitment_id,
+            order_by=CommitmentUpdate.period_ordinal.desc(),
         )
-        .join(Return, Return.id == CommitmentUpdate.return_id)
-        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
-        .where(
-            Return.state == ReturnState.ACCEPTED,
-            CommitmentUpdate.status.is_not(None),
-            period_ord <= ordinal,
-        )
+        .label("rn"),
+    ).where(
+        CommitmentUpdate.status.is_not(None),
+        CommitmentUpdate.period_ordinal <= ordinal,
+        CommitmentUpdate.return_id.not_in(not_accepted),
     )
 
 
 def _status_rows(ordinal: int) -> Any:
     """Each reportable commitment's status now and last quarter, from accepted updates.
 
-    One row per commitment, made inside the database: the latest three accepted updates up to
-    this quarter, pivoted, which also decide whether the commitment has stalled.
+    One row per commitment, made inside the database by one grouping of its accepted updates,
+    with integer aggregates only: the latest (quarter × 10 + status index is largest for it),
+    the three latest statuses and figures (whether it has stalled), and its statuses in the
+    trend's quarters packed into one integer, then unpacked into the status at each quarter's
+    end.
     """
     ranked = _accepted_rows(ordinal).cte("ranked")
+    first_trend = ordinal - shape.TREND_QUARTERS + 1
+    packed = ranked.c.ord * 10 + ranked.c.code
 
     def nth(column: Any, n: int) -> Any:
         return func.max(column).filter(ranked.c.rn == n)
 
-    def flag(n: int) -> Any:
-        # 1 when the n-th latest update said "no change", else 0 (also when there is none).
-        return func.coalesce(
-            func.max(case((ranked.c.no_change, 1), else_=0)).filter(ranked.c.rn == n), 0
-        )
-
-    # The status at the end of quarter ``at``: the one with the highest quarter up to it. Quarter
-    # × 10 + status index is largest for that update, and its last digit is the status.
-    packed = ranked.c.ord * 10 + ranked.c.code
-
-    def status_at(at: int) -> Any:
-        return func.max(packed).filter(ranked.c.ord <= at)
-
-    first_trend = ordinal - shape.TREND_QUARTERS + 1
-
     latest = (
         select(
             ranked.c.commitment_id,
-            nth(ranked.c.status, 1).label("s1"),
-            nth(ranked.c.status, 2).label("s2"),
-            nth(ranked.c.status, 3).label("s3"),
+            func.max(packed).label("top"),
+            func.sum((ranked.c.code + 1).bitwise_lshift(_SLOT_BITS * (ranked.c.ord - first_trend)))
+            .filter(ranked.c.ord >= first_trend)
+            .label("slots"),
+            func.max(packed).filter(ranked.c.ord < first_trend).label("before"),
+            nth(ranked.c.code, 2).label("c2"),
+            nth(ranked.c.code, 3).label("c3"),
             nth(ranked.c.progress_value, 1).label("p1"),
             nth(ranked.c.progress_value, 2).label("p2"),
             nth(ranked.c.progress_value, 3).label("p3"),
-            flag(1).label("nc1"),
-            flag(2).label("nc2"),
-            nth(ranked.c.narrative, 1).label("narrative"),
-            func.max(ranked.c.ord).label("o1"),
-            nth(ranked.c.year, 1).label("year1"),
-            nth(ranked.c.quarter, 1).label("quarter1"),
-            func.count().filter(ranked.c.rn <= 3).label("n"),
-            *(status_at(first_trend + i).label(f"t{i}") for i in range(shape.TREND_QUARTERS)),
+            func.count().filter(and_(ranked.c.rn <= 2, ranked.c.no_change)).label("unchanged"),
+            func.count().label("n"),
         )
         .group_by(ranked.c.commitment_id)
         .cte("latest")
     )
+
+    def slot(i: int) -> Any:
+        return latest.c.slots.bitwise_rshift(_SLOT_BITS * i).bitwise_and(7)
+
+    def status_at(i: int) -> Any:
+        # The status at the end of the trend's i-th quarter: that of the latest quarter up to
+        # it with an accepted update, or of the last one before the trend began.
+        return case(
+            *((slot(j) > 0, slot(j) - 1) for j in range(i, -1, -1)),
+            else_=latest.c.before % 10,
+        )
+
+    def name(code: Any) -> Any:
+        return case(*((code == index, status) for index, status in enumerate(shape.STATUSES)))
+
     not_started = literal(DeliveryStatus.NOT_STARTED.value)
-    now = func.coalesce(latest.c.s1, not_started)
-    previous = case((latest.c.o1 == ordinal, func.coalesce(latest.c.s2, not_started)), else_=now)
-    final = [DeliveryStatus.COMPLETED.value, DeliveryStatus.DISCONTINUED.value]
-    same_three = and_(latest.c.n >= 3, latest.c.s1 == latest.c.s2, latest.c.s2 == latest.c.s3)
+    s1 = latest.c.top % 10
+    final = sorted(shape.STATUSES.index(status) for status in FINAL_STATUSES)
+    not_started_code = shape.STATUSES.index(DeliveryStatus.NOT_STARTED)
+    same_three = and_(latest.c.n >= 3, latest.c.c2 == s1, latest.c.c3 == s1)
     # domain.updates.is_stalled, in SQL: the tests hold the two to the same answers.
     stalled = and_(
-        latest.c.s1.is_not(None),
-        latest.c.s1.not_in(final),
+        latest.c.top.is_not(None),
+        s1.not_in(final),
         or_(
-            and_(latest.c.nc1 == 1, latest.c.nc2 == 1),
+            latest.c.unchanged == 2,
             and_(
                 same_three,
                 or_(
@@ -203,30 +209,38 @@ def _status_rows(ordinal: int) -> Any:
                         latest.c.p1.is_(None),
                         latest.c.p2.is_(None),
                         latest.c.p3.is_(None),
-                        latest.c.s1 == DeliveryStatus.NOT_STARTED.value,
+                        s1 == not_started_code,
                     ),
                 ),
             ),
         ),
     )
+    last = shape.TREND_QUARTERS - 1
     return (
         select(
             Commitment.id.label("commitment_id"),
             Commitment.organisation_id,
             Commitment.primary_priority_id.label("priority_id"),
-            now.label("status"),
-            previous.label("previous_status"),
-            case((latest.c.o1 == ordinal, True), else_=False).label("reported"),
+            func.coalesce(name(s1), not_started).label("status"),
+            # Last quarter's: the status at the end of the quarter before, whichever update it
+            # came from (this quarter's latest is not one when nothing was accepted for it).
+            func.coalesce(name(status_at(last - 1)), not_started).label("previous_status"),
+            case((latest.c.top >= ordinal * 10, True), else_=False).label("reported"),
             case((stalled, True), else_=False).label("stalled"),
-            latest.c.narrative,
-            latest.c.year1,
-            latest.c.quarter1,
-            *((latest.c[f"t{i}"] % 10).label(f"t{i}") for i in range(shape.TREND_QUARTERS)),
+            (latest.c.top // 10).label("latest_ordinal"),
+            *(status_at(i).label(f"t{i}") for i in range(last)),
+            s1.label(f"t{last}"),
         )
         .select_from(Commitment)
         .outerjoin(latest, latest.c.commitment_id == Commitment.id)
         .where(_reportable())
     )
+
+
+def _core(statement: Any) -> sa.CursorResult[Any]:
+    """Run a Core statement on the session's connection: plain rows, without the ORM's
+    per-row machinery (a fifth of a region's build went on it)."""
+    return db.session.connection().execute(statement)
 
 
 def _fill_board_rows(ordinal: int) -> None:
@@ -239,15 +253,20 @@ def _fill_board_rows(ordinal: int) -> None:
 
 
 @cache
-def _label(year: int | None, quarter: int | None) -> str | None:
-    return Quarter(year, quarter).label if year and quarter else None
+def _label(ordinal: int | None) -> str | None:
+    """The label of the quarter with this ordinal (year × 4 + quarter number)."""
+    if not ordinal:
+        return None
+    year = (ordinal - 1) // 4
+    return Quarter(year, ordinal - year * 4).label
 
 
 def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
     """Everything a summary is made of, in a fixed number of grouped queries."""
     if db.session.get_bind().dialect.name == "postgresql":
-        # The window functions sort every accepted update; with PostgreSQL's default 4 MB they
-        # spill to disk for a region of thousands of organisations. For this transaction only.
+        # When the planner sorts the accepted updates rather than read them in index order (a
+        # freshly loaded table, not yet vacuumed), PostgreSQL's default 4 MB spills to disk on a
+        # region of thousands of organisations. For this transaction only.
         db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     quarter = period.as_quarter
     ordinal = _ordinal_of(quarter)
@@ -284,7 +303,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             bool(row.stalled),
             row.n,
         )
-        for row in db.session.execute(
+        for row in _core(
             select(
                 board.c.priority_id,
                 board.c.status,
@@ -304,7 +323,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
     # Tens of thousands of rows on a region: built from each row's values in order.
     grid = [
         shape.GridCell(*row)
-        for row in db.session.execute(
+        for row in _core(
             select(
                 board.c.organisation_id,
                 board.c.priority_id,
@@ -315,7 +334,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
     ]
     theme_groups = [
         shape.ThemeGroup(*row)
-        for row in db.session.execute(
+        for row in _core(
             select(
                 commitment_themes.c.theme_id,
                 board.c.organisation_id,
@@ -334,29 +353,52 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             board.c.previous_status != DeliveryStatus.COMPLETED.value,
         ),
     )
+    # The narrative of the update the status comes from, the commitment's only one in that
+    # quarter: looked up by the index on (commitment, quarter) for each named commitment, where
+    # a join would hash every update.
+    narrative = (
+        select(CommitmentUpdate.narrative)
+        .where(
+            CommitmentUpdate.commitment_id == board.c.commitment_id,
+            CommitmentUpdate.period_ordinal == board.c.latest_ordinal,
+        )
+        .scalar_subquery()
+    )
+    # Thousands of rows on a region: unpacked, as reading a Row's fields by name costs more.
     lines = [
         shape.CommitmentLine(
-            id=row.commitment_id,
-            title=row.title or row.original_text,
-            organisation=row.name,
-            organisation_slug=row.slug,
-            priority_id=row.priority_id,
-            status=row.status,
-            previous_status=row.previous_status if previous is not None else row.status,
-            stalled=bool(row.stalled),
-            narrative=row.narrative,
-            reported_in=_label(row.year1, row.quarter1),
+            id=commitment_id,
+            title=title or original_text,
+            organisation=organisation,
+            organisation_slug=organisation_slug,
+            priority_id=priority_id,
+            status=status,
+            previous_status=previous_status if previous is not None else status,
+            stalled=bool(stalled),
+            narrative=narrative,
+            reported_in=_label(latest_ordinal),
         )
-        for row in db.session.execute(
+        for (
+            commitment_id,
+            priority_id,
+            status,
+            previous_status,
+            stalled,
+            latest_ordinal,
+            narrative,
+            title,
+            original_text,
+            organisation,
+            organisation_slug,
+        ) in _core(
             select(
                 board.c.commitment_id,
                 board.c.priority_id,
                 board.c.status,
                 board.c.previous_status,
                 board.c.stalled,
-                board.c.narrative,
-                board.c.year1,
-                board.c.quarter1,
+                board.c.latest_ordinal,
+                narrative,
                 Commitment.title,
                 Commitment.original_text,
                 Organisation.name,
@@ -383,7 +425,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             new=row.new_value,
             reason=row.reason,
         )
-        for row in db.session.execute(
+        for row in _core(
             select(
                 TargetChange.commitment_id,
                 TargetChange.field,
@@ -432,7 +474,7 @@ def _smart_groups() -> list[shape.SmartGroup]:
         "T": Commitment.target_date.is_not(None),
     }
     flags = [case((condition, 1), else_=0).label(letter) for letter, condition in letters.items()]
-    rows = db.session.execute(
+    rows = _core(
         select(Commitment.primary_priority_id, *flags, func.count().label("n"))
         .where(_reportable())
         .group_by(Commitment.primary_priority_id, *flags)
@@ -447,12 +489,17 @@ def _smart_groups() -> list[shape.SmartGroup]:
     ]
 
 
+# Made once: SQLAlchemy works out each new alias's columns again, which cost a build more
+# than reading the returns.
+_THIS_RETURN = aliased(Return, name="this_return")
+_LAST_RETURN = aliased(Return, name="last_return")
+
+
 def _returns(
     period: ReportingPeriod, previous: ReportingPeriod | None
 ) -> list[shape.OrganisationReturn]:
     """Every organisation with something to report, with its returns for now and last quarter."""
-    this = aliased(Return)
-    last = aliased(Return)
+    this, last = _THIS_RETURN, _LAST_RETURN
     expected = select(Commitment.organisation_id).where(_reportable()).distinct()
     query = (
         select(
@@ -480,19 +527,27 @@ def _returns(
     )
     return [
         shape.OrganisationReturn(
-            id=row.id,
-            name=row.name,
-            slug=row.slug,
-            state=row.state.value if row.state else None,
-            submitted_on=row.submitted_at.date() if row.submitted_at else None,
-            extended_to=row.extended_due_on,
-            previous_submitted_on=(
-                row.previous_submitted_at.date() if row.previous_submitted_at else None
-            ),
-            previous_extended_to=row.previous_extended_due_on,
-            previous_expected=bool(row.previous_expected),
+            id=id_,
+            name=name,
+            slug=slug,
+            state=state.value if state else None,
+            submitted_on=submitted_at.date() if submitted_at else None,
+            extended_to=extended_due_on,
+            previous_submitted_on=previous_submitted_at.date() if previous_submitted_at else None,
+            previous_extended_to=previous_extended_due_on,
+            previous_expected=bool(previous_expected),
         )
-        for row in db.session.execute(query)
+        for (
+            id_,
+            name,
+            slug,
+            state,
+            submitted_at,
+            extended_due_on,
+            previous_submitted_at,
+            previous_extended_due_on,
+            previous_expected,
+        ) in _core(query).all()
     ]
 
 
@@ -509,8 +564,26 @@ def _trend_groups(ordinal: int, slugs: dict[int, str]) -> list[shape.TrendGroup]
     ]
     if not parts:
         return []
-    rows = db.session.execute(sa.union_all(*parts)).all()
+    rows = _core(sa.union_all(*parts)).all()
     return [shape.TrendGroup(slugs[at], shape.STATUSES[code], n) for at, code, n in rows]
+
+
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a summary is built.
+
+    A region's build makes hundreds of thousands of rows, dicts and lists, none of them in a
+    reference cycle (reference counting frees them all); the collector, woken by that many
+    allocations, spent over a third of the build's Python time walking the heap. It is paused
+    for the build only, and resumed even when the build fails.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _next_revision(period: ReportingPeriod) -> int:
@@ -537,7 +610,8 @@ def build_summary(
         )
     if state_on(period, now.date()) == PeriodState.UPCOMING:
         raise SummaryError(f"{period.label} has not opened yet: there is nothing to summarise")
-    data = shape.shape_summary(summary_inputs(period, now.date()))
+    with _cycle_collection_paused():
+        data = shape.shape_summary(summary_inputs(period, now.date()))
     summary = BoardSummary(
         period_id=period.id,
         revision=revision,
