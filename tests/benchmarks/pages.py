@@ -66,6 +66,9 @@ REGION_RATIOS = [
     ("public organisation page", "p95"),
 ]
 OPEN_DATA_SECONDS = 2.0
+# Seconds a threaded worker keeps an idle connection open, as docker-compose.yml's `web` does:
+# longer than a simulated person thinks between pages (one to three seconds).
+KEEP_ALIVE = 5
 
 
 @dataclass
@@ -95,8 +98,14 @@ def server_environment(database_url: str, instance: Path) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(database_url: str, instance: Path, workers: int = 1) -> Iterator[Server]:
-    """The real WSGI server on a free loopback port, stopped afterwards."""
+def gunicorn(
+    database_url: str, instance: Path, workers: int = 1, threads: int = 1
+) -> Iterator[Server]:
+    """The real WSGI server on a free loopback port, stopped afterwards.
+
+    Preloaded, as docker-compose.yml runs it: the app (its templates compiled) is built once
+    and the workers fork from it. ``threads`` above one gives each worker threads (gthread).
+    """
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -105,6 +114,11 @@ def gunicorn(database_url: str, instance: Path, workers: int = 1) -> Iterator[Se
             "gunicorn",
             "--workers",
             str(workers),
+            "--threads",
+            str(threads),
+            "--preload",
+            "--keep-alive",
+            str(KEEP_ALIVE),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -422,7 +436,9 @@ def _leads_and_organisations() -> tuple[list[tuple[str, str]], list[str]]:
 
 
 @contextmanager
-def town_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[Served]:
+def town_served(
+    server_url: str, folder: Path, workers: int = 1, threads: int = 1
+) -> Iterator[Served]:
     """The Luton seed with the demo history (`tracker demo`), served by gunicorn."""
     with scratch_postgres_database(server_url) as scratch:
         app = make_test_app(scratch, folder / "town")
@@ -464,7 +480,7 @@ def town_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[Ser
             f"Town: the Luton seed with the demo history ({counts[0]} organisations,"
             f" {counts[1]} commitments, {counts[2]} updates; `tracker demo` took {seconds:.1f} s)"
         )
-        with gunicorn(scratch, folder / "town", workers=workers) as server:
+        with gunicorn(scratch, folder / "town", workers=workers, threads=threads) as server:
             yield Served(server, accounts, admins, leads, organisations, description, built)
 
 
@@ -502,7 +518,9 @@ def record(dataset: str, figures: dict[str, float]) -> None:
 
 
 @contextmanager
-def region_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[Served]:
+def region_served(
+    server_url: str, folder: Path, workers: int = 1, threads: int = 1
+) -> Iterator[Served]:
     """The synthetic region with people and a published board summary, served by gunicorn."""
     from tracker.services.board import build_summary, publish_summary
     from tracker.services.periods import period_by_slug
@@ -536,7 +554,7 @@ def region_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[S
             f" {len(facts.periods)} quarters, {facts.updates:,} updates, {facts.users:,} people,"
             f" {facts.notifications:,} emails (generated in {facts.seconds:.1f} s)"
         )
-        with gunicorn(scratch, folder / "region", workers=workers) as server:
+        with gunicorn(scratch, folder / "region", workers=workers, threads=threads) as server:
             yield Served(server, accounts, admins, leads, organisations, description, built)
 
 
