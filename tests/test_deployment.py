@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,39 @@ def test_web_is_gunicorn_with_several_workers_after_migrations():
     assert workers and int(workers.group(1)) > 1
     assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["command"] == ["tracker", "db", "upgrade"]
+
+
+def test_web_and_the_image_preload_the_app_with_threads_like_the_load_test():
+    # The load test's server (tests/benchmarks/load.py) is run the way `web` is: threads in
+    # each worker, and the app built once before the workers fork.
+    from tests.benchmarks import load
+
+    command = " ".join(compose()["services"]["web"]["command"])
+    assert "--preload" in command
+    threads = re.search(r"--threads=\$\{WEB_THREADS:-(\d+)\}", command)
+    assert threads and int(threads.group(1)) == load.THREADS > 1
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
+    assert '"--preload"' in cmd and f'"--threads", "{load.THREADS}"' in cmd
+    # Idle connections outlive a person's pause between pages (the bench's too).
+    from tests.benchmarks.pages import KEEP_ALIVE
+
+    assert f"--keep-alive=${{WEB_KEEP_ALIVE:-{KEEP_ALIVE}}}" in command
+    assert f'"--keep-alive", "{KEEP_ALIVE}"' in cmd
+
+
+def test_the_served_app_has_every_template_compiled_before_a_request(tmp_path):
+    env = {**os.environ, "TRACKER_ENV": "development", "TRACKER_INSTANCE_PATH": str(tmp_path)}
+    script = (
+        "from tracker.wsgi import app; env = app.jinja_env;"
+        " names = env.list_templates(); print(len(names), len(env.cache))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    templates, compiled = map(int, result.stdout.split())
+    assert templates > 100 and compiled == templates
 
 
 def test_exactly_one_scheduler_runs_the_jobs():

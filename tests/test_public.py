@@ -314,6 +314,12 @@ def test_an_organisations_page_shows_its_pledge_and_accepted_progress(client, wo
     assert "We will also:" not in page.text  # a lead-in heading is not a commitment
     headings = [h.get_text(strip=True) for h in page.soup.select("main h2.govuk-heading-l")]
     assert headings == ["Inclusive economy", "Net zero town"]
+    rows = {
+        row.select_one("dt").get_text(strip=True): row.select_one("dd").get_text(" ", strip=True)
+        for row in page.soup.select("main .govuk-grid-column-two-thirds > dl > div")
+    }
+    assert rows["Commitments"] == "2: 1 on track, 1 completed"  # the heading is not one
+    assert rows["Moved goalposts"].startswith("1 change to targets")
 
 
 def test_a_commitment_without_an_accepted_update_says_so(client, world):
@@ -675,6 +681,16 @@ def test_pages_do_the_same_number_of_queries_whatever_the_size(app, db_session):
     large = {url: statements_for(client, url) for url in COUNTED}
     assert large == small
     assert all(count > 0 for count in small.values())
+
+
+def test_an_organisation_page_keeps_to_its_budget_of_statements(app, db_session):
+    # The region's biggest organisation page was over its time budget at fifteen statements:
+    # the organisation with its statement, its commitments (themes, priorities, latest accepted
+    # update, goalposts with their quarters), its reporting status (three) and the place.
+    client = app.test_client()
+    build_world(db_session)
+    statements_for(client, "/organisations/greenway-trust")  # what a first request does once
+    assert statements_for(client, "/organisations/greenway-trust") <= 11
 
 
 def build_more(session) -> int:

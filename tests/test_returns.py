@@ -278,6 +278,52 @@ def test_late_and_extended_returns(client, db_session, setting):
 
 
 @time_machine.travel(DURING, tick=False)
+def test_each_update_form_shows_its_own_commitment_and_saving_moves_to_the_next_unfinished(
+    client, db_session, setting
+):
+    from tracker.services import returns as service
+
+    # Last quarter: each commitment said something different.
+    previous = make_period(db_session, Q1.previous())
+    last = service.return_for(setting["org"], previous)
+    last.state = ReturnState.ACCEPTED
+    last.submitted_at = datetime(2024, 4, 10, tzinfo=UTC)
+    for name, status, words in [
+        ("homes", DeliveryStatus.AT_RISK, "Planning delays"),
+        ("wage", DeliveryStatus.ON_TRACK, "Accredited in March"),
+    ]:
+        db.session.add(
+            CommitmentUpdate(
+                return_=last,
+                commitment=setting[name],
+                status=status,
+                narrative=words,
+                complete=True,
+            )
+        )
+    db.session.flush()
+    sign_in(client, setting["lead"])
+    # This quarter the last commitment is done already.
+    assert save(client, setting, setting["trees"], status="completed").status_code == 302
+
+    page = get_page(client, update_url(setting, setting["wage"]))
+    assert page.h1 == "Pay the Real Living Wage"
+    assert "Last quarter: On track" in page.text and "Accredited in March" in page.text
+    assert "Planning delays" not in page.text
+    page = get_page(client, update_url(setting, setting["trees"]))
+    assert page.soup.find("input", {"name": "status", "value": "completed"}).has_attr("checked")
+    assert "Last quarter" not in page.text  # nothing was reported for it
+    heading = db.session.scalar(sa.select(Commitment).where(Commitment.is_heading.is_(True)))
+    assert client.get(update_url(setting, heading)).status_code == 404
+
+    # Saving the second goes round, past the finished third, to the first; then to checking.
+    response = save(client, setting, setting["wage"], narrative="Still accredited")
+    assert response.headers["Location"].endswith(update_url(setting, setting["homes"]))
+    response = save(client, setting, setting["homes"], narrative="Still planning")
+    assert response.headers["Location"].endswith(url(setting, "/check"))
+
+
+@time_machine.travel(DURING, tick=False)
 def test_board_reads_but_cannot_change(client, db_session, setting):
     board = make_user(db_session, Role.BOARD)
     sign_in(client, board)

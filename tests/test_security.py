@@ -587,6 +587,60 @@ def test_eight_parallel_guesses_get_five_checks(pg_app):
         db.session.remove()
 
 
+def test_a_sign_in_checks_its_password_while_another_from_the_same_address_holds_the_lock(
+    pg_app, monkeypatch
+):
+    # An office behind one router: a colleague's attempt holds the address's throttle row until
+    # it finishes. This one's password is hashed meanwhile, not after the colleague is done.
+    from tracker.services import accounts
+    from tracker.services.throttle import CLIENT
+
+    with pg_app.app_context():
+        email = make_user(db.session, Role.LEAD).email
+        accounts.authenticate(email, PASSWORD, client="203.0.113.9", now=datetime.now(UTC))
+        db.session.commit()  # the address's row exists, as after any earlier sign-in
+        db.session.remove()
+    hashed = []
+    check = accounts.check_password_hash
+    monkeypatch.setattr(
+        accounts, "check_password_hash", lambda *args: hashed.append(1) or check(*args)
+    )
+    with pg_app.app_context():
+        colleague = db.engine.connect()
+        try:
+            colleague.execute(
+                sa.select(SignInThrottle)
+                .where(SignInThrottle.key == CLIENT.key("203.0.113.9"))
+                .with_for_update()
+            ).all()
+            db.session.execute(sa.text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                accounts.authenticate(email, PASSWORD, client="203.0.113.9", now=datetime.now(UTC))
+            assert hashed == [1]  # checked before it waited for the row
+        finally:
+            db.session.rollback()
+            colleague.rollback()
+            colleague.close()
+            db.session.remove()
+
+
+def test_an_attempt_that_must_wait_is_refused_without_hashing(client, db_session, monkeypatch):
+    from tracker.services import accounts
+
+    user = make_user(db_session, Role.LEAD)
+    now = datetime.now(UTC)
+    for n in range(8):  # enough wrong guesses to make the account wait
+        accounts.authenticate(user.email, f"wrong {n}", client=f"192.0.2.{n}", now=now)
+    hashed = []
+    check = accounts.check_password_hash
+    monkeypatch.setattr(
+        accounts, "check_password_hash", lambda *args: hashed.append(1) or check(*args)
+    )
+    result = accounts.authenticate(user.email, PASSWORD, client="192.0.2.200", now=now)
+    assert result.user is None and result.retry_after is not None
+    assert hashed == []
+
+
 # 5. SQLite under concurrent use -----------------------------------------------------------
 #
 # The embedded default must not answer "database is locked": writers wait for each other (WAL,

@@ -1,7 +1,7 @@
 """a pledge statement edited in the app is kept by a later import
 
-Revision ID: 0018
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-29 13:00:00.000000
 
 ``pledges.statement_maintained_in_app``: an admin edited the statement in the app, so a later
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0018"
-down_revision = "0013"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from tests.benchmarks import targets
-from tests.benchmarks.region import generate_region
+from tests.benchmarks.region import generate_region, quarters_to
 from tests.conftest import make_test_app
 from tests.factories import TOTP_SECRET
 from tests.support.auth import current_code
@@ -66,6 +66,9 @@ REGION_RATIOS = [
     ("public organisation page", "p95"),
 ]
 OPEN_DATA_SECONDS = 2.0
+# Seconds a threaded worker keeps an idle connection open, as docker-compose.yml's `web` does:
+# longer than a simulated person thinks between pages (one to three seconds).
+KEEP_ALIVE = 5
 
 
 @dataclass
@@ -95,8 +98,14 @@ def server_environment(database_url: str, instance: Path) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(database_url: str, instance: Path, workers: int = 1) -> Iterator[Server]:
-    """The real WSGI server on a free loopback port, stopped afterwards."""
+def gunicorn(
+    database_url: str, instance: Path, workers: int = 1, threads: int = 1
+) -> Iterator[Server]:
+    """The real WSGI server on a free loopback port, stopped afterwards.
+
+    Preloaded, as docker-compose.yml runs it: the app (its templates compiled) is built once
+    and the workers fork from it. ``threads`` above one gives each worker threads (gthread).
+    """
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -105,6 +114,11 @@ def gunicorn(database_url: str, instance: Path, workers: int = 1) -> Iterator[Se
             "gunicorn",
             "--workers",
             str(workers),
+            "--threads",
+            str(threads),
+            "--preload",
+            "--keep-alive",
+            str(KEEP_ALIVE),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -252,6 +266,38 @@ def pick_accounts(admin: str, lead_first: str | None = None) -> Accounts:
     return Accounts(row.email, admin, row.slug, period.slug, commitment, biggest)
 
 
+def open_for_lead(accounts: Accounts, today: date) -> None:
+    """Let the picked lead change their return today, as the programme team would.
+
+    Between one quarter's window closing and the next opening no return can be changed: the
+    admin grants the lead's organisation an extension of a fortnight (the app's own action), so
+    the update form is the one a lead given more time meets. Inside a window nothing changes.
+    """
+    from tracker.models import Organisation, User
+    from tracker.services.periods import grant_extension, period_by_slug
+    from tracker.services.returns import return_view
+
+    organisation = db.session.scalar(
+        sa.select(Organisation).where(Organisation.slug == accounts.organisation)
+    )
+    period = period_by_slug(accounts.period)
+    assert organisation is not None and period is not None
+    if return_view(organisation, period, today).editable:
+        return
+    admin = db.session.scalar(sa.select(User).where(User.email == accounts.admin))
+    assert admin is not None
+    grant_extension(
+        organisation,
+        period,
+        new_due=today + timedelta(days=14),
+        reason="Their lead was away",
+        actor=admin,
+        today=today,
+    )
+    assert return_view(organisation, period, today).editable
+    db.session.commit()
+
+
 def key_pages(accounts: Accounts) -> list[tuple[str, str, str]]:
     """(name, who reads it, url) for each key page."""
     org, period = accounts.organisation, accounts.period
@@ -390,7 +436,9 @@ def _leads_and_organisations() -> tuple[list[tuple[str, str]], list[str]]:
 
 
 @contextmanager
-def town_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[Served]:
+def town_served(
+    server_url: str, folder: Path, workers: int = 1, threads: int = 1
+) -> Iterator[Served]:
     """The Luton seed with the demo history (`tracker demo`), served by gunicorn."""
     with scratch_postgres_database(server_url) as scratch:
         app = make_test_app(scratch, folder / "town")
@@ -432,7 +480,7 @@ def town_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[Ser
             f"Town: the Luton seed with the demo history ({counts[0]} organisations,"
             f" {counts[1]} commitments, {counts[2]} updates; `tracker demo` took {seconds:.1f} s)"
         )
-        with gunicorn(scratch, folder / "town", workers=workers) as server:
+        with gunicorn(scratch, folder / "town", workers=workers, threads=threads) as server:
             yield Served(server, accounts, admins, leads, organisations, description, built)
 
 
@@ -470,22 +518,33 @@ def record(dataset: str, figures: dict[str, float]) -> None:
 
 
 @contextmanager
-def region_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[Served]:
+def region_served(
+    server_url: str, folder: Path, workers: int = 1, threads: int = 1
+) -> Iterator[Served]:
     """The synthetic region with people and a published board summary, served by gunicorn."""
     from tracker.services.board import build_summary, publish_summary
     from tracker.services.periods import period_by_slug
 
+    today = datetime.now(UTC).date()
     with scratch_postgres_database(server_url) as scratch:
         app = make_test_app(scratch, folder / "region", PUBLIC_BASE_URL="http://127.0.0.1")
         migrate_to_head(app)
         with app.app_context():
-            facts = generate_region(db.engine, password_hash=generate_password_hash(DEMO_PASSWORD))
+            # The server reads the region on the real clock: its eight quarters end with the
+            # one whose window opened most recently, as the scheduler would have made them.
+            facts = generate_region(
+                db.engine,
+                password_hash=generate_password_hash(DEMO_PASSWORD),
+                first=quarters_to(today),
+                today=today,
+            )
             period = period_by_slug(facts.latest_period)
             assert period is not None
             summary = build_summary(period, actor=None, now=datetime.now(UTC))
             publish_summary(summary, actor=None)  # the public API shows published ones only
             db.session.commit()
             accounts = pick_accounts("admin@example.org")
+            open_for_lead(accounts, today)
             leads, organisations = _leads_and_organisations()
             admins = enrol_admins(accounts.admin, extra=ADMINS_FOR_LOAD)
             built = build_open_data()  # after every change: the files are current
@@ -495,7 +554,7 @@ def region_served(server_url: str, folder: Path, workers: int = 1) -> Iterator[S
             f" {len(facts.periods)} quarters, {facts.updates:,} updates, {facts.users:,} people,"
             f" {facts.notifications:,} emails (generated in {facts.seconds:.1f} s)"
         )
-        with gunicorn(scratch, folder / "region", workers=workers) as server:
+        with gunicorn(scratch, folder / "region", workers=workers, threads=threads) as server:
             yield Served(server, accounts, admins, leads, organisations, description, built)
 
 

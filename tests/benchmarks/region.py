@@ -35,7 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tracker.domain.calendar import Quarter, WindowRules
+from tracker.domain.calendar import Quarter, WindowRules, period_for
 
 PRIORITIES = [
     ("inclusive-economy", "Inclusive economy"),
@@ -78,7 +78,7 @@ class RegionFacts:
     returns: int
     updates: int
     target_changes: int
-    today: date  # a day after the last quarter's window closed
+    today: date  # the day the region is as of (by default ten days after the last window closed)
     seconds: float
     users: int = 0
     notifications: int = 0
@@ -86,6 +86,24 @@ class RegionFacts:
     @property
     def latest_period(self) -> str:
         return self.periods[-1]
+
+
+def newest_opened(today: date, rules: WindowRules | None = None) -> Quarter:
+    """The newest quarter whose return window has opened by ``today``: the one leads are
+    reporting on (or have just reported on) that day, as the scheduler would have made it."""
+    rules = rules or WindowRules()
+    quarter = period_for(today)
+    while quarter.window(rules).opens_on > today:
+        quarter = quarter.previous()
+    return quarter
+
+
+def quarters_to(today: date, quarters: int = 8) -> Quarter:
+    """The first of ``quarters`` quarters ending with the one open (or just closed) on ``today``."""
+    first = newest_opened(today)
+    for _ in range(quarters - 1):
+        first = first.previous()
+    return first
 
 
 def _sizes(rng: random.Random, organisations: int, mean: int) -> list[int]:
@@ -125,8 +143,15 @@ def generate_region(
     first: Quarter = Quarter(2024, 1),  # noqa: B008 - a frozen value
     seed: int = 1,
     password_hash: str | None = None,
+    today: date | None = None,
 ) -> RegionFacts:
-    """Fill an empty migrated PostgreSQL database with a synthetic region, deterministically."""
+    """Fill an empty migrated PostgreSQL database with a synthetic region, deterministically.
+
+    ``today`` is the day the region is as of (ten days after the last window closed when not
+    given): nothing is submitted after it, the last period is open if its window is, and only
+    returns overdue by then are chased. A server reading the region on the real clock wants
+    ``first=quarters_to(today), today=today``.
+    """
     if engine.dialect.name != "postgresql":
         raise ValueError("generate_region uses COPY: give it a PostgreSQL engine")
     started = time.perf_counter()
@@ -136,7 +161,7 @@ def generate_region(
     while len(periods) < quarters:
         periods.append(periods[-1].next())
     windows = [q.window(rules) for q in periods]
-    today = windows[-1].closes_on + timedelta(days=10)
+    today = today or windows[-1].closes_on + timedelta(days=10)
     stamp = datetime.combine(first.starts_on, datetime.min.time(), UTC)
 
     sizes = _sizes(rng, organisations, commitments_per_organisation)
@@ -215,6 +240,8 @@ def generate_region(
                     window.due_on + timedelta(days=offset), datetime.min.time(), UTC
                 ) + timedelta(hours=10)
                 state = "submitted" if newest and rng.random() < 0.1 else "accepted"
+                if submitted.date() > today:  # the window is open: not sent yet
+                    state, submitted = "draft", None
             return_rows.append((return_id, org, period_id, state, submitted, 1, stamp, stamp))
             for cid in commitment_ids[org]:
                 update_id += 1
@@ -306,7 +333,11 @@ def generate_region(
                     sent,
                 )
             )
-    late = sorted({row[1] for row in return_rows if row[2] == len(periods) and row[4] is None})
+    # The admins chase what is overdue: nothing before the newest return falls due.
+    overdue = today > windows[-1].due_on
+    late = sorted(
+        {row[1] for row in return_rows if overdue and row[2] == len(periods) and row[4] is None}
+    )
     chase_rows = [
         (
             datetime.combine(today - timedelta(days=2), datetime.min.time(), UTC),
@@ -373,7 +404,11 @@ def generate_region(
                         w.opens_on,
                         w.due_on,
                         w.closes_on,
-                        "closed",
+                        "upcoming"
+                        if today < w.opens_on
+                        else "open"
+                        if today <= w.closes_on
+                        else "closed",
                         1,
                         stamp,
                         stamp,
@@ -425,10 +460,10 @@ def generate_region(
                     "is_heading",
                     "is_truncated",
                     "duplicates_folded",
-                    "version",
                     "maintained_in_app",
+                    "version",
                 ],
-                ([*row, False, False, False, 0, 1, False] for row in commitment_rows),
+                ([*row, False, False, False, 0, False, 1] for row in commitment_rows),
             )
             _copy(cursor, "commitment_themes", ["commitment_id", "theme_id"], theme_links)
             _copy(

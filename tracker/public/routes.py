@@ -93,7 +93,7 @@ def _select(
 @public
 def organisation(slug: str) -> ResponseReturnValue:
     """One organisation's pledge: statement, commitments, accepted progress, moved goalposts."""
-    page = service.organisation_page(slug, service.catalogue(), service.place_today())
+    page = service.organisation_page(slug, service.place_today())
     if page is None:
         abort(404)
     return _page("public/organisation.html", page=page)

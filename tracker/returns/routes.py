@@ -132,8 +132,7 @@ def _form_input(form: UpdateForm, commitment: Commitment) -> service.UpdateInput
 def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
     reporting_period = _period_or_404(period)
     commitment = _commitment_or_404(commitment_id)
-    view = service.return_view(g.organisation, reporting_period, today())
-    task = next((t for t in view.tasks if t.commitment.id == commitment.id), None)
+    view, task = service.task_view(g.organisation, reporting_period, commitment, today())
     if task is None:
         abort(404)  # a heading or a commitment no longer on the page: nothing to report
     back = url_for("returns.task_list", slug=slug, period=period)
@@ -232,7 +231,9 @@ def update(slug: str, period: str, commitment_id: int) -> ResponseReturnValue:
     if form.draft.data:
         flash("Your draft has been saved", "success")
         return redirect(back)
-    return redirect(_next_task_url(view, commitment) or back)
+    # The form read one task: the next one to do is found among all of them, as saved now.
+    whole = service.return_view(g.organisation, reporting_period, today())
+    return redirect(_next_task_url(whole, commitment) or back)
 
 
 def _keep_chosen_file(

@@ -17,7 +17,7 @@ commitments (no query per row): lists are aggregated in SQL and related rows loa
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.charts import format_amount
@@ -124,11 +124,17 @@ class Catalogue:
 
 def catalogue() -> Catalogue:
     """The place's priorities in order and the theme catalogue by name (two queries)."""
-    priorities = db.session.scalars(
-        select(Priority).order_by(Priority.place_id, Priority.position, Priority.id)
-    ).all()
     themes = db.session.scalars(select(Theme).order_by(func.lower(Theme.name), Theme.id)).all()
-    return Catalogue(list(priorities), list(themes))
+    return Catalogue(priorities(), list(themes))
+
+
+def priorities() -> list[Priority]:
+    """The place's priorities in order (one query): all a page of commitments needs to group."""
+    return list(
+        db.session.scalars(
+            select(Priority).order_by(Priority.place_id, Priority.position, Priority.id)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -324,6 +330,13 @@ def organisation_summary(slug: str, today: date) -> OrganisationSummary | None:
     if organisation is None:
         return None
     counts = _status_counts([organisation.id]).get(organisation.id, {})
+    return _summary(organisation, counts, today)
+
+
+def _summary(
+    organisation: Organisation, counts: dict[DeliveryStatus, int], today: date
+) -> OrganisationSummary:
+    """One organisation's summary, given its shown commitments' status counts."""
     reporting = reporting_statuses(today, [organisation.id]).get(
         organisation.id, ReportingStatus.ACTIVE
     )
@@ -347,6 +360,17 @@ def organisation_slugs() -> list[str]:
         db.session.scalars(
             select(Organisation.slug).order_by(func.lower(Organisation.name), Organisation.id)
         )
+    )
+
+
+def _first_statement() -> ScalarSelect[str | None]:
+    """SQL: the pledge statement of the ``Organisation`` in the query (its first pledge's)."""
+    return (
+        select(Pledge.statement)
+        .where(Pledge.organisation_id == Organisation.id)
+        .order_by(Pledge.id)
+        .limit(1)
+        .scalar_subquery()
     )
 
 
@@ -473,10 +497,6 @@ class PublicCommitment:
         return self.commitment.smart
 
 
-def _periods_by_id() -> dict[int, ReportingPeriod]:
-    return {p.id: p for p in db.session.scalars(select(ReportingPeriod))}
-
-
 # What an accepted update publishes, read with the target it was measured against. Never the
 # risks, the note for the reviewer, the files or who wrote it.
 _ACCEPTED_COLUMNS = (
@@ -550,14 +570,34 @@ def accepted_update(row: Any) -> AcceptedUpdate:
     )
 
 
-def accepted_history(commitment_ids: Sequence[int]) -> dict[int, list[AcceptedUpdate]]:
-    """Each commitment's accepted updates, newest quarter first (one query)."""
+def _of_organisations(organisation_ids: Collection[int] | None) -> ColumnElement[bool]:
+    """SQL: the update's return is one of these organisations' (all when None).
+
+    Redundant with the commitments asked for (a commitment never changes organisation), but it
+    lets PostgreSQL start from the organisation's few returns instead of hashing every accepted
+    return in the region: 4 ms instead of 25 for an organisation of 30 commitments.
+    """
+    if organisation_ids is None:
+        return true()
+    return Return.organisation_id.in_(list(organisation_ids))
+
+
+def accepted_history(
+    commitment_ids: Sequence[int], organisation_ids: Collection[int] | None = None
+) -> dict[int, list[AcceptedUpdate]]:
+    """Each commitment's accepted updates, newest quarter first (one query).
+
+    ``organisation_ids``, the commitments' organisations when known, makes the query cheaper.
+    """
     if not commitment_ids:
         return {}
     found: dict[int, list[AcceptedUpdate]] = defaultdict(list)
     for row in db.session.execute(
         accepted_updates_query()
-        .where(CommitmentUpdate.commitment_id.in_(commitment_ids))
+        .where(
+            CommitmentUpdate.commitment_id.in_(commitment_ids),
+            _of_organisations(organisation_ids),
+        )
         .order_by(
             CommitmentUpdate.commitment_id,
             ReportingPeriod.year.desc(),
@@ -568,7 +608,9 @@ def accepted_history(commitment_ids: Sequence[int]) -> dict[int, list[AcceptedUp
     return found
 
 
-def _latest_accepted(commitment_ids: Sequence[int]) -> dict[int, AcceptedUpdate]:
+def _latest_accepted(
+    commitment_ids: Sequence[int], organisation_ids: Collection[int] | None = None
+) -> dict[int, AcceptedUpdate]:
     """Each commitment's update in its newest accepted return (one query).
 
     Only the newest is read (a window over each commitment's quarters), so a page of many
@@ -586,7 +628,10 @@ def _latest_accepted(commitment_ids: Sequence[int]) -> dict[int, AcceptedUpdate]
             )
             .label("rn")
         )
-        .where(CommitmentUpdate.commitment_id.in_(commitment_ids))
+        .where(
+            CommitmentUpdate.commitment_id.in_(commitment_ids),
+            _of_organisations(organisation_ids),
+        )
         .subquery()
     )
     rows = db.session.execute(select(ranked).where(ranked.c.rn == 1))
@@ -594,17 +639,16 @@ def _latest_accepted(commitment_ids: Sequence[int]) -> dict[int, AcceptedUpdate]
 
 
 def _goalposts(commitment_ids: Sequence[int]) -> dict[int, list[PublicGoalpost]]:
-    """Moved goalposts per commitment, newest first (two queries)."""
+    """Moved goalposts per commitment, newest first, with their quarter (one query)."""
     if not commitment_ids:
         return {}
-    periods = _periods_by_id()
     found: dict[int, list[PublicGoalpost]] = defaultdict(list)
-    for change in db.session.scalars(
-        select(TargetChange)
+    for change, slug, year, quarter in db.session.execute(
+        select(TargetChange, ReportingPeriod.slug, ReportingPeriod.year, ReportingPeriod.quarter)
+        .outerjoin(ReportingPeriod, ReportingPeriod.id == TargetChange.period_id)
         .where(TargetChange.commitment_id.in_(commitment_ids))
         .order_by(TargetChange.changed_at.desc(), TargetChange.id)
     ):
-        period = periods.get(change.period_id) if change.period_id else None
         found[change.commitment_id].append(
             PublicGoalpost(
                 changed_at=change.changed_at,
@@ -613,28 +657,32 @@ def _goalposts(commitment_ids: Sequence[int]) -> dict[int, list[PublicGoalpost]]
                 old_value=change.old_value,
                 new_value=change.new_value,
                 reason=change.reason,
-                period=PeriodRef(period.slug, period.label) if period else None,
+                period=PeriodRef(slug, _quarter_label(year, quarter)) if slug else None,
             )
         )
     return found
 
 
 def _public(
-    commitments: Sequence[Commitment], known: Catalogue, *, with_history: bool = False
+    commitments: Sequence[Commitment],
+    priorities: Sequence[Priority],
+    *,
+    with_history: bool = False,
 ) -> list[PublicCommitment]:
     """Wrap loaded commitments (organisation and themes eager) with their public extras.
 
     ``with_history`` adds every accepted quarter (one more query); the latest is read either way.
     """
     ids = [c.id for c in commitments]
-    history = accepted_history(ids) if with_history else None
+    organisation_ids = {c.organisation_id for c in commitments}
+    history = accepted_history(ids, organisation_ids) if with_history else None
     latest = (
         {cid: updates[0] for cid, updates in history.items()}
         if history is not None
-        else _latest_accepted(ids)
+        else _latest_accepted(ids, organisation_ids)
     )
     goalposts = _goalposts(ids)
-    by_id = {p.id: p for p in known.priorities}
+    by_id = {p.id: p for p in priorities}
     return [
         PublicCommitment(
             commitment=c,
@@ -709,7 +757,7 @@ def commitment_list(
     commitments = db.session.scalars(
         _ordered(select(Commitment).where(*conditions)).offset(offset).limit(limit)
     ).all()
-    return total, _public(commitments, known, with_history=True)
+    return total, _public(commitments, known.priorities, with_history=True)
 
 
 def commitment_by_id(commitment_id: int, known: Catalogue) -> PublicCommitment | None:
@@ -717,7 +765,7 @@ def commitment_by_id(commitment_id: int, known: Catalogue) -> PublicCommitment |
     commitments = db.session.scalars(
         _ordered(select(Commitment).where(Commitment.id == commitment_id, *SHOWN))
     ).all()
-    found = _public(commitments, known, with_history=True)
+    found = _public(commitments, known.priorities, with_history=True)
     return found[0] if found else None
 
 
@@ -865,21 +913,28 @@ class OrganisationPage:
         return sum(len(c.goalposts) for c in self.commitments)
 
 
-def organisation_page(slug: str, known: Catalogue, today: date) -> OrganisationPage | None:
-    """An organisation's pledge: its statement and commitments by priority, accepted progress."""
-    summary = organisation_summary(slug, today)
-    if summary is None:
+def organisation_page(slug: str, today: date) -> OrganisationPage | None:
+    """An organisation's pledge: its statement and commitments by priority, accepted progress.
+
+    A fixed dozen statements whatever its size; the status counts are the listed commitments'.
+    """
+    found = db.session.execute(
+        select(Organisation, _first_statement()).where(Organisation.slug == slug)
+    ).first()
+    if found is None:
         return None
+    organisation, statement = found
     commitments = db.session.scalars(
-        _ordered(select(Commitment).where(Commitment.organisation_id == summary.id, *SHOWN))
+        _ordered(select(Commitment).where(Commitment.organisation_id == organisation.id, *SHOWN))
     ).all()
+    counts = Counter(DeliveryStatus(c.current_status) for c in commitments)
     groups: dict[int | None, PriorityGroup] = {}
-    for item in _public(commitments, known):
+    for item in _public(commitments, priorities()):
         key = item.priority.id if item.priority else None
         groups.setdefault(key, PriorityGroup(item.priority, [])).commitments.append(item)
     return OrganisationPage(
-        summary=summary,
-        statement=statements([summary.id]).get(summary.id),
+        summary=_summary(organisation, dict(counts), today),
+        statement=statement,
         groups=list(groups.values()),
     )
 
@@ -936,7 +991,9 @@ def priority_page(code: str, known: Catalogue) -> CollectionPage | None:
         _ordered(select(Commitment).where(Commitment.primary_priority_id == priority.id, *SHOWN))
     ).all()
     return CollectionPage(
-        priority.name, priority.description, _by_organisation(_public(commitments, known))
+        priority.name,
+        priority.description,
+        _by_organisation(_public(commitments, known.priorities)),
     )
 
 
@@ -957,7 +1014,7 @@ def theme_page(slug: str, known: Catalogue) -> CollectionPage | None:
         )
     ).all()
     return CollectionPage(
-        theme.name, theme.description, _by_organisation(_public(commitments, known))
+        theme.name, theme.description, _by_organisation(_public(commitments, known.priorities))
     )
 
 

@@ -22,11 +22,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
-from tracker.domain.calendar import days_overdue, is_overdue, was_late
+from tracker.domain.calendar import Quarter, days_overdue, is_overdue, was_late
 from tracker.domain.enums import (
     DeliveryStatus,
     EvidenceGrade,
@@ -286,13 +286,31 @@ def return_view(organisation: Organisation, period: ReportingPeriod, today: date
     return return_views([(organisation, period)], today)[0]
 
 
+def task_view(
+    organisation: Organisation, period: ReportingPeriod, commitment: Commitment, today: date
+) -> tuple[ReturnView, Task | None]:
+    """The return with only ``commitment``'s task read, and that task (None when the return
+    does not report on it: a heading, or a commitment off the page or added later).
+
+    The update form shows one commitment: reading the other tasks of a return of thirty made
+    it the slowest of the lead's pages. The view's state, window and deadline are the whole
+    return's; its tasks, counts and readiness are not, so it is for that one form only.
+    """
+    view = return_views([(organisation, period)], today, commitment_ids={commitment.id})[0]
+    return view, next((t for t in view.tasks if t.commitment.id == commitment.id), None)
+
+
 def return_views(
-    wanted: Sequence[tuple[Organisation, ReportingPeriod]], today: date
+    wanted: Sequence[tuple[Organisation, ReportingPeriod]],
+    today: date,
+    *,
+    commitment_ids: Collection[int] | None = None,
 ) -> list[ReturnView]:
     """``return_view`` for several organisations or periods at once, in the same few queries.
 
     A lead's start page lists each organisation they report for, and an organisation's returns
     page each period: both read every return with one query per kind of row, not per return.
+    ``commitment_ids`` reads only those commitments' tasks (see ``task_view``).
     """
     if not wanted:
         return []
@@ -311,14 +329,19 @@ def return_views(
     if returns:
         for u in db.session.scalars(
             select(CommitmentUpdate)
-            .where(CommitmentUpdate.return_id.in_([r.id for r in returns.values()]))
+            .where(
+                CommitmentUpdate.return_id.in_([r.id for r in returns.values()]),
+                _among(CommitmentUpdate.commitment_id, commitment_ids),
+            )
             # The files of every update in one query: check-answers, review and submission
             # list them.
             .options(selectinload(CommitmentUpdate.evidence_files))
         ):
             updates[u.return_id][u.commitment_id] = u
-    previous = _previous_updates_of(organisation_ids, [period for _, period in wanted])
-    commitments = _reportable_commitments_of(organisation_ids)
+    previous = _previous_updates_of(
+        organisation_ids, [period for _, period in wanted], commitment_ids
+    )
+    commitments = _reportable_commitments_of(organisation_ids, commitment_ids)
     retired = _retired_with_updates(commitments, updates)
     views = []
     for organisation, period in wanted:
@@ -381,7 +404,14 @@ def _reported_in(
     return rows
 
 
-def _reportable_commitments_of(organisation_ids: set[int]) -> dict[int, list[Commitment]]:
+def _among(column: Any, ids: Collection[int] | None) -> ColumnElement[bool]:
+    """SQL: ``column`` is one of ``ids`` (anything when None)."""
+    return true() if ids is None else column.in_(list(ids))
+
+
+def _reportable_commitments_of(
+    organisation_ids: set[int], commitment_ids: Collection[int] | None = None
+) -> dict[int, list[Commitment]]:
     """``reportable_commitments`` of several organisations, in one query, in the same order."""
     found: dict[int, list[Commitment]] = defaultdict(list)
     for commitment in db.session.scalars(
@@ -391,53 +421,49 @@ def _reportable_commitments_of(organisation_ids: set[int]) -> dict[int, list[Com
             Commitment.organisation_id.in_(organisation_ids),
             Commitment.is_heading.is_(False),
             Commitment.removed_from_page_at.is_(None),
+            _among(Commitment.id, commitment_ids),
         )
         .order_by(func.coalesce(Priority.position, 99), Commitment.position, Commitment.id)
-        .options(selectinload(Commitment.primary_priority))
+        # The priority from the join the order needs already, not one more query.
+        .options(contains_eager(Commitment.primary_priority))
     ):
         found[commitment.organisation_id].append(commitment)
     return found
 
 
 def _previous_updates_of(
-    organisation_ids: set[int], periods: Sequence[ReportingPeriod]
+    organisation_ids: set[int],
+    periods: Sequence[ReportingPeriod],
+    commitment_ids: Collection[int] | None = None,
 ) -> dict[tuple[int, int], dict[int, CommitmentUpdate]]:
     """``previous_updates`` keyed by (organisation, period), for several at once."""
     quarters = {period.id: period.as_quarter.previous() for period in periods}
-    earlier = db.session.scalars(
-        select(ReportingPeriod).where(
+    rows: dict[tuple[int, Quarter], dict[int, CommitmentUpdate]] = defaultdict(dict)
+    for row, organisation_id, year, number in db.session.execute(
+        select(
+            CommitmentUpdate, Return.organisation_id, ReportingPeriod.year, ReportingPeriod.quarter
+        )
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(
+            Return.organisation_id.in_(organisation_ids),
             or_(
                 *(
                     and_(ReportingPeriod.year == q.year, ReportingPeriod.quarter == q.number)
                     for q in set(quarters.values())
                 )
-            )
-        )
-    ).all()
-    previous_of = {
-        period_id: next((p.id for p in earlier if p.as_quarter == quarter), None)
-        for period_id, quarter in quarters.items()
-    }
-    if not earlier:
-        return {}
-    rows: dict[tuple[int, int], dict[int, CommitmentUpdate]] = defaultdict(dict)
-    for row, organisation_id, period_id in db.session.execute(
-        select(CommitmentUpdate, Return.organisation_id, Return.period_id)
-        .join(Return, Return.id == CommitmentUpdate.return_id)
-        .where(
-            Return.organisation_id.in_(organisation_ids),
-            Return.period_id.in_([p.id for p in earlier]),
+            ),
             Return.state.in_([ReturnState.SUBMITTED, ReturnState.ACCEPTED]),
+            _among(CommitmentUpdate.commitment_id, commitment_ids),
         )
         # The review compares last quarter's evidence too: its files in the same breath.
         .options(selectinload(CommitmentUpdate.evidence_files))
     ):
-        rows[(organisation_id, period_id)][row.commitment_id] = row
+        rows[(organisation_id, Quarter(year, number))][row.commitment_id] = row
     return {
-        (organisation_id, period_id): rows.get((organisation_id, previous_id), {})
+        (organisation_id, period_id): rows.get((organisation_id, quarter), {})
         for organisation_id in organisation_ids
-        for period_id, previous_id in previous_of.items()
-        if previous_id is not None
+        for period_id, quarter in quarters.items()
     }
 
 

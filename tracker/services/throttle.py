@@ -89,13 +89,34 @@ class Gate:
         db.session.flush()
 
 
+def must_wait(
+    *, account: str, client: str, device: Device | None, user_id: int | None, now: datetime
+) -> timedelta | None:
+    """How long an attempt must wait as the rows stand, read without locking them (or None).
+
+    A look before the costly part of an attempt (the password hash), so one that must wait
+    costs nothing; ``gate`` decides, under the lock, once that part is done.
+    """
+    wanted = {ACCOUNT.key(account): ACCOUNT, CLIENT.key(client): CLIENT}
+    if device is not None:
+        wanted[DEVICE.key(device.id)] = DEVICE
+    rows = db.session.scalars(select(SignInThrottle).where(SignInThrottle.key.in_(wanted))).all()
+    found = {row.key: (wanted[row.key], row) for row in rows}
+    look = Gate(now=now, rows=found, checked=[ACCOUNT.key(account), CLIENT.key(client)])
+    look.device = device
+    look.recognise(user_id)
+    look.checked = [key for key in look.checked if key in found]  # no row: never failed
+    return look.retry_after
+
+
 def gate(*, account: str, client: str, device: Device | None, now: datetime) -> Gate:
     """Lock the throttle rows of an attempt on ``account`` from ``client`` (flush only).
 
-    Call it before reading anything else in the transaction: its first statement writes, so
-    on SQLite the attempt takes the write lock (waiting its turn) rather than upgrading a read
-    lock later, which fails at once when another writer is committing. Then ``recognise`` the
-    account's owner, which exempts a device of theirs from the account's and address's limits.
+    Do the attempt's slow work (the password hash) before it, after ``must_wait``: the rows stay
+    locked until the transaction ends, and others from the same address queue on them. (On
+    SQLite each transaction takes the write lock when it begins, so nothing upgrades a read
+    lock here.) Then ``recognise`` the account's owner, which exempts a device of theirs from
+    the account's and address's limits.
     """
     wanted = {ACCOUNT.key(account): ACCOUNT, CLIENT.key(client): CLIENT}
     if device is not None:
