@@ -10,8 +10,6 @@ import csv
 import io
 import json
 import os
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +28,7 @@ from tests.factories import (
     make_user,
 )
 from tests.support.commands import run_tracker
+from tests.support.databases import migrate_to_head, seconds_another_writer_waits
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, JobOutcome, ReturnState, Role
 from tracker.extensions import db
@@ -426,7 +425,6 @@ def test_a_build_removes_older_files_but_not_one_written_while_it_ran(
 def sqlite_file_app(tmp_path):  # type: ignore[no-untyped-def]
     """A file SQLite database (WAL, as deployed), with published data and nothing else."""
     from tests.conftest import make_test_app
-    from tests.support.databases import migrate_to_head
 
     app = make_test_app(
         f"sqlite:///{tmp_path / 'tracker.db'}",
@@ -443,32 +441,13 @@ def sqlite_file_app(tmp_path):  # type: ignore[no-untyped-def]
         db.engine.dispose()
 
 
-def _write_from_another_thread(app) -> float:  # type: ignore[no-untyped-def]
-    """Seconds an admin's write took while the open data was being read (at most 10)."""
-    took: list[float] = []
-
-    def write() -> None:
-        with app.app_context():
-            started = time.monotonic()
-            db.session.execute(sa.text("UPDATE organisations SET name = 'Hearth Homes'"))
-            db.session.commit()
-            took.append(time.monotonic() - started)
-            db.session.remove()
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    writer.join(10)
-    assert took, "the write waited more than 10 s for the open data (busy timeout: 15 s)"
-    return took[0]
-
-
 def test_on_sqlite_a_long_open_data_build_never_holds_up_writers(sqlite_file_app, monkeypatch):
     """Every other SQLite transaction takes the write lock at BEGIN; the build only reads."""
     waited: list[float] = []
     real_fsync = os.fsync
 
     def write_while_building(fd: int) -> None:  # the whole file is written, not yet in place
-        waited.append(_write_from_another_thread(sqlite_file_app))
+        waited.append(seconds_another_writer_waits(sqlite_file_app))
         real_fsync(fd)
 
     monkeypatch.setattr(open_data_files.os, "fsync", write_while_building)
@@ -484,7 +463,7 @@ def test_on_sqlite_a_streamed_live_build_never_holds_up_writers(sqlite_file_app)
     assert response.status_code == 200
     chunks = iter(response.response)
     first = next(chunks)  # half way: the request's transaction is open
-    assert _write_from_another_thread(sqlite_file_app) < 5
+    assert seconds_another_writer_waits(sqlite_file_app) < 5
     body = first + b"".join(chunks)
     response.close()
     assert json.loads(body)["organisations"][0]["slug"] == "hearth"

@@ -61,6 +61,7 @@ from tests.support.auth import current_code, fresh_code, sign_in
 from tests.support.commands import run_tracker
 from tests.support.databases import (
     migrate_to_head,
+    seconds_another_writer_waits,
 )
 from tests.support.pages import Page, get_page
 from tests.test_commitments import form_fields
@@ -789,6 +790,26 @@ def test_a_served_sqlite_app_takes_simultaneous_sign_ins_and_saves_without_a_500
         if code == 409:
             assert "Someone else changed this update while you were editing it" in text
             assert "govuk-error-summary" in text
+
+
+def test_on_sqlite_the_password_hash_holds_no_write_lock(served_sqlite, monkeypatch):
+    """Every SQLite transaction holds the write lock from BEGIN: the hash must run outside one,
+    or forty people signing in at once queue for each other's scrypt (and, on a busy machine,
+    past the 15 s busy timeout into a 500)."""
+    from tracker.services import accounts
+
+    app, base = served_sqlite
+    setting = open_return_today(app, 1)
+    real = accounts._password_matches
+    waited: list[float] = []
+
+    def hash_while_another_writes(candidate, password):  # type: ignore[no-untyped-def]
+        waited.append(seconds_another_writer_waits(app))
+        return real(candidate, password)
+
+    monkeypatch.setattr(accounts, "_password_matches", hash_while_another_writes)
+    assert sign_in_over_http(requests.Session(), base, setting["emails"][0]) == 302
+    assert len(waited) == 1 and waited[0] < 5
 
 
 def test_the_mail_job_and_an_admins_accept_on_sqlite_both_go_through(served_sqlite):

@@ -19,7 +19,7 @@ csrf = CSRFProtect()
 READER = "tracker_reader"
 
 
-def begin_reading() -> None:
+def begin_reading() -> bool:
     """Begin the session's next transaction as a reader: what follows must not write.
 
     On SQLite every other transaction takes the write lock at BEGIN (``tracker._sqlite_begin``),
@@ -28,11 +28,14 @@ def begin_reading() -> None:
     waited longer than the busy timeout would fail. A reader's BEGIN is deferred: in WAL mode
     it reads one snapshot throughout and holds nobody up. (PostgreSQL's readers never block
     writers; there it changes nothing.) Call it between transactions, before the first read;
-    inside a transaction it changes nothing, and the reads join that transaction.
+    inside a transaction it changes nothing, and the reads join that transaction. Whether it
+    began a reader: only then may the caller end it with a rollback, having written nothing.
     """
     session = db.session()
-    if not session.in_transaction():
-        session.connection(execution_options={READER: True})
+    if session.in_transaction():
+        return False
+    session.connection(execution_options={READER: True})
+    return True
 
 
 def insert_ignoring_conflicts(table: object, *, index_elements: list[str], **values: object):  # type: ignore[no-untyped-def]

@@ -4,6 +4,8 @@ schema, migrate, and make scratch databases."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,3 +140,26 @@ def scratch_postgres_database(server_url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def seconds_another_writer_waits(app: Flask, limit: float = 10) -> float:
+    """Seconds a write from another thread took (it renames every organisation), at most
+    ``limit``: to call while a long read is half done, proving on SQLite that it holds no write
+    lock (the busy timeout is 15 s, so a writer queued behind it fails the assertion)."""
+    from tracker.extensions import db
+
+    took: list[float] = []
+
+    def write() -> None:
+        with app.app_context():
+            started = time.monotonic()
+            db.session.execute(sa.text("UPDATE organisations SET name = name || ' '"))
+            db.session.commit()
+            took.append(time.monotonic() - started)
+            db.session.remove()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(limit)
+    assert took, f"the write waited more than {limit:.0f} s (SQLite's busy timeout: 15 s)"
+    return took[0]

@@ -22,7 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.domain.enums import Role
 from tracker.domain.tokens import LINK_PLACEHOLDER, link_token, token_hash
-from tracker.extensions import db
+from tracker.extensions import begin_reading, db
 from tracker.models import Organisation, SignInAttempt, TokenPurpose, User, UserToken
 from tracker.services import audit, throttle
 from tracker.services.throttle import Device
@@ -361,6 +361,10 @@ def authenticate(
     """
     email = normalise_email(email)[:320]
     client = client[:64]
+    # On SQLite every transaction holds the write lock from its BEGIN: the look-ups and the
+    # hash run in a reader transaction, so forty people signing in at once do not queue for
+    # the lock each other's hash holds; it is ended before the throttle rows are written.
+    reading = begin_reading()
     candidate = find_user(email)
     # The password is checked before the throttle rows are locked, not while they are: scrypt
     # takes tens of milliseconds, and everyone signing in from one address (an office behind
@@ -374,6 +378,8 @@ def authenticate(
         is None
     ):
         matches = _password_matches(candidate, password)
+    if reading:
+        db.session.rollback()  # the reader wrote nothing; the gate's transaction writes
     gate = throttle.gate(account=email, client=client, device=device, now=now)
     gate.recognise(user_id)
     user = None
