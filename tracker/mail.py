@@ -55,7 +55,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
 from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from types import TracebackType
@@ -65,6 +64,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tracker import mime
 from tracker.domain.enums import NotificationState
 from tracker.domain.tokens import LINK_PLACEHOLDER, fill_link, link_token
 from tracker.extensions import db, rows_kept_after_commit
@@ -117,6 +117,10 @@ _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 # A kind names the development mail file, so it must be safe in a file name.
 _KIND = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+# An address of dot-atoms on both sides of the @ (RFC 5322 3.2.3, 3.4.1): what nearly every
+# address looks like, and always one the email package accepts. Others go through its parser.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
 
 # The emails that carry a single-use link, and how long their bodies are kept once sent.
 LINK_KINDS = ("invitation", "password_reset")
@@ -223,6 +227,9 @@ def _check_kind(kind: str) -> None:
 
 def _check_address(address: str) -> None:
     _check_header("to_email", address)
+    if _PLAIN_ADDRESS.fullmatch(address):
+        # The usual shape, a valid address for certain: parsing it costs more than sending it.
+        return
     try:
         parsed = Address(addr_spec=address)
     except _ADDRESS_ERRORS as error:
@@ -259,9 +266,41 @@ def _bodies(
     return fill_link(text, raw), fill_link(html, raw) if html else html
 
 
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """An email ready to go: the one envelope recipient and the message's bytes."""
+
+    recipient: str
+    data: bytes
+    # An address outside ASCII: the server must offer SMTPUTF8.
+    international: bool = False
+
+
+@dataclass(frozen=True)
+class _Letterhead:
+    """What every email of a batch shares: its sender and its date, encoded once."""
+
+    sender: Address
+    from_header: str
+    date_header: str
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any], now: datetime) -> _Letterhead:
+        sender = _sender(config)
+        return cls(
+            sender=sender,
+            from_header=mime.address_header(sender.display_name, sender.addr_spec),
+            date_header=format_datetime(now),
+        )
+
+
 def build_message(
-    notification: Notification, config: Mapping[str, Any], *, now: datetime | None = None
-) -> EmailMessage:
+    notification: Notification,
+    config: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    letterhead: _Letterhead | None = None,
+) -> OutgoingEmail:
     """The email for an outbox row: headers, a plain-text part and an optional HTML alternative."""
     # Rows may have been written by something other than queue_email: check them again.
     _check_address(notification.recipient_email)
@@ -270,22 +309,23 @@ def build_message(
     _check_header("subject", notification.subject)
     now = now or datetime.now(UTC)
     text, html = _bodies(notification, config, now)
-
-    sender = _sender(config)
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = Address(
-        display_name=notification.recipient_name or "", addr_spec=notification.recipient_email
+    letterhead = letterhead or _Letterhead.of(config, now)
+    headers = [
+        ("From", letterhead.from_header),
+        ("To", mime.address_header(notification.recipient_name, notification.recipient_email)),
+        ("Subject", mime.text_header("Subject", notification.subject)),
+        ("Date", letterhead.date_header),
+        ("Message-ID", message_id(notification, letterhead.sender.domain)),
+        # RFC 3834: mail robots and out-of-office responders should not answer a reminder.
+        ("Auto-Submitted", "auto-generated"),
+    ]
+    return OutgoingEmail(
+        recipient=notification.recipient_email,
+        data=mime.compose(headers, text, html or None),
+        international=mime.is_international(
+            letterhead.sender.addr_spec, notification.recipient_email
+        ),
     )
-    message["Subject"] = notification.subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id(notification, sender.domain)
-    # RFC 3834: mail robots and out-of-office responders should not answer a reminder.
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text)
-    if html:
-        message.add_alternative(html, subtype="html")
-    return message
 
 
 def message_id(notification: Notification, domain: str) -> str:
@@ -323,7 +363,7 @@ class Transport(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
-    def send(self, message: EmailMessage, notification: Notification) -> None: ...
+    def send(self, email: OutgoingEmail, notification: Notification) -> None: ...
 
 
 class SmtpTransport:
@@ -379,12 +419,16 @@ class SmtpTransport:
             # The server already hung up: nothing is lost, the results are in the outbox.
             smtp.close()
 
-    def send(self, message: EmailMessage, notification: Notification) -> None:
+    def send(self, email: OutgoingEmail, notification: Notification) -> None:
         if self._smtp is None:
             raise smtplib.SMTPServerDisconnected("not connected")
-        # An explicit envelope: the one recipient on the row, whatever the headers say.
-        self._smtp.send_message(
-            message, from_addr=self.envelope_from, to_addrs=[notification.recipient_email]
+        # An explicit envelope: the one recipient on the row, whatever the headers say. Without
+        # SMTPUTF8 on the server, smtplib refuses an international email (a permanent failure).
+        self._smtp.sendmail(
+            self.envelope_from,
+            [email.recipient],
+            email.data,
+            mail_options=["SMTPUTF8"] if email.international else [],
         )
 
 
@@ -408,11 +452,11 @@ class FileTransport:
     ) -> None:
         return None
 
-    def send(self, message: EmailMessage, notification: Notification) -> None:
+    def send(self, email: OutgoingEmail, notification: Notification) -> None:
         path = self.folder / self.file_name(notification)
         # Write then rename, so whoever reads the folder never sees half a message.
         partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(message.as_bytes())
+        partial.write_bytes(email.data)
         partial.replace(path)
 
     @staticmethod
@@ -577,7 +621,7 @@ _Answer = tuple[str, Notification | None, BaseException | None]
 
 def _sender_thread(
     transport: Transport,
-    work: queue.SimpleQueue[tuple[Notification, EmailMessage] | None],
+    work: queue.SimpleQueue[tuple[Notification, OutgoingEmail] | None],
     answers: queue.SimpleQueue[_Answer],
 ) -> None:
     """Send what ``work`` holds over one connection (reconnecting after a hang-up)."""
@@ -619,7 +663,7 @@ def _deliver_parallel(
     result: DeliveryResult,
 ) -> None:
     """Send a batch over several connections; build and record in this thread, as one does."""
-    work: queue.SimpleQueue[tuple[Notification, EmailMessage] | None] = queue.SimpleQueue()
+    work: queue.SimpleQueue[tuple[Notification, OutgoingEmail] | None] = queue.SimpleQueue()
     answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
     threads = [
         threading.Thread(
@@ -678,7 +722,9 @@ def _deliver_parallel(
         result.retried += _release(untried, now, rng, reason)
 
 
-def _drain(work: queue.SimpleQueue[tuple[Notification, EmailMessage] | None]) -> list[Notification]:
+def _drain(
+    work: queue.SimpleQueue[tuple[Notification, OutgoingEmail] | None],
+) -> list[Notification]:
     rows = []
     while True:
         try:
@@ -780,7 +826,7 @@ def _deliver_one(
 
 def _message_or_failure(
     row: Notification, config: Mapping[str, Any], now: datetime, result: DeliveryResult
-) -> EmailMessage | None:
+) -> OutgoingEmail | None:
     """The message for a claimed row, or None once the row is marked failed (and counted)."""
     try:
         return build_message(row, config, now=now)
