@@ -9,8 +9,10 @@ The ``notifications`` table *is* the outbox, and this module keeps RELIABILITY.m
   a key already there is not recorded, so each reminder is sent at most once per key, even when
   two jobs race (``INSERT … ON CONFLICT DO NOTHING``).
 - ``deliver_queued`` is the sender: the body of the scheduler's mail job, and its own
-  transaction boundary. It commits once per state change, so a crash never loses a sent mark
-  for long and never sends again what it has already marked sent. States only move forward,
+  transaction boundary. It claims a batch in one commit and records outcomes as they come
+  back: each failure in a commit of its own, the sent marks a few at a time (see the end), so
+  a crash never loses a sent mark for long and never sends again what it has already marked
+  sent, and one message's failure never holds up another's record. States only move forward,
   ``queued → sending → sent | failed``, and rows are never deleted. A sender claims rows with
   ``FOR UPDATE SKIP LOCKED``, so two senders at once never claim the same row.
 - Temporary SMTP errors retry with exponential backoff and jitter; permanent errors stop
@@ -19,11 +21,12 @@ The ``notifications`` table *is* the outbox, and this module keeps RELIABILITY.m
   rows go back to the queue without using up their attempts.
 - A sweeper re-queues rows stuck in ``sending`` (a sender that crashed mid-batch).
 - The notification id is the ``Message-ID``.
-- A big batch goes out over a few SMTP connections at once (``MAIL_CONNECTIONS``, at most one per
-  ``MESSAGES_PER_CONNECTION`` messages), each kept open for the batch. Only the sending runs in
-  those threads: building each message and recording each outcome stay in the caller's thread
-  and session, one commit per outcome as before. A connection the server refuses (a limit on
-  connections) just leaves fewer; when none is left, the untried rows go back to the queue.
+- A batch goes out over SMTP connections kept open for the batch, one sending thread each: one
+  connection for a small batch, a few at once for a big one (``MAIL_CONNECTIONS``, at most one
+  per ``MESSAGES_PER_CONNECTION`` messages). Only the sending runs in those threads: building
+  each message (``tracker.mime``) and recording each outcome stay in the caller's thread and
+  session. A connection the server refuses (a limit on connections) just leaves fewer; when
+  none is left, the untried rows go back to the queue.
 - An invitation or password reset is stored with a placeholder where its link's token goes
   (``tracker.domain.tokens``): the sender rebuilds the token from the secret key at delivery
   time, so no stored row holds a usable link, and a retry later still carries a working one. A
@@ -33,8 +36,10 @@ The ``notifications`` table *is* the outbox, and this module keeps RELIABILITY.m
 
 The one duplicate this cannot rule out: a crash after the server accepted a message but before
 its sent mark committed. The sweeper then sends it again, with the same ``Message-ID``, which
-lets mail clients fold the copies. With several connections, at most the messages in flight
-(two per connection) can be in that state at the moment of a crash.
+lets mail clients fold the copies. Each connection has at most ``IN_FLIGHT_PER_CONNECTION`` (2)
+messages built, being sent, or accepted but not yet marked: so at most two per connection
+(eight with the default four connections) can be in that state at the moment of a crash.
+Accepted messages are marked sent in groups of one per connection, an UPDATE and a commit each.
 """
 
 from __future__ import annotations
@@ -50,7 +55,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
@@ -61,7 +65,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker import mime
@@ -101,6 +105,9 @@ SMTP_TIMEOUT_SECONDS = 30
 # A second connection is opened only for a batch with at least this many more messages: small
 # batches (and every test that counts on order) go over one connection.
 MESSAGES_PER_CONNECTION = 25
+# Messages built ahead, being sent, or sent but not yet marked, per connection: the most a crash
+# can leave accepted by the server but still ``sending``, to go again after the sweep.
+IN_FLIGHT_PER_CONNECTION = 2
 FALLBACK_MESSAGE_ID_DOMAIN = "pledge-tracker.invalid"
 
 # Column sizes in the notifications table: PostgreSQL refuses longer values, SQLite would not.
@@ -524,28 +531,27 @@ def deliver_queued(
     config: Mapping[str, Any] | None = None,
     rng: random.Random | None = None,
 ) -> DeliveryResult:
-    """Send the queued emails that are due (the mail job); commits once per state change."""
+    """Send the queued emails that are due (the mail job); commits as each outcome is known."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     config = current_app.config if config is None else config
     # Jitter needs no secrecy, only spread.
     rng = rng or random.Random()  # noqa: S311
     # A configuration mistake stops the run here, before any row is claimed.
-    _sender(config)
+    letterhead = _Letterhead.of(config, now)
     transport: Transport = transport_for(config)
     result = DeliveryResult()
 
     result.stuck_requeued, result.failed = _sweep_stuck(now)
     with rows_kept_after_commit():
-        # Each claimed row is read once; the commit after each message must not expire the
+        # Each claimed row is read once; the commits as outcomes come in must not expire the
         # whole batch (a query per row, and work that grows with the square of the batch).
         claimed = _claim(now, batch_size)
-        width = _connections(config, len(claimed))
-        if width > 1:
+        if claimed:
+            width = _connections(config, len(claimed))
             transports = [transport, *(transport_for(config) for _ in range(width - 1))]
-            _deliver_parallel(transports, deque(claimed), config, now, rng, result)
-        else:
-            _deliver_batch(transport, deque(claimed), config, now, rng, result)
+            batch = _Batch(config, now, rng, letterhead, result)
+            batch.deliver(transports, deque(claimed))
     # The outcomes were written with UPDATEs: whoever holds these rows reads them afresh.
     for row in claimed:
         db.session.expire(row)
@@ -590,40 +596,13 @@ def _connections(config: Mapping[str, Any], messages: int) -> int:
     return max(1, min(most, messages // MESSAGES_PER_CONNECTION))
 
 
-def _deliver_batch(
-    transport: Transport,
-    pending: deque[Notification],
-    config: Mapping[str, Any],
-    now: datetime,
-    rng: random.Random,
-    result: DeliveryResult,
-) -> None:
-    while pending:
-        with ExitStack() as connection:
-            try:
-                connection.enter_context(transport)
-            except _SMTP_ERRORS as error:
-                log.warning("mail server unreachable, %d emails wait: %s", len(pending), error)
-                result.retried += _release(pending, now, rng, _describe(error)[1])
-                pending.clear()
-                break
-            while pending:
-                result.count(_deliver_one(transport, pending.popleft(), config, now, rng))
-                # The server hung up: reconnect for the rest of the batch (the outer loop).
-                if not transport.connected:
-                    break
-
-
 # What a sending thread answers: ("sent" | "error" | "crash", row, error), then ("gone", None,
 # why it stopped or None) once, when it stops.
 _Answer = tuple[str, Notification | None, BaseException | None]
+_Work = queue.SimpleQueue[tuple[Notification, OutgoingEmail] | None]
 
 
-def _sender_thread(
-    transport: Transport,
-    work: queue.SimpleQueue[tuple[Notification, OutgoingEmail] | None],
-    answers: queue.SimpleQueue[_Answer],
-) -> None:
+def _sender_thread(transport: Transport, work: _Work, answers: queue.SimpleQueue[_Answer]) -> None:
     """Send what ``work`` holds over one connection (reconnecting after a hang-up)."""
     why: BaseException | None = None
     try:
@@ -638,9 +617,9 @@ def _sender_thread(
                     item = work.get()
                     if item is None:
                         return
-                    row, message = item
+                    row, email = item
                     try:
-                        transport.send(message, row)
+                        transport.send(email, row)
                     except _SMTP_ERRORS as error:
                         answers.put(("error", row, error))
                     except BaseException as error:  # a bug: the caller re-raises it
@@ -654,77 +633,121 @@ def _sender_thread(
         answers.put(("gone", None, why))
 
 
-def _deliver_parallel(
-    transports: list[Transport],
-    pending: deque[Notification],
-    config: Mapping[str, Any],
-    now: datetime,
-    rng: random.Random,
-    result: DeliveryResult,
-) -> None:
-    """Send a batch over several connections; build and record in this thread, as one does."""
-    work: queue.SimpleQueue[tuple[Notification, OutgoingEmail] | None] = queue.SimpleQueue()
-    answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
-    threads = [
-        threading.Thread(
-            target=_sender_thread, args=(t, work, answers), name="mail-sender", daemon=True
-        )
-        for t in transports
-    ]
-    for thread in threads:
-        thread.start()
-    live, in_flight, ahead = len(threads), 0, 2 * len(threads)
-    unreachable: BaseException | None = None
-    crash: BaseException | None = None
-    try:
-        while True:
-            # Keep every connection busy, with few messages built ahead of them.
-            while pending and live and crash is None and in_flight < ahead:
-                row = pending.popleft()
-                message = _message_or_failure(row, config, now, result)
-                if message is not None:
-                    work.put((row, message))
-                    in_flight += 1
-            if not in_flight and (not pending or not live or crash is not None):
-                break
-            kind, row, error = answers.get()
-            if kind == "gone":
-                live -= 1
-                if error is not None:
-                    unreachable = error
-                    if live:
-                        log.info("mail server took fewer connections: %s", error)
+@dataclass
+class _Batch:
+    """One claimed batch going out: built and recorded in this thread, sent in others."""
+
+    config: Mapping[str, Any]
+    now: datetime
+    rng: random.Random
+    letterhead: _Letterhead
+    result: DeliveryResult
+
+    def deliver(self, transports: list[Transport], pending: deque[Notification]) -> None:
+        """Send ``pending`` over a thread per transport, and record the outcomes.
+
+        Each connection has at most ``IN_FLIGHT_PER_CONNECTION`` messages that are built, being
+        sent, or accepted by the server but not yet marked sent: that many per connection is all
+        a crash can leave to be sent again. Accepted messages are marked in groups, one UPDATE
+        and one commit for half that allowance, while the other half keeps the connections busy.
+        Failures are recorded one by one as they come back.
+        """
+        work: _Work = queue.SimpleQueue()
+        answers: queue.SimpleQueue[_Answer] = queue.SimpleQueue()
+        threads = [
+            threading.Thread(
+                target=_sender_thread, args=(t, work, answers), name="mail-sender", daemon=True
+            )
+            for t in transports
+        ]
+        for thread in threads:
+            thread.start()
+        live, in_flight = len(threads), 0
+        allowance = IN_FLIGHT_PER_CONNECTION * len(threads)
+        # Accepted by the server, not yet marked sent: they count against the allowance.
+        accepted: list[Notification] = []
+        unreachable: BaseException | None = None
+        crash: BaseException | None = None
+        try:
+            while True:
+                while pending and live and crash is None and in_flight + len(accepted) < allowance:
+                    row = pending.popleft()
+                    email = self._email_or_failure(row)
+                    if email is not None:
+                        work.put((row, email))
+                        in_flight += 1
+                if not in_flight:
+                    self._mark_sent(accepted)
+                    if not pending or not live or crash is not None:
+                        break
+                    continue
+                for kind, row, error in _answers_waiting(answers):
+                    if kind == "gone":
+                        live -= 1
+                        if error is not None:
+                            unreachable = error
+                            if live:
+                                log.info("mail server took fewer connections: %s", error)
+                        continue
+                    in_flight -= 1
+                    assert row is not None
+                    if kind == "crash":
+                        crash = crash or error
+                    elif kind == "sent":
+                        accepted.append(row)
+                    else:
+                        self.result.count(_record(row, error, self.now, self.rng))
                 if not live:
                     # Every answer a thread gave came before its "gone": what is left in the
                     # work queue was never tried.
-                    in_flight = 0
+                    self._mark_sent(accepted)
                     break
-                continue
-            in_flight -= 1
-            assert row is not None
-            if kind == "crash":
-                crash = crash or error
-                continue
-            outcome = _record_sent(row, now) if kind == "sent" else _record(row, error, now, rng)
-            result.count(outcome)
-    finally:
-        untried = _drain(work)
-        for _ in threads:
-            work.put(None)
-        for thread in threads:
-            thread.join()
-    if crash is not None:
-        raise crash
-    untried.extend(pending)
-    if untried:
-        reason = _describe(unreachable)[1] if unreachable else "no connection left"
-        log.warning("mail server unreachable, %d emails wait: %s", len(untried), reason)
-        result.retried += _release(untried, now, rng, reason)
+                if 2 * len(accepted) >= allowance:
+                    self._mark_sent(accepted)
+        finally:
+            untried = _drain(work)
+            for _ in threads:
+                work.put(None)
+            for thread in threads:
+                thread.join()
+        if crash is not None:
+            raise crash
+        untried.extend(pending)
+        if untried:
+            reason = _describe(unreachable)[1] if unreachable else "no connection left"
+            log.warning("mail server unreachable, %d emails wait: %s", len(untried), reason)
+            self.result.retried += _release(untried, self.now, self.rng, reason)
+
+    def _mark_sent(self, accepted: list[Notification]) -> None:
+        """Record the accepted messages as sent (one statement, one commit) and forget them."""
+        self.result.sent += _record_sent(accepted, self.now)
+        accepted.clear()
+
+    def _email_or_failure(self, row: Notification) -> OutgoingEmail | None:
+        """The email for a claimed row, or None once the row is marked failed (and counted)."""
+        try:
+            return build_message(row, self.config, now=self.now, letterhead=self.letterhead)
+        except LinkNoLongerWorks as error:
+            reason = _short(str(error))
+        except _ADDRESS_ERRORS as error:
+            # A row no message can be made from (written by hand, say) will never go: say why.
+            reason = _short(f"bad email: {error}")
+        _finish(row, self.now, state=NotificationState.FAILED, last_error=reason)
+        self.result.count("failed")
+        return None
 
 
-def _drain(
-    work: queue.SimpleQueue[tuple[Notification, OutgoingEmail] | None],
-) -> list[Notification]:
+def _answers_waiting(answers: queue.SimpleQueue[_Answer]) -> list[_Answer]:
+    """The next answer (waiting for it), and every other answer already there."""
+    waiting = [answers.get()]
+    while True:
+        try:
+            waiting.append(answers.get_nowait())
+        except queue.Empty:
+            return waiting
+
+
+def _drain(work: _Work) -> list[Notification]:
     rows = []
     while True:
         try:
@@ -784,8 +807,8 @@ def _sweep_stuck(now: datetime) -> tuple[int, int]:
 
 def _claim(now: datetime, batch_size: int) -> list[Notification]:
     """Take up to ``batch_size`` due rows for this sender, in the order they were queued."""
-    rows = db.session.scalars(
-        select(Notification)
+    due = (
+        select(Notification.id)
         .where(
             Notification.state == NotificationState.QUEUED,
             or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
@@ -795,54 +818,51 @@ def _claim(now: datetime, batch_size: int) -> list[Notification]:
         # Another sender's rows are skipped rather than waited for (PostgreSQL; SQLite has one
         # writer at a time and ignores it).
         .with_for_update(skip_locked=True)
+    )
+    # One statement for the batch, rather than a read and an UPDATE per row.
+    rows = db.session.scalars(
+        update(Notification)
+        .where(Notification.id.in_(due.scalar_subquery()))
+        .values(
+            state=NotificationState.SENDING,
+            claimed_at=now,
+            # Counted before the try, so a message that crashes the sender still runs out.
+            attempts=Notification.attempts + 1,
+        )
+        .returning(Notification),
+        # Rows this session already holds (a test's, say) take the claimed values too.
+        execution_options={"synchronize_session": False, "populate_existing": True},
     ).all()
-    for row in rows:
-        row.state = NotificationState.SENDING
-        row.claimed_at = now
-        # Counted before the try, so a message that crashes the sender still runs out.
-        row.attempts += 1
     db.session.commit()
-    return list(rows)
+    return sorted(rows, key=lambda row: row.id)
 
 
-def _deliver_one(
-    transport: Transport,
-    row: Notification,
-    config: Mapping[str, Any],
-    now: datetime,
-    rng: random.Random,
-) -> Outcome:
-    """Send one claimed row and record the outcome: ``sent``, ``retried`` or ``failed``."""
-    result = DeliveryResult()
-    message = _message_or_failure(row, config, now, result)
-    if message is None:
-        return "failed"
-    try:
-        transport.send(message, row)
-    except _SMTP_ERRORS as error:
-        return _record(row, error, now, rng)
-    return _record_sent(row, now)
+_outbox = Notification.__table__
+# Built once rather than for every few messages: making the statement cost more than running it.
+_MARK_SENT = (
+    update(_outbox)
+    # Only the claims this sender made, as in _finish.
+    .where(
+        _outbox.c.id.in_(bindparam("ids", expanding=True)),
+        _outbox.c.state == NotificationState.SENDING,
+        _outbox.c.claimed_at == bindparam("claim"),
+    )
+    .values(state=NotificationState.SENT, sent_at=bindparam("sent"), last_error=None)
+)
 
 
-def _message_or_failure(
-    row: Notification, config: Mapping[str, Any], now: datetime, result: DeliveryResult
-) -> OutgoingEmail | None:
-    """The message for a claimed row, or None once the row is marked failed (and counted)."""
-    try:
-        return build_message(row, config, now=now)
-    except LinkNoLongerWorks as error:
-        reason = _short(str(error))
-    except _ADDRESS_ERRORS as error:
-        # A row no message can be made from (written by hand, say) will never go: say why.
-        reason = _short(f"bad email: {error}")
-    _finish(row, now, state=NotificationState.FAILED, last_error=reason)
-    result.count("failed")
-    return None
-
-
-def _record_sent(row: Notification, now: datetime) -> Outcome:
-    _finish(row, now, state=NotificationState.SENT, sent_at=now, last_error=None)
-    return "sent"
+def _record_sent(rows: list[Notification], now: datetime) -> int:
+    """Mark sent the rows the server accepted, in one statement and one commit; how many."""
+    if not rows:
+        return 0
+    ids = [row.id for row in rows]
+    changed = db.session.execute(_MARK_SENT, {"ids": ids, "claim": now, "sent": now}).rowcount
+    db.session.commit()
+    if changed != len(ids):
+        log.warning(
+            "%d of emails %s were re-claimed while this sender held them", len(ids) - changed, ids
+        )
+    return len(ids)
 
 
 def _record(
