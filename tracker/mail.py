@@ -179,34 +179,62 @@ def queue_email(
         _check_header("to_name", to_name)
     _check_header("subject", subject)
 
-    insert = _insert_for_dialect()(Notification)
-    statement = (
-        insert.values(
-            kind=kind,
-            idempotency_key=idempotency_key,
-            recipient_email=to_email,
-            recipient_name=to_name or None,
-            recipient_user_id=user_id,
-            user_token_id=user_token_id,
-            organisation_id=organisation_id,
-            period_id=period_id,
-            subject=subject,
-            body_text=text,
-            body_html=html,
-            state=NotificationState.QUEUED,
-            attempts=0,
-        )
-        # Checking first and inserting after would let two racing jobs both insert; the unique
-        # key settles the race inside the database, and the loser's insert does nothing.
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        # The new row itself, in the same round trip (None when the key was already there).
-        .returning(Notification)
-    )
-    return db.session.scalars(statement).one_or_none()
+    row = {
+        "kind": kind,
+        "idempotency_key": idempotency_key,
+        "recipient_email": to_email,
+        "recipient_name": to_name or None,
+        "recipient_user_id": user_id,
+        "user_token_id": user_token_id,
+        "organisation_id": organisation_id,
+        "period_id": period_id,
+        "subject": subject,
+        "body_text": text,
+        "body_html": html,
+    }
+    return db.session.scalars(_queue_statement(), row).one_or_none()
 
 
-def _insert_for_dialect() -> Any:
+# The INSERT for each dialect, built once: building it with the values in took longer than
+# running it (cProfile of queueing the ladder: 6 of 12.5 s in queue_email).
+_QUEUE_STATEMENTS: dict[str, Any] = {}
+
+
+def _queue_statement() -> Any:
     dialect = db.session.get_bind().dialect.name
+    statement = _QUEUE_STATEMENTS.get(dialect)
+    if statement is None:
+        columns = (
+            "kind",
+            "idempotency_key",
+            "recipient_email",
+            "recipient_name",
+            "recipient_user_id",
+            "user_token_id",
+            "organisation_id",
+            "period_id",
+            "subject",
+            "body_text",
+            "body_html",
+        )
+        statement = _QUEUE_STATEMENTS[dialect] = (
+            _insert_for_dialect(dialect)(Notification)
+            .values(
+                **{column: bindparam(column) for column in columns},
+                state=NotificationState.QUEUED,
+                attempts=0,
+            )
+            # Checking first and inserting after would let two racing jobs both insert; the
+            # unique key settles the race inside the database, and the loser's insert does
+            # nothing.
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            # The new row itself, in the same round trip (None when the key was already there).
+            .returning(Notification)
+        )
+    return statement
+
+
+def _insert_for_dialect(dialect: str) -> Any:
     if dialect == "postgresql":
         return postgresql.insert
     if dialect == "sqlite":
