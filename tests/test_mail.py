@@ -26,8 +26,10 @@ from tracker import mail
 from tracker.domain.enums import NotificationState
 from tracker.extensions import db
 from tracker.mail import (
+    IN_FLIGHT_PER_CONNECTION,
     MAX_ATTEMPTS,
     MESSAGES_PER_CONNECTION,
+    STUCK_AFTER,
     DeliveryResult,
     backoff,
     deliver_all,
@@ -441,6 +443,79 @@ def test_a_server_that_takes_fewer_connections_gets_everything_over_the_ones_it_
 
     assert result == DeliveryResult(sent=len(notifications))
     assert len(set(smtp_server.message_ids)) == len(notifications)
+
+
+class SenderDied(BaseException):
+    """The sending process stopping dead (killed, out of memory) between two statements."""
+
+
+@pytest.mark.parametrize("connections", [1, 3])
+def test_a_crash_sends_again_at_most_two_messages_per_connection(
+    db_session,
+    smtp_server,  # noqa: F811
+    smtp_config,
+    monkeypatch,
+    connections,
+):
+    notifications = [queue() for _ in range(3 * MESSAGES_PER_CONNECTION)]
+    marks = count()
+    real_record_sent = mail._record_sent
+
+    def dies_at_the_fourth_mark(rows, now):  # type: ignore[no-untyped-def]
+        if next(marks) == 3:
+            raise SenderDied
+        return real_record_sent(rows, now)
+
+    monkeypatch.setattr(mail, "_record_sent", dies_at_the_fourth_mark)
+
+    with pytest.raises(SenderDied):
+        deliver_queued(now=NOW, batch_size=100, config=parallel(smtp_config, connections))
+
+    # What the server took but the outbox does not know went: these go again after the sweep.
+    db_session.expire_all()
+    received = received_ids(smtp_server)
+    unmarked = {n.id for n in notifications if n.state == NotificationState.SENDING} & set(received)
+    assert 1 <= len(unmarked) <= IN_FLIGHT_PER_CONNECTION * connections
+    marked = [n for n in notifications if n.state == NotificationState.SENT]
+    assert marked
+    assert all(received[n.id] == 1 for n in marked)
+
+    monkeypatch.setattr(mail, "_record_sent", real_record_sent)
+    later = NOW + STUCK_AFTER + timedelta(minutes=1)
+    result = deliver_all(now=later, seconds=60, batch_size=100, config=smtp_config)
+
+    assert result.stuck_requeued == len(notifications) - len(marked)
+    assert all(n.state == NotificationState.SENT for n in notifications)
+    received = received_ids(smtp_server)
+    assert set(received) == {n.id for n in notifications}
+    assert {n for n, times in received.items() if times > 1} == unmarked
+    assert max(received.values()) == 2
+
+
+def test_an_address_outside_ascii_goes_only_to_a_server_that_takes_smtputf8(
+    db_session,
+    smtp_server,  # noqa: F811
+    smtp_config,
+):
+    notification = queue(to_email="zoe@exämple.org", to_name="Zoë")
+
+    assert deliver(smtp_config) == DeliveryResult(failed=1)
+    assert "SMTPUTF8" in notification.last_error
+    assert smtp_server.messages == []
+
+    international = SmtpServer(smtputf8=True)
+    international.start()
+    try:
+        resend(notification.id)
+        assert deliver({**smtp_config, "MAIL_PORT": international.port}) == DeliveryResult(sent=1)
+    finally:
+        international.stop()
+    [message] = international.messages
+    assert international.envelopes[0].rcpt_tos == ("zoe@exämple.org",)
+    [recipient] = message["To"].addresses
+    # The address is in the header as UTF-8 (RFC 6532), which the parser keeps as raw bytes.
+    assert recipient.addr_spec.encode("ascii", "surrogateescape").decode() == "zoe@exämple.org"
+    assert recipient.display_name == "Zoë"
 
 
 def test_the_mail_job_sends_everything_due_batch_after_batch(

@@ -12,6 +12,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import count
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tracker.config import ladder_rules
 from tracker.domain.enums import ContactRole, ReminderOutcome, ReturnState, Role
 from tracker.mail import deliver_queued
 from tracker.models import Notification, OrganisationContact, ReminderRecord
+from tracker.services import reminders
 from tracker.services.reminders import send_reminders
 
 OPENS, DUE, CLOSES = date(2024, 6, 16), date(2024, 7, 21), date(2024, 8, 11)
@@ -344,3 +346,51 @@ def test_the_reminder_job_reports_what_it_did(app, db_session):
     first = tasks.remind(OPENS)
     assert str(first) == "3 emails queued about 3 organisations; 1 rung(s) with nobody to tell"
     assert str(tasks.remind(OPENS)) == "no reminders due"
+
+
+class JobDied(BaseException):
+    """The scheduler's process stopping dead in the middle of the reminder job."""
+
+
+def test_a_run_that_dies_half_way_keeps_whole_batches_and_the_next_run_finishes_once(
+    app, db_session, smtp_server, smtp_config, monkeypatch
+):
+    make_town(db_session)
+    # The first run of the quarter, on 6 August: catching up, so each organisation's newest rung
+    # goes and the older ones are recorded as superseded.
+    today = date(2024, 8, 6)
+    monkeypatch.setattr(reminders, "COMMIT_EVERY", 1)
+    organisations = count()
+    real_remind_one = reminders._remind_one
+
+    def dies_at_the_second_organisation(*args):  # type: ignore[no-untyped-def]
+        if next(organisations) == 1:
+            raise JobDied
+        return real_remind_one(*args)
+
+    monkeypatch.setattr(reminders, "_remind_one", dies_at_the_second_organisation)
+    with pytest.raises(JobDied):
+        send_reminders(today, ladder_rules(app.config))
+    db_session.rollback()
+
+    # The first organisation's batch committed whole: its email and every rung it dealt with,
+    # the superseded ones too; nothing of the second's.
+    def rungs() -> set[tuple[int, str]]:
+        return set(db_session.execute(select(ReminderRecord.organisation_id, ReminderRecord.step)))
+
+    [first] = db_session.scalars(select(Notification.organisation_id)).all()
+    kept = rungs()
+    assert {organisation for organisation, _ in kept} == {first}
+    assert len(kept) >= 2
+
+    monkeypatch.setattr(reminders, "_remind_one", real_remind_one)
+    run = send_reminders(today, ladder_rules(app.config))
+    deliver_queued(now=datetime.combine(today, time(8), tzinfo=UTC), config=smtp_config)
+
+    # The next run did the rest and nothing of the first organisation's again.
+    assert run.emails == len(smtp_server.messages) - 1
+    assert first not in {organisation for organisation, _ in rungs() - kept}
+    received = [(m["To"].addresses[0].addr_spec, m["Subject"]) for m in smtp_server.messages]
+    assert len(received) == len(set(received)) >= 3
+    records = db_session.scalar(select(func.count()).select_from(ReminderRecord))
+    assert records == len(rungs())

@@ -42,13 +42,17 @@ def insert_ignoring_conflicts(table: object, *, index_elements: list[str], **val
     """``INSERT … ON CONFLICT DO NOTHING`` for the database in use (PostgreSQL or SQLite).
 
     For rows two people (or two processes) may create at the same moment: the loser's insert
-    does nothing, and both then read the one row.
+    does nothing, and both then read the one row. Without ``values``, execute it with a list of
+    rows (one statement for them all).
     """
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).values(**values).on_conflict_do_nothing(index_elements=index_elements)
+    statement = insert(table)
+    if values:
+        statement = statement.values(**values)
+    return statement.on_conflict_do_nothing(index_elements=index_elements)
 
 
 @contextmanager

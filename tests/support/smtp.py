@@ -41,8 +41,10 @@ class SmtpServer:
 
     host = "127.0.0.1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.port = free_port(self.host)
+        # Whether it offers SMTPUTF8, for addresses outside ASCII (aiosmtpd's default: no).
+        self.smtputf8 = smtputf8
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
         self._failures: dict[Stage, deque[str]] = {"RCPT": deque(), "DATA": deque()}
@@ -59,7 +61,9 @@ class SmtpServer:
         if self._controller is not None:
             return
         # A stopped controller has closed its event loop, so each start needs a new one.
-        controller = Controller(self, hostname=self.host, port=self.port)
+        controller = Controller(
+            self, hostname=self.host, port=self.port, enable_SMTPUTF8=self.smtputf8
+        )
         controller.start()
         self._controller = controller
 
