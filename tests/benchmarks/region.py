@@ -425,8 +425,9 @@ def generate_region(
                     "is_truncated",
                     "duplicates_folded",
                     "version",
+                    "maintained_in_app",
                 ],
-                ([*row, False, False, False, 0, 1] for row in commitment_rows),
+                ([*row, False, False, False, 0, 1, False] for row in commitment_rows),
             )
             _copy(cursor, "commitment_themes", ["commitment_id", "theme_id"], theme_links)
             _copy(
