@@ -16,11 +16,11 @@ that introduce a list, commitments retired from a pledge, commitments with no pr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, union_all
+from sqlalchemy import and_, func, or_, select
 
 from tracker.domain.enums import ReturnState
 from tracker.domain.figures import CommitmentFigures
@@ -109,75 +109,6 @@ def _facts(
             submitted_on=submitted_at.date() if submitted_at else None,
             missed_recorded=missed_at is not None,
         )
-    return found
-
-
-def started_unfinished_facts(
-    periods: Sequence[ReportingPeriod],
-) -> dict[int, dict[int, ReturnFacts]]:
-    """``return_facts`` of the returns that exist and are not accepted (one query).
-
-    Read from the returns of these quarters (an index on period and state), not from every
-    organisation: the few that ask for work, whatever the size of the region. The returns
-    nobody has started are ``never_started``.
-    """
-    if not periods:
-        return {}
-    query = (
-        select(
-            Return.period_id,
-            Return.organisation_id,
-            Return.state,
-            Return.submitted_at,
-            Return.extended_due_on,
-            Return.missed_at,
-        )
-        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
-        .join(Organisation, Organisation.id == Return.organisation_id)
-        .where(
-            Return.period_id.in_([p.id for p in periods]),
-            Return.state != ReturnState.ACCEPTED,
-            expected_to_report(),
-        )
-    )
-    return _facts(periods, db.session.connection().execute(query))
-
-
-def never_started(
-    periods: Sequence[ReportingPeriod], limits: Mapping[int, int] | None = None
-) -> dict[int, list[int]]:
-    """The organisations that owe each quarter a return and have none at all, by id (one query).
-
-    ``limits`` (period id → how many) asks for the first few of a quarter: its search stops
-    there (none at all for 0).
-    """
-    if not periods:
-        return {}
-
-    def owing(period: ReportingPeriod):  # type: ignore[no-untyped-def]
-        limit = (limits or {}).get(period.id)
-        query = (
-            select(ReportingPeriod.id.label("period_id"), Organisation.id.label("organisation_id"))
-            .select_from(ReportingPeriod)
-            .join(Organisation, expected_to_report())
-            .where(
-                ReportingPeriod.id == period.id,
-                ~exists().where(
-                    Return.organisation_id == Organisation.id,
-                    Return.period_id == ReportingPeriod.id,
-                ),
-            )
-            .order_by(Organisation.id)
-        )
-        return query.limit(limit) if limit is not None else query
-
-    arms = [select(owing(p).subquery()) for p in periods]
-    query = arms[0] if len(arms) == 1 else union_all(*arms)
-    found: dict[int, list[int]] = defaultdict(list)
-    for period_id, organisation_id in db.session.execute(query):
-        found[period_id].append(organisation_id)
-    for ids in found.values():
-        ids.sort()
     return found
 
 

@@ -24,7 +24,7 @@ Bulk SQL that bypasses the ORM (``INSERT … SELECT``, ``COPY``) must call ``ret
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -41,6 +41,7 @@ from tracker.extensions import db
 from tracker.models import Commitment, Organisation, Place, ReportingPeriod, Return, Tally
 
 PLEDGES = "commitments"
+FORMAT = 2  # of the stored data: a tally kept in another shape is counted again
 _RETURN_PREFIX = "returns:"
 # What a return's tally reads of it, and what decides whether an organisation owes a return.
 _RETURN_FACTS = ("state", "submitted_at", "extended_due_on", "missed_at", "organisation_id")
@@ -170,11 +171,13 @@ def _stored(
     behind = [
         key
         for key in keys
-        if key not in rows or rows[key].data is None or rows[key].built_version != rows[key].version
+        if key not in rows
+        or rows[key].built_version != rows[key].version
+        or (rows[key].data or {}).get("format") != FORMAT
     ]
     found = {key: rows[key].data for key in keys if key not in behind}
     if behind:
-        counted = count(behind)
+        counted = {key: {**data, "format": FORMAT} for key, data in count(behind).items()}
         now = datetime.now(UTC)
         read = {key: rows[key].version if key in rows else 0 for key in behind}
         statement = _upsert(connection).values(
@@ -231,12 +234,43 @@ class PledgeTally:
 
 
 @dataclass(frozen=True)
+class QuarterTally:
+    """One quarter's expected returns, as its stored tally keeps them."""
+
+    # Every expected return as (facts, how many share them): the returns
+    # ``services.figures.return_facts`` finds, a few dozen rows instead of one per organisation.
+    counted: list[tuple[ReturnFacts, int]]
+    # The returns started and not accepted — the ones that can ask for work — grouped by their
+    # facts: (facts, the organisations whose return has them, by id).
+    open: list[tuple[ReturnFacts, list[int]]]
+    # The organisations that owe a return and have none at all (all alike: ``unstarted_facts``).
+    unstarted: list[int]
+    unstarted_facts: ReturnFacts
+
+
+@dataclass(frozen=True)
 class Tallies:
-    # Each quarter's expected returns as (facts, how many returns share them): the returns
-    # ``services.figures.return_facts`` finds, a few dozen rows per quarter instead of one per
-    # organisation.
-    returns: dict[int, list[tuple[ReturnFacts, int]]]
+    returns: dict[int, QuarterTally]  # by period id
     pledges: PledgeTally | None  # when asked for
+
+
+def _open_groups(facts: dict[int, ReturnFacts]) -> dict[tuple[Any, ...], list[int]]:
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for org, fact in sorted(facts.items()):
+        if fact.state is not None and fact.state != ReturnState.ACCEPTED:
+            groups[_facts_key(fact)].append(org)
+    return groups
+
+
+def _read(period: ReportingPeriod, state: Any, submitted: Any, extended: Any, missed: Any):  # type: ignore[no-untyped-def]
+    return ReturnFacts(
+        state=ReturnState(state) if state else None,
+        due_on=period.due_on,
+        closes_on=period.closes_on,
+        extended_to=_day(extended),
+        submitted_on=_day(submitted),
+        missed_recorded=bool(missed),
+    )
 
 
 def stored_tallies(periods: Sequence[ReportingPeriod], *, pledges: bool = False) -> Tallies:
@@ -252,9 +286,14 @@ def stored_tallies(periods: Sequence[ReportingPeriod], *, pledges: bool = False)
         wanted = [by_key[key] for key in keys if key in by_key]
         facts = return_facts(wanted) if wanted else {}
         for period in wanted:
-            groups = Counter(_facts_key(f) for f in facts.get(period.id, {}).values())
+            mine = facts.get(period.id, {})
+            groups = Counter(_facts_key(f) for f in mine.values())
             counted[returns_key(period.id)] = {
-                "facts": [[*key, n] for key, n in sorted(groups.items(), key=_order)]
+                "facts": [[*key, n] for key, n in sorted(groups.items(), key=_order)],
+                "open": [
+                    [*key, orgs] for key, orgs in sorted(_open_groups(mine).items(), key=_order)
+                ],
+                "unstarted": sorted(org for org, f in mine.items() if f.state is None),
             }
         if PLEDGES in keys:
             names = db.session.scalar(
@@ -268,23 +307,15 @@ def stored_tallies(periods: Sequence[ReportingPeriod], *, pledges: bool = False)
         return counted
 
     data = _stored([*by_key, *([PLEDGES] if pledges else [])], count)
-    returns = {
-        period.id: [
-            (
-                ReturnFacts(
-                    state=ReturnState(state) if state else None,
-                    due_on=period.due_on,
-                    closes_on=period.closes_on,
-                    extended_to=_day(extended),
-                    submitted_on=_day(submitted),
-                    missed_recorded=bool(missed),
-                ),
-                int(n),
-            )
-            for state, submitted, extended, missed, n in data[key]["facts"]
-        ]
-        for key, period in by_key.items()
-    }
+    returns = {}
+    for key, period in by_key.items():
+        stored = data[key]
+        returns[period.id] = QuarterTally(
+            counted=[(_read(period, *row[:4]), int(row[4])) for row in stored["facts"]],
+            open=[(_read(period, *row[:4]), list(row[4])) for row in stored["open"]],
+            unstarted=list(stored["unstarted"]),
+            unstarted_facts=_read(period, None, None, None, False),
+        )
     pledge_tally = None
     if pledges:
         stored = data[PLEDGES]
@@ -300,7 +331,7 @@ def stored_return_facts(
     periods: Sequence[ReportingPeriod],
 ) -> dict[int, list[tuple[ReturnFacts, int]]]:
     """Each quarter's expected returns as (facts, how many returns share them)."""
-    return stored_tallies(periods).returns
+    return {period_id: q.counted for period_id, q in stored_tallies(periods).returns.items()}
 
 
 def rebuild_all() -> None:

@@ -17,11 +17,14 @@ far their returns have got.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, literal, select, tuple_, union_all
 
 from tracker.domain.enums import NotificationState, PeriodState, ProposalState, ReportingStatus
 from tracker.domain.reporting_status import reporting_status
@@ -44,10 +47,9 @@ from tracker.models import (
     Return,
     User,
 )
-from tracker.services.figures import never_started, return_facts, started_unfinished_facts
 from tracker.services.periods import all_periods, commitment_reported_in, current_among, state_on
 from tracker.services.reminders import last_chased
-from tracker.services.tallies import PledgeTally, stored_return_facts, stored_tallies
+from tracker.services.tallies import PledgeTally, QuarterTally, stored_tallies
 
 SHOWN_PER_KIND = 5  # of each kind of work, on the overview
 KIND_PAGE_SIZE = 50  # on the page that lists one kind in full
@@ -60,6 +62,7 @@ class Named:
     id: int
     slug: str
     name: str
+    last_sent: int | None = None  # the last quarter (id) it sent a return for, when asked
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,8 @@ class WorkItem:
     kind: Work
     facts: ReturnFacts
     last_chased: datetime | None = None
-    done: int = 0  # commitments with a complete update
-    total: int = 0  # commitments to report on
+    done: int | None = 0  # commitments with a complete update (None: not read)
+    total: int | None = 0  # commitments to report on (None: not read)
 
     def days_overdue(self, today: date) -> int:
         return self.facts.days_overdue(today)
@@ -152,57 +155,34 @@ def work_list(today: date, shown_per_kind: int = SHOWN_PER_KIND) -> WorkList:
     periods = [p for p in every if state_on(p, today) != PeriodState.UPCOMING]
     upcoming = [p for p in every if p.opens_on > today]
     current = current_among(every, today)
-    # Each quarter's figures from its stored tally (a few dozen rows, not one per organisation),
-    # read with the pledges' for the set-up list.
+    # Each quarter from its stored tally: its figures, its returns started and not accepted,
+    # and who never started one — the pledges' figures with them, for the set-up list.
     stored = stored_tallies(periods, pledges=True)
-    counted = stored.returns
     quarters: list[QuarterWork] = []
     for period in periods:
-        figures = tally_counted(counted[period.id], today)
+        figures = tally_counted(stored.returns[period.id].counted, today)
         is_current = current is not None and period.id == current.id
         if figures.outstanding_work or is_current:
             quarters.append(QuarterWork(period, figures, is_current))
-    busy = [q.period for q in quarters if q.count]
-    # The returns that ask for work: those started and not accepted, and the first few never
-    # started in each quarter where a return nobody started is overdue (they all are alike,
-    # so the first by organisation are the first in the list).
-    started = started_unfinished_facts(busy)
-    unstarted = _never_started_work(busy, counted, today)
-    # One query whatever is found: a quarter with none to show is asked for none.
-    firsts = never_started(busy, {p.id: shown_per_kind if p.id in unstarted else 0 for p in busy})
-    picked: dict[tuple[int, Work], list[tuple[int, ReturnFacts]]] = {}
-    for period in busy:
-        by_kind: dict[Work, list[tuple[int, ReturnFacts]]] = defaultdict(list)
-        for organisation_id, fact in started.get(period.id, {}).items():
-            kind = fact.work(today)
-            if kind is not None:
-                by_kind[kind].append((organisation_id, fact))
-        if period.id in unstarted:
-            fact = unstarted[period.id]
-            kind = fact.work(today)
-            assert kind is not None
-            by_kind[kind].extend((org, fact) for org in firsts.get(period.id, []))
-        for kind, found in by_kind.items():
-            found.sort(key=lambda item, kind=kind: urgency(kind, item[1], item[0]))
-            picked[(period.id, kind)] = found[:shown_per_kind]
-    silent = _not_communicating(periods, today)
-    shown_silent = silent[:shown_per_kind]
-    wanted = {org for rows in picked.values() for org, _ in rows} | {o for o, *_ in shown_silent}
-    names = _names(wanted)
     for quarter in quarters:
-        for kind in Work:
-            rows = picked.get((quarter.period.id, kind), [])
-            if rows:
-                quarter.items[kind] = rows  # type: ignore[assignment]
-    _describe(quarters, names)
+        if quarter.count:
+            mine = stored.returns[quarter.period.id]
+            quarter.items = _by_kind(mine, today, shown_per_kind)  # type: ignore[assignment]
+    silent = _not_communicating(periods, stored.returns, today)
+    shown_silent = silent[:shown_per_kind]
+    wanted = {org for q in quarters for rows in q.items.values() for org, _ in rows}  # type: ignore[misc]
+    names = _names(wanted | {org for org, _ in shown_silent}, periods)
     labels = {p.id: p.label for p in periods}
+    # How far each unsent return has got, for the latest quarter's (the ones worth chasing);
+    # an earlier quarter's show it on the page of their kind.
+    _describe(quarters, names, progress={current.id} if current else set())
     return WorkList(
         today=today,
         quarters=quarters,
         current=next((q for q in quarters if q.current), None),
         not_communicating=[
-            NotCommunicating(names[org], missed, labels.get(last) if last else None)
-            for org, missed, last in shown_silent
+            NotCommunicating(names[org], missed, labels.get(names[org].last_sent or 0))
+            for org, missed in shown_silent
         ],
         not_communicating_count=len(silent),
         next_period=upcoming[0] if upcoming else None,
@@ -210,23 +190,31 @@ def work_list(today: date, shown_per_kind: int = SHOWN_PER_KIND) -> WorkList:
     )
 
 
-def _never_started_work(
-    periods: list[ReportingPeriod],
-    counted: dict[int, list[tuple[ReturnFacts, int]]],
-    today: date,
-) -> dict[int, ReturnFacts]:
-    """The facts of a return nobody started, for each quarter where such returns ask for work."""
+def _by_kind(
+    quarter: QuarterTally, today: date, limit: int | None = None
+) -> dict[Work, list[tuple[int, ReturnFacts]]]:
+    """The quarter's returns that ask for work, by kind, each kind most urgent first (the
+    first ``limit`` of each). Returns with the same facts are alike in the order but for their
+    organisation, so each group, kept by organisation, is merged in whole."""
+    groups: dict[Work, list[tuple[ReturnFacts, list[int]]]] = defaultdict(list)
+    for fact, orgs in [*quarter.open, (quarter.unstarted_facts, quarter.unstarted)]:
+        kind = fact.work(today)
+        if kind is not None and orgs:
+            groups[kind].append((fact, orgs))
     found = {}
-    for period in periods:
-        for fact, _ in counted[period.id]:
-            if fact.state is None and fact.work(today) is not None:
-                found[period.id] = fact
+    for kind, alike in groups.items():
+        streams = [((urgency(kind, fact, org), org, fact) for org in orgs) for fact, orgs in alike]
+        merged = heapq.merge(*streams, key=lambda row: row[0])
+        found[kind] = [(org, fact) for _, org, fact in islice(merged, limit)]
     return found
 
 
-def _describe(quarters: list[QuarterWork], names: dict[int, Named]) -> None:
+def _describe(
+    quarters: list[QuarterWork], names: dict[int, Named], progress: set[int] | None = None
+) -> None:
     """Turn each quarter's chosen (organisation, facts) into work items: names, when each
-    overdue one was last chased, and how far each unsent one has got (three queries)."""
+    overdue one was last chased, and how far each unsent one has got — in the quarters of
+    ``progress`` (all by default) — in two queries."""
     chosen = [
         (quarter.period.id, kind, org)
         for quarter in quarters
@@ -234,9 +222,16 @@ def _describe(quarters: list[QuarterWork], names: dict[int, Named]) -> None:
         for org, _ in rows  # type: ignore[misc]
     ]
     chased = last_chased(sorted({org for _, kind, org in chosen if kind == Work.OVERDUE}))
-    done, totals = _progress({(p, org) for p, kind, org in chosen if kind in NOT_SENT})
+    done, totals = _progress(
+        {
+            (p, org)
+            for p, kind, org in chosen
+            if kind in NOT_SENT and (progress is None or p in progress)
+        }
+    )
     for quarter in quarters:
         period_id = quarter.period.id
+        shows = progress is None or period_id in progress
         quarter.items = {
             kind: [
                 WorkItem(
@@ -244,8 +239,8 @@ def _describe(quarters: list[QuarterWork], names: dict[int, Named]) -> None:
                     kind,
                     fact,
                     chased.get(org),
-                    done.get((period_id, org), 0),
-                    totals.get((period_id, org), 0),
+                    done.get((period_id, org), 0) if shows else None,
+                    totals.get((period_id, org), 0) if shows else None,
                 )
                 for org, fact in rows  # type: ignore[misc]
             ]
@@ -266,20 +261,13 @@ def kind_list(
     The page starts after the cursor ``after`` (the place of the last row of the page before,
     ``domain.worklist.urgency``), so a return dealt with meanwhile does not shift the rest.
     """
-    started = started_unfinished_facts([period]).get(period.id, {})
-    rows = [(org, fact) for org, fact in started.items() if fact.work(today) == kind]
-    counted = stored_return_facts([period])
-    unstarted = _never_started_work([period], counted, today).get(period.id)
-    wanted = unstarted is not None and unstarted.work(today) == kind
-    # Asked even when none are wanted (for none): the page reads as many queries either way.
-    owing = never_started([period], None if wanted else {period.id: 0}).get(period.id, [])
-    rows += [(org, unstarted) for org in owing if unstarted is not None]
-    rows.sort(key=lambda item: urgency(kind, item[1], item[0]))
+    mine = stored_tallies([period]).returns[period.id]
+    rows = _by_kind(mine, today).get(kind, [])
     total = len(rows)
     if after is not None:
         rows = [row for row in rows if urgency(kind, row[1], row[0]) > after]
     shown, more = rows[:limit], len(rows) > limit
-    quarter = QuarterWork(period, tally_counted(counted[period.id], today), False, {kind: shown})  # type: ignore[dict-item]
+    quarter = QuarterWork(period, tally_counted(mine.counted, today), False, {kind: shown})  # type: ignore[dict-item]
     _describe([quarter], _names({org for org, _ in shown}))
     items = quarter.items.get(kind, [])
     last = items[-1] if items and more else None
@@ -294,47 +282,59 @@ def kind_list(
 
 
 def _not_communicating(
-    periods: list[ReportingPeriod], today: date
-) -> list[tuple[int, int, int | None]]:
-    """(organisation, quarters missed in a row, last period reported) for each one silent.
+    periods: list[ReportingPeriod], tallies: dict[int, QuarterTally], today: date
+) -> list[tuple[int, int]]:
+    """(organisation, quarters missed in a row) for each one not communicating, longest first.
 
     Worked out from the same facts as the quarters (domain.reporting_status), so the list
-    agrees with them on the day, not with last night's stored status.
+    agrees with them on the day, not with last night's stored status. Two misses in a row are
+    counted back from the newest quarter through every quarter since, none with a return
+    (``consecutive_missed``): only an organisation that owes the latest two quarters past their
+    due date and sent neither can be silent, and its history is read back from the stored
+    tallies — each quarter's returns not accepted and never started — until a quarter where it
+    had sent one (accepted) or did not yet owe one (it owes every quarter from the one it
+    joined): either ends the run.
     """
-    # Only an organisation with nothing submitted for the latest quarter past its due date can
-    # have missed two in a row (``consecutive_missed`` counts back through it): the rest of a
-    # region is skipped, and the history of these alone is read whole.
     due = [p for p in periods if p.due_on < today]
-    if not due:
+    if len(due) < 2:
         return []
-    latest = due[-1]
-    candidates = {
-        org
-        for org, fact in started_unfinished_facts([latest]).get(latest.id, {}).items()
-        if fact.submitted_on is None
-    }
-    candidates.update(never_started([latest]).get(latest.id, []))
-    if not candidates:
-        return []
-    facts = return_facts(periods, sorted(candidates))
-    histories: dict[int, list[tuple[ReportingPeriod, ReturnFacts]]] = defaultdict(list)
+
+    def unsent(period: ReportingPeriod) -> set[int]:
+        mine = tallies[period.id]
+        open_ = {org for fact, orgs in mine.open if fact.submitted_on is None for org in orgs}
+        return open_ | set(mine.unstarted)
+
+    candidates = unsent(due[-1]) & unsent(due[-2])
+    # Each candidate's facts in each quarter where its return is not accepted (or not started).
+    facts: dict[int, dict[int, ReturnFacts]] = {}
     for period in periods:
-        mine = facts.get(period.id, {})
-        for organisation_id in candidates & mine.keys():
-            histories[organisation_id].append((period, mine[organisation_id]))
+        mine = tallies[period.id]
+        facts[period.id] = {
+            org: fact
+            for fact, orgs in [*mine.open, (mine.unstarted_facts, mine.unstarted)]
+            for org in orgs
+            if org in candidates
+        }
     found = []
-    for organisation_id, history in histories.items():
+    for organisation_id in candidates:
+        history = []  # newest first
+        for period in reversed(periods):
+            fact = facts[period.id].get(organisation_id)
+            if fact is None:
+                break  # accepted, or not yet owed: the run ends here
+            history.append((period, fact))
+            if fact.submitted_on is not None:
+                break
         records = [fact.period_record(period.as_quarter) for period, fact in history]
         if reporting_status(records, today) != ReportingStatus.NON_COMMUNICATING:
             continue
-        reported = [period for period, fact in history if fact.submitted_on is not None]
         missed = 0
-        for _, fact in reversed(history):
+        for _, fact in history:
             if fact.submitted_on is not None:
                 break
             if fact.overdue(today):
                 missed += 1
-        found.append((organisation_id, missed, reported[-1].id if reported else None))
+        found.append((organisation_id, missed))
     found.sort(key=lambda row: (-row[1], row[0]))
     return found
 
@@ -342,51 +342,68 @@ def _not_communicating(
 def _progress(
     wanted: set[tuple[int, int]],
 ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
-    """Complete updates, and commitments reported on, per (period, organisation) shown."""
+    """Complete updates, and commitments reported on, per (period, organisation) shown (one
+    query)."""
     if not wanted:
         return {}, {}
     organisation_ids = {org for _, org in wanted}
     # Exactly the (quarter, organisation) pairs shown: a step down the returns' unique index
     # for each, then down the updates' index on return_id.
     pairs = sorted(wanted)
-    done = {
-        (period_id, org): n
-        for period_id, org, n in db.session.execute(
-            select(Return.period_id, Return.organisation_id, func.count())
-            .join(CommitmentUpdate, CommitmentUpdate.return_id == Return.id)
-            .where(
-                tuple_(Return.period_id, Return.organisation_id).in_(pairs),
-                CommitmentUpdate.complete.is_(True),
-            )
-            .group_by(Return.period_id, Return.organisation_id)
+    complete = (
+        select(literal("done"), Return.period_id, Return.organisation_id, func.count())
+        .join(CommitmentUpdate, CommitmentUpdate.return_id == Return.id)
+        .where(
+            tuple_(Return.period_id, Return.organisation_id).in_(pairs),
+            CommitmentUpdate.complete.is_(True),
         )
-    }
+        .group_by(Return.period_id, Return.organisation_id)
+    )
     # A commitment added during the year counts from the quarter it was added.
-    totals = {
-        (period_id, org): n
-        for period_id, org, n in db.session.execute(
-            select(ReportingPeriod.id, Commitment.organisation_id, func.count())
-            .select_from(Commitment)
-            .join(ReportingPeriod, commitment_reported_in(ReportingPeriod.starts_on))
-            .where(
-                ReportingPeriod.id.in_({period_id for period_id, _ in wanted}),
-                Commitment.organisation_id.in_(organisation_ids),
-                Commitment.is_heading.is_(False),
-                Commitment.removed_from_page_at.is_(None),
-            )
-            .group_by(ReportingPeriod.id, Commitment.organisation_id)
+    reported_on = (
+        select(literal("total"), ReportingPeriod.id, Commitment.organisation_id, func.count())
+        .select_from(Commitment)
+        .join(ReportingPeriod, commitment_reported_in(ReportingPeriod.starts_on))
+        .where(
+            Commitment.organisation_id.in_(organisation_ids),
+            ReportingPeriod.id.in_({period_id for period_id, _ in pairs}),
+            Commitment.is_heading.is_(False),
+            Commitment.removed_from_page_at.is_(None),
         )
-    }
+        .group_by(ReportingPeriod.id, Commitment.organisation_id)
+    )
+    done: dict[tuple[int, int], int] = {}
+    totals: dict[tuple[int, int], int] = {}
+    for what, period_id, org, n in db.session.execute(union_all(complete, reported_on)):
+        (done if what == "done" else totals)[(period_id, org)] = n
     return done, totals
 
 
-def _names(organisation_ids: set[int]) -> dict[int, Named]:
+def _names(organisation_ids: set[int], periods: Sequence[ReportingPeriod] = ()) -> dict[int, Named]:
+    """Each organisation's name, and the last of ``periods`` it sent a return for (one query)."""
     if not organisation_ids:
         return {}
+    last_sent = (
+        select(Return.period_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(
+            Return.organisation_id == Organisation.id,
+            Return.submitted_at.is_not(None),
+            Return.period_id.in_([p.id for p in periods]),
+        )
+        .order_by(ReportingPeriod.starts_on.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     return {
-        row.id: Named(row.id, row.slug, row.name)
+        row.id: Named(row.id, row.slug, row.name, row.last_sent)
         for row in db.session.execute(
-            select(Organisation.id, Organisation.slug, Organisation.name)
+            select(
+                Organisation.id,
+                Organisation.slug,
+                Organisation.name,
+                last_sent.label("last_sent"),
+            )
             .where(Organisation.id.in_(organisation_ids))
             .order_by(func.lower(Organisation.name))
         )
