@@ -109,6 +109,13 @@ def test_the_work_list_and_a_returns_history(live_server, page, check_accessibil
     section.get_by_role("heading", name="Window closed without a return").wait_for()
     check_accessibility(page, "admin-work-list")
 
+    # Every return of one kind, on a page of its own.
+    page.goto(f"{live_server}/admin/work/{history['period']}/missed")
+    assert page.get_by_role("heading", level=1).inner_text() == "Window closed without a return"
+    page.get_by_role("button", name="Record as missed for Missing Link Trust").wait_for()
+    check_accessibility(page, "admin-work-of-one-kind")
+    page.get_by_role("link", name="Back to the work list").click()
+
     section.get_by_role("button", name="Record as missed for Missing Link Trust").click()
     page.get_by_text(
         f"Recorded Missing Link Trust's {history['label']} return as missed"

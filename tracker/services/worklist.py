@@ -51,7 +51,7 @@ from tracker.services.periods import all_periods, commitment_reported_in, curren
 from tracker.services.reminders import last_chased
 from tracker.services.tallies import PledgeTally, QuarterTally, stored_tallies
 
-SHOWN_PER_KIND = 5  # of each kind of work, on the overview
+SHOWN_PER_KIND = 3  # of each kind of work, on the overview: the first few
 KIND_PAGE_SIZE = 50  # on the page that lists one kind in full
 # The kinds of work whose returns are still with the organisation, unsent.
 NOT_SENT = {Work.OVERDUE, Work.MISSED, Work.EXTENSION_ENDING}
