@@ -13,13 +13,19 @@ is behind is counted again before it is read:
   quarter (its own tally), and any change to a commitment or organisation (the pledges'
   figures). The services that change a return with one conditional UPDATE (submit, review,
   ``return_for``) call ``returns_changed`` themselves.
-- **Readers** (``stored_return_facts``, ``stored_pledge_figures``) count again each tally whose
-  ``built_version`` is behind its ``version``, and store the result with the version they read
-  before counting, only if it is still current: a change that commits while they count leaves
-  the tally behind (counted again next time), never wrong.
+- **Readers** (``stored_tallies``) count again each tally whose ``built_version`` is behind its
+  ``version`` (or that has none: a quarter the scheduler made with one INSERT), and store the
+  result with the version they read before counting, only if it is still current: a change
+  that commits while they count leaves the tally behind (counted again next time), never wrong.
+  Each statement writes its rows in key order; a transaction that moves tallies on in two
+  flushes can still, rarely, deadlock with another on PostgreSQL (one of them is refused).
 
-Bulk SQL that bypasses the ORM (``INSERT … SELECT``, ``COPY``) must call ``returns_changed`` /
-``everything_changed`` itself, or ``rebuild_all`` afterwards.
+A quarter's tally keeps its returns grouped by the facts the rules read (for the figures), its
+returns started and not accepted (grouped the same way, with their organisations) and the
+organisations that owe one and never started it: everything the admin's work list shows.
+
+Bulk SQL that bypasses the ORM (``INSERT … SELECT``, ``COPY``, ``UPDATE`` of many rows) must
+call ``returns_changed`` or ``everything_changed`` itself.
 """
 
 from __future__ import annotations
@@ -344,10 +350,3 @@ def stored_return_facts(
 ) -> dict[int, list[tuple[ReturnFacts, int]]]:
     """Each quarter's expected returns as (facts, how many returns share them)."""
     return {period_id: q.counted for period_id, q in stored_tallies(periods).returns.items()}
-
-
-def rebuild_all() -> None:
-    """Count every tally again now (after bulk SQL that bypassed the writers)."""
-    everything_changed()
-    periods = db.session.scalars(select(ReportingPeriod).order_by(ReportingPeriod.id)).all()
-    stored_tallies(periods, pledges=True)

@@ -8,11 +8,11 @@ nothing left drop off, oldest first, and the current quarter's progress stands b
 Organisations not communicating (two or more quarters in a row without a return) are listed
 apart.
 
-A fixed number of queries, whose work does not grow with the region: each quarter's figures come
-from its stored tally (``services.tallies``); the returns that ask for work are read from the
-returns started and not accepted, and the first few nobody started; then the history of the
-organisations that may be silent, the names of those shown, when they were last chased and how
-far their returns have got.
+A fixed number of small queries, whose work does not grow with the region: every quarter comes
+from its stored tally (``services.tallies``) — its figures, its returns not yet accepted and who
+never started one, which is also all the history the not-communicating list needs — then the
+names of the organisations shown (with the last quarter each reported), when the overdue were
+last chased, and how far the latest quarter's unsent returns have got.
 """
 
 from __future__ import annotations
