@@ -72,15 +72,50 @@ def test_the_work_list_shows_overdue_organisations_with_a_chase_link(client, db_
 
 @time_machine.travel(OVERDUE_DAY, tick=False)
 def test_a_long_overdue_list_shows_the_longest_and_links_to_the_rest(client, db_session):
-    *_, admin = overdue_town(db_session)
+    period, *_, admin = overdue_town(db_session)
     for n in range(50):
         organisation = make_organisation(db_session, f"Late {n:02d}", slug=f"late-{n:02d}")
         make_commitment(db_session, organisation)
     sign_in(client, admin)
     page = get_page(client, "/admin")
-    assert len(overdue_rows(page)) == 20
-    assert "The first 20 of 52" in page.text
+    assert len(overdue_rows(page)) == 3
+    assert "And 49 more: see all 52" in page.text
     assert page.soup.find("a", string="Chase all 52 overdue with their 2024/25 Q1 return")
+
+    # "See all" lists every one, fifty at a time, each page going on from where the last ended.
+    [see_all] = [a for a in page.soup.find_all("a") if a.get_text().startswith("see all 52")]
+    assert see_all.get_text(" ", strip=True) == "see all 52 2024/25 Q1 returns: overdue"
+    url = see_all["href"]
+    assert url == "/admin/work/2024-25-q1/overdue"
+    first = get_page(client, url)
+    assert first.h1 == "Overdue"
+    assert "52 returns, the most urgent first" in first.text
+    first_rows = first_table_rows(first)
+    assert len(first_rows) == 50
+    assert first.soup.find("a", string="Chase all 52 overdue with their 2024/25 Q1 return")
+    # Meanwhile an extension takes one of the first page off the list: nobody is skipped.
+    granted = client.post(
+        f"/admin/periods/{period.slug}/extensions/late-00",
+        data={"due_on": ["10", "8", "2024"], "reason": "Staff illness"},
+    )
+    assert granted.status_code == 302
+    assert "Late 00" not in [row[0] for row in overdue_rows(get_page(client, "/admin"))]
+    following = first.soup.find("a", rel="next")["href"]
+    second = get_page(client, following)
+    second_rows = first_table_rows(second)
+    assert second.soup.find("a", rel="next") is None
+    assert second.soup.find("a", rel="prev")["href"] == url
+    names = [row[0] for row in first_rows + second_rows]
+    assert len(names) == len(set(names)) == 52
+    assert {"Slow Steps", "Other Org"} <= set(names)
+    assert all(row[1] == "9 days" for row in first_rows + second_rows)
+
+
+def first_table_rows(page):
+    return [
+        [cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])]
+        for row in page.soup.find("table").tbody.find_all("tr")
+    ]
 
 
 @time_machine.travel(OVERDUE_DAY, tick=False)
@@ -182,3 +217,22 @@ def test_the_jobs_page_shows_the_ladder_timings_and_each_jobs_last_run(client, d
     row = page.soup.find("span", string="send-reminders").find_parent("tr")
     assert "Succeeded" in row.text and "emails queued" in row.text
     assert "daily at 07:00" in row.text and "31 July 2024 at 7:00am" in row.text
+
+
+@time_machine.travel(OVERDUE_DAY, tick=False)
+def test_the_page_of_one_kind_refuses_what_it_does_not_know(client, db_session):
+    period, *_, admin = overdue_town(db_session)
+    sign_in(client, admin)
+    assert client.get(f"/admin/work/{period.slug}/nonsense").status_code == 404
+    assert client.get("/admin/work/2099-00-q9/overdue").status_code == 404
+    # A cursor that is not one starts at the top; one past the end shows none.
+    page = get_page(client, f"/admin/work/{period.slug}/overdue?after=garbage")
+    # Alike in the order (as overdue as each other): by organisation, the first made first.
+    assert [row[0] for row in first_table_rows(page)] == ["Slow Steps", "Other Org"]
+    assert page.soup.find("a", rel="next") is None
+    beyond = get_page(client, f"/admin/work/{period.slug}/overdue?after=2099-01-01.1")
+    assert "None after those already shown." in beyond.text
+    assert beyond.soup.find("a", rel="prev")["href"] == f"/admin/work/{period.slug}/overdue"
+    # Nothing of a kind: said so, not an empty table.
+    none = get_page(client, f"/admin/work/{period.slug}/awaiting-review")
+    assert "0 returns" in none.text and none.soup.find("table") is None

@@ -286,6 +286,7 @@ def example_values(setting: dict, rule) -> dict[str, object]:  # type: ignore[no
         "code": setting["code"],
         "token": "not-a-token",
         "filename": "govuk-frontend.min.css",
+        "kind": "overdue",
     }
     return {name: values[name] for name in rule.arguments}
 

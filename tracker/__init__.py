@@ -50,6 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     _init_extensions(app)
+    from tracker.services import tallies
+
+    tallies.listen()  # every flush keeps the stored tallies true (services.tallies)
     from tracker import routing
 
     routing.init_app(app)  # before the blueprints, whose rules use the converters

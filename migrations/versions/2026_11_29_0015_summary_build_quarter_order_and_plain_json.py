@@ -1,7 +1,7 @@
 """each update's quarter beside its commitment in one index; summaries stored as plain JSON
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-29 12:30:00.000000
 
 Issue 17: the board summary reads every commitment's accepted updates newest quarter first. The
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

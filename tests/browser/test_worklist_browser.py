@@ -109,15 +109,22 @@ def test_the_work_list_and_a_returns_history(live_server, page, check_accessibil
     section.get_by_role("heading", name="Window closed without a return").wait_for()
     check_accessibility(page, "admin-work-list")
 
-    section.get_by_role("button", name="Record as missed for Missing Link Trust").click()
+    # The overview names the first few of each kind; every one is on the page of its kind
+    # (other modules' organisations owe this quarter too, and may come first).
+    kind_page = f"{live_server}/admin/work/{history['period']}/missed"
+    page.goto(kind_page)
+    assert page.get_by_role("heading", level=1).inner_text() == "Window closed without a return"
+    check_accessibility(page, "admin-work-of-one-kind")
+    page.get_by_role("button", name="Record as missed for Missing Link Trust").click()
     page.get_by_text(
         f"Recorded Missing Link Trust's {history['label']} return as missed"
     ).wait_for()
-    assert (
-        section.get_by_role("button", name="Record as missed for Missing Link Trust").count() == 0
-    )
     check_accessibility(page, "admin-work-list-recorded")
+    page.goto(kind_page)
+    page.get_by_role("heading", level=1).wait_for()
+    assert page.get_by_role("button", name="Record as missed for Missing Link Trust").count() == 0
 
+    page.goto(f"{live_server}/admin")
     section.get_by_role("link", name="Review Hearth History Housing's return").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Hearth History Housing"
     history_list = page.locator("ol.app-history")

@@ -1,12 +1,22 @@
 """Where a return stands and what it asks of the programme team, by the day."""
 
+from collections import Counter
 from datetime import date, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tracker.domain.enums import ReturnState
-from tracker.domain.worklist import ReturnFacts, Standing, Work, tally
+from tracker.domain.worklist import (
+    ReturnFacts,
+    Standing,
+    Work,
+    after_cursor,
+    read_cursor,
+    tally,
+    tally_counted,
+    urgency,
+)
 
 DUE = date(2024, 7, 21)
 CLOSES = date(2024, 8, 11)
@@ -131,3 +141,42 @@ def test_every_return_is_counted_once_however_it_stands(returns, today):
     assert figures.submitted + figures.overdue <= figures.expected
     assert figures.missed <= figures.overdue
     assert figures.outstanding_work <= figures.expected
+
+
+@given(st.lists(any_facts(), max_size=30), days)
+def test_counting_each_distinct_return_once_times_its_number_gives_the_same_figures(returns, today):
+    grouped = Counter(returns)
+    assert tally_counted(grouped.items(), today) == tally(returns, today)
+
+
+def test_the_most_urgent_come_first_in_each_kind():
+    long_overdue = facts()
+    newly_overdue = facts(ReturnState.DRAFT, extended_to=DUE + timedelta(days=3))
+    assert urgency(Work.OVERDUE, long_overdue, 9) < urgency(Work.OVERDUE, newly_overdue, 1)
+    # Alike returns are ordered by organisation.
+    assert urgency(Work.MISSED, long_overdue, 1) < urgency(Work.MISSED, long_overdue, 2)
+    first_in = facts(ReturnState.SUBMITTED, submitted_on=DUE - timedelta(days=5))
+    later = facts(ReturnState.SUBMITTED, submitted_on=DUE)
+    assert urgency(Work.AWAITING_REVIEW, first_in, 9) < urgency(Work.AWAITING_REVIEW, later, 1)
+    ending = facts(extended_to=DUE + timedelta(days=2))
+    after = facts(extended_to=DUE + timedelta(days=6))
+    assert urgency(Work.EXTENSION_ENDING, ending, 9) < urgency(Work.EXTENSION_ENDING, after, 1)
+
+
+def test_a_cursor_names_a_place_in_the_order_and_anything_else_starts_at_the_top():
+    place = urgency(Work.OVERDUE, facts(), 42)
+    assert read_cursor(after_cursor(place)) == place
+    for bad in (None, "", "2024-07-21", "tomorrow.3", "2024-07-21.x", "2024-13-01.1"):
+        assert read_cursor(bad) is None
+
+
+def test_each_kind_has_a_place_in_a_url():
+    assert [kind.slug for kind in Work] == [
+        "awaiting-review",
+        "sent-back",
+        "missed",
+        "overdue",
+        "extension-ending",
+    ]
+    assert all(Work.from_slug(kind.slug) == kind for kind in Work)
+    assert Work.from_slug("awaiting_review") is None and Work.from_slug("") is None

@@ -21,6 +21,7 @@ from tracker.admin.forms import (
 )
 from tracker.auth.access import roles
 from tracker.domain.enums import NotificationState, ReturnState, Role, Sector
+from tracker.domain.worklist import Work
 from tracker.extensions import db
 from tracker.forms import EARLIEST_YEAR, LATEST_YEAR, options, whole_number
 from tracker.models import Notification, Organisation, User
@@ -56,33 +57,33 @@ def actor() -> User:
 @admin_only
 def overview() -> ResponseReturnValue:
     """The admin's work list: what every quarter still asks of the programme team."""
-    from tracker.services.figures import commitment_figures
     from tracker.services.job_runs import today_in_place
-    from tracker.services.pledges import open_item_count
-    from tracker.services.proposals import pending_count
-    from tracker.services.worklist import work_list
+    from tracker.services.worklist import set_up, work_list
 
     today = today_in_place()
-    counts = {
-        "people": db.session.scalar(select(func.count()).select_from(User)),
-        "failed_emails": db.session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.state == NotificationState.FAILED)
-        ),
-        "names_to_confirm": db.session.scalar(
-            select(func.count()).select_from(Organisation).where(Organisation.name_needs_review)
-        ),
-        "pledge_items": open_item_count(),
-        "proposals": pending_count(),
-    }
-    return render_template(
-        "admin/overview.html",
-        work=work_list(today),
-        pledges=commitment_figures(),
-        counts=counts,
-        today=today,
-    )
+    work, setup = work_list(today), set_up()
+    page = render_template("admin/overview.html", work=work, setup=setup, today=today)
+    db.session.commit()  # keeps any stored tally that had to be counted again
+    return page
+
+
+@bp.get("/work/<period>/<kind>")
+@admin_only
+def work_of_kind(period: str, kind: str) -> ResponseReturnValue:
+    """Every return of one quarter that asks for one kind of work, a page at a time."""
+    from tracker.domain.worklist import read_cursor
+    from tracker.services.job_runs import today_in_place
+    from tracker.services.worklist import kind_list
+
+    work = Work.from_slug(kind)
+    if work is None:
+        abort(404)
+    reporting_period = period_or_404(period)
+    today = today_in_place()
+    shown = kind_list(reporting_period, work, today, after=read_cursor(request.args.get("after")))
+    page = render_template("admin/work_of_kind.html", page=shown, today=today)
+    db.session.commit()  # keeps the quarter's tally if it had to be counted again
+    return page
 
 
 # People ---------------------------------------------------------------------------------------

@@ -83,6 +83,16 @@ class Work(StrEnum):
             "extension_ending": "Extension ending within a week",
         }[self]
 
+    @property
+    def slug(self) -> str:
+        """The kind in a URL: ``awaiting-review``."""
+        return self.value.replace("_", "-")
+
+    @classmethod
+    def from_slug(cls, slug: str) -> Work | None:
+        """The kind a URL names, or None."""
+        return next((kind for kind in cls if kind.slug == slug), None)
+
 
 @dataclass(frozen=True)
 class ReturnFacts:
@@ -165,6 +175,38 @@ class ReturnFacts:
         return None
 
 
+def urgency(kind: Work, fact: ReturnFacts, organisation_id: int) -> tuple[date, int]:
+    """Where a return stands in its kind's list: most urgent first, then by organisation.
+
+    Overdue and missed: the longest overdue first (the earliest deadline); waiting for review
+    and sent back: the first submitted first; extension ending: the soonest to end first.
+    """
+    match kind:
+        case Work.OVERDUE | Work.MISSED:
+            day = fact.deadline
+        case Work.AWAITING_REVIEW | Work.SENT_BACK:
+            day = fact.submitted_on or date.max
+        case _:
+            day = fact.extended_to or date.max
+    return (day, organisation_id)
+
+
+def after_cursor(key: tuple[date, int]) -> str:
+    """A page's cursor: the place of its last row in the order (``urgency``), as text."""
+    return f"{key[0].isoformat()}.{key[1]}"
+
+
+def read_cursor(text: str | None) -> tuple[date, int] | None:
+    """The place a cursor names, or None when it is missing or not one (start at the top)."""
+    if not text:
+        return None
+    day, _, organisation = text.partition(".")
+    try:
+        return (date.fromisoformat(day), int(organisation))
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class ReturnFigures:
     """A quarter's returns counted once, the same way on every page."""
@@ -219,24 +261,34 @@ class ReturnFigures:
 
 def tally(facts: Iterable[ReturnFacts], today: date) -> ReturnFigures:
     """Count a quarter's expected returns by standing, timing and work."""
+    return tally_counted(((fact, 1) for fact in facts), today)
+
+
+def tally_counted(counted: Iterable[tuple[ReturnFacts, int]], today: date) -> ReturnFigures:
+    """``tally`` of returns given as (facts, how many returns share them).
+
+    A quarter of thousands of returns has a few dozen distinct facts (most were submitted on one
+    of a handful of days): counting each distinct one once, times its number, gives the same
+    figures as counting every return.
+    """
     standings: Counter[Standing] = Counter()
     work: Counter[Work] = Counter()
     expected = on_time = late = overdue = missed = 0
-    for fact in facts:
-        expected += 1
-        standings[fact.standing] += 1
+    for fact, n in counted:
+        expected += n
+        standings[fact.standing] += n
         if fact.ever_submitted:
             if fact.late:
-                late += 1
+                late += n
             else:
-                on_time += 1
+                on_time += n
         elif fact.overdue(today):
-            overdue += 1
+            overdue += n
             if fact.missed(today):
-                missed += 1
+                missed += n
         kind = fact.work(today)
         if kind is not None:
-            work[kind] += 1
+            work[kind] += n
     return ReturnFigures(
         expected=expected,
         standings={standing: standings[standing] for standing in Standing},

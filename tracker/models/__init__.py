@@ -29,6 +29,7 @@ from tracker.models.reporting import (
     Return,
     ReturnEvent,
 )
+from tracker.models.tally import Tally
 from tracker.models.user import User
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "ReturnEvent",
     "SignInAttempt",
     "SignInThrottle",
+    "Tally",
     "TargetChange",
     "Theme",
     "TokenPurpose",

@@ -16,8 +16,9 @@ that introduce a list, commitments retired from a pledge, commitments with no pr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
@@ -89,10 +90,15 @@ def return_facts(
         query = query.where(Organisation.id.in_(list(organisation_ids)))
     if unfinished_only:
         query = query.where(or_(Return.state.is_(None), Return.state != ReturnState.ACCEPTED))
+    # Core rows, not ORM ones: every quarter of a region is tens of thousands of them.
+    return _facts(periods, db.session.connection().execute(query))
+
+
+def _facts(
+    periods: Sequence[ReportingPeriod], rows: Iterable[Sequence[Any]]
+) -> dict[int, dict[int, ReturnFacts]]:
     dates = {p.id: (p.due_on, p.closes_on) for p in periods}
     found: dict[int, dict[int, ReturnFacts]] = defaultdict(dict)
-    # Core rows, not ORM ones: every quarter of a region is tens of thousands of them.
-    rows = db.session.connection().execute(query)
     for period_id, organisation_id, state, submitted_at, extended_to, missed_at in rows:
         due_on, closes_on = dates[period_id]
         found[period_id][organisation_id] = ReturnFacts(

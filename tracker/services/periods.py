@@ -258,7 +258,12 @@ def all_periods(newest_first: bool = True) -> list[ReportingPeriod]:
 
 def current_period(today: date) -> ReportingPeriod | None:
     """The period leads are reporting on today: the open one (the newest if several are)."""
-    periods = all_periods()
+    return current_among(all_periods(), today)
+
+
+def current_among(periods: list[ReportingPeriod], today: date) -> ReportingPeriod | None:
+    """``current_period`` among ``periods`` already read (in any order)."""
+    periods = sorted(periods, key=lambda p: p.starts_on, reverse=True)
     open_ = [p for p in periods if state_on(p, today) == PeriodState.OPEN]
     if open_:
         return open_[0]

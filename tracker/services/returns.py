@@ -53,7 +53,7 @@ from tracker.models import (
     TargetChange,
     User,
 )
-from tracker.services import audit, return_emails
+from tracker.services import audit, return_emails, tallies
 from tracker.services.periods import (
     expected_for,
     expects_return,
@@ -147,6 +147,7 @@ def return_for(organisation: Organisation, period: ReportingPeriod) -> Return:
             updated_at=now,
         )
     )
+    tallies.returns_changed([period.id])  # an INSERT the flush does not see
     found = find_return(organisation, period)
     assert found is not None
     return found
@@ -756,6 +757,7 @@ def submit(
     if result.rowcount != 1:
         db.session.refresh(return_)
         return SubmitOutcome(False, "This return has already been submitted")
+    tallies.returns_changed([return_.period_id])  # an UPDATE the flush does not see
     db.session.refresh(return_)
     _fix_reported_targets(view.tasks)
     add_event(
@@ -898,6 +900,8 @@ def _review(
         )
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount == 1:
+        tallies.returns_changed([return_.period_id])  # an UPDATE the flush does not see
     db.session.refresh(return_)
     return result.rowcount == 1
 
