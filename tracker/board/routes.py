@@ -18,9 +18,9 @@ from tracker.auth.access import roles
 from tracker.board import exports
 from tracker.board.forms import RebuildForm
 from tracker.board.pack import render_pack
-from tracker.board.views import page_view_of, template_helpers, view_of
+from tracker.board.rendering import rendered
+from tracker.board.views import view_of
 from tracker.domain.enums import PeriodState, Role
-from tracker.domain.summary import PAGE_LIST_LIMIT
 from tracker.extensions import db
 from tracker.models import BoardSummary, ReportingPeriod, User
 from tracker.services import board as service
@@ -83,19 +83,15 @@ def _buildable() -> list[ReportingPeriod]:
 
 
 def _render(summary: BoardSummary) -> ResponseReturnValue:
-    # The page's stored part: the first PAGE_LIST_LIMIT items of each long list, with totals.
-    view = page_view_of(summary)
+    frozen = rendered(summary)
     is_admin = user().role == Role.ADMIN
     return render_template(
         "board/summary.html",
-        view=view,
-        data=view.data,
+        summary=summary,
+        frozen=frozen,
         revisions=service.revisions(summary.period) if is_admin else [],
         periods=service.summarised_periods(user()),
         is_admin=is_admin,
-        # Readable in two minutes: a region's long lists are cut (the downloads have them all).
-        list_limit=PAGE_LIST_LIMIT,
-        **template_helpers(),
         can_publish=is_admin
         and summary.published_at is None
         and state_on(summary.period, now().date()) in {PeriodState.CLOSED, PeriodState.PUBLISHED},

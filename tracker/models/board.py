@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, utcnow
 from tracker.models.reporting import ReportingPeriod
+
+
+def _new_fingerprint() -> str:
+    return secrets.token_hex(16)
 
 
 class BoardSummary(Base):
@@ -36,5 +41,8 @@ class BoardSummary(Base):
     # What the summary page shows (domain.summary.page_part), frozen with ``data`` at build
     # time: the page reads this alone. NULL for summaries built before it was kept.
     page: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # A random token given at build time: the page keeps its rendering of this frozen summary
+    # under it (tracker.board.rendering). Ids are not enough: SQLite reuses a rolled-back one.
+    fingerprint: Mapped[str | None] = mapped_column(String(32), default=_new_fingerprint)
 
     period: Mapped[ReportingPeriod] = relationship()

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
-from sqlalchemy.orm import aliased, defer, undefer
+from sqlalchemy.orm import aliased, defer
 
 from tracker.domain import summary as shape
 from tracker.domain.calendar import Quarter
@@ -709,10 +709,11 @@ def _visible(statement: Any, user: User) -> Any:
 
 
 def _page_only(statement: Any, page: bool) -> Any:
-    """For the page: its stored part, not the whole document (megabytes on a region)."""
+    """For the page: neither the whole document (megabytes on a region) nor its stored page
+    part, which is read only when this worker has not rendered the summary yet."""
     if not page:
         return statement
-    return statement.options(defer(BoardSummary.data), undefer(BoardSummary.page))
+    return statement.options(defer(BoardSummary.data))
 
 
 def latest_summary(user: User, *, page: bool = False) -> BoardSummary | None:
