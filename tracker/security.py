@@ -31,7 +31,9 @@ def _set_headers(response: Response) -> Response:
     if current_app.config["TRACKER_ENV"] == "production":
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     # Signed-in pages may show private data: never keep them in a shared or back-button cache.
-    if current_user and current_user.is_authenticated:
+    # (Whether someone is signed in, not ``is_authenticated``: that reads the user's row,
+    # which a page that committed has expired, costing one more query after every save.)
+    if current_user and not current_user.is_anonymous:
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -33,6 +33,7 @@ from tracker.domain.enums import Role
 from tracker.domain.permissions import Action, allowed, hides_existence
 from tracker.extensions import db
 from tracker.models import Organisation
+from tracker.models.user import organisation_leads
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -116,13 +117,26 @@ def _enforce() -> ResponseReturnValue | None:
         abort(403)
     if rule.kind == "organisation":
         slug = (request.view_args or {}).get("slug")
-        found = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-        if found is None:
+        # The organisation and whether this person leads it, in one query (not the person's
+        # every organisation loaded to look for it).
+        row = db.session.execute(
+            select(
+                Organisation,
+                select(organisation_leads.c.user_id)
+                .where(
+                    organisation_leads.c.organisation_id == Organisation.id,
+                    organisation_leads.c.user_id == current_user.id,
+                )
+                .exists(),
+            ).where(Organisation.slug == slug)
+        ).first()
+        if row is None:
             abort(404)
-        leads = any(o.id == found.id for o in current_user.organisations)
+        found, leads = row[0], bool(row[1])
         if not allowed(role, rule.action, leads_organisation=leads):
             abort(404 if hides_existence(role, leads_organisation=leads) else 403)
         g.organisation = found
+        g.leads_organisation = leads  # for the view's own checks: no second look-up
     return None
 
 

@@ -48,7 +48,7 @@ def _actor() -> User:
 
 
 def _can_edit() -> bool:
-    leads = any(o.id == g.organisation.id for o in current_user.organisations)
+    leads = bool(g.leads_organisation)  # found with the organisation (auth.access)
     return allowed(Role(current_user.role), Action.EDIT, leads_organisation=leads)
 
 

@@ -64,7 +64,7 @@ def _period_or_404(slug: str) -> ReportingPeriod:
 
 
 def _can(action: Action) -> bool:
-    leads = any(o.id == g.organisation.id for o in current_user.organisations)
+    leads = bool(g.leads_organisation)  # found with the organisation (auth.access)
     return allowed(Role(current_user.role), action, leads_organisation=leads)
 
 
