@@ -17,7 +17,7 @@ commitments (no query per row): lists are aggregated in SQL and related rows loa
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -51,7 +51,7 @@ from tracker.models import (
 )
 from tracker.models.pledge import commitment_themes
 from tracker.services.periods import first_quarter_of, reporting_began, state_on, the_place
-from tracker.services.returns import reporting_statuses
+from tracker.services.returns import ReportingFacts, reporting_facts
 
 # The commitments a visitor reads: real promises still in the pledge (not lead-in headings).
 SHOWN = (Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None))
@@ -229,20 +229,16 @@ class OrganisationSummary:
         return [(s, self.status_counts[s]) for s in DeliveryStatus if self.status_counts.get(s)]
 
 
-def _last_reported(organisation_ids: Iterable[int] | None = None) -> dict[int, PeriodRef]:
-    """Each organisation's latest quarter with an accepted return (one query)."""
-    query = (
-        select(Return.organisation_id, ReportingPeriod)
-        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
-        .where(Return.state == ReturnState.ACCEPTED)
-        .order_by(ReportingPeriod.year, ReportingPeriod.quarter)
-    )
-    if organisation_ids is not None:
-        query = query.where(Return.organisation_id.in_(list(organisation_ids)))
-    latest = {}
-    for organisation_id, period in db.session.execute(query):
-        latest[organisation_id] = PeriodRef(period.slug, period.label)
-    return latest
+# An organisation the facts do not cover (none are left out today): active, nothing accepted.
+NO_RETURNS = ReportingFacts(ReportingStatus.ACTIVE)
+
+
+def _period_ref(quarter: tuple[str, int, int] | None) -> PeriodRef | None:
+    """A quarter as ``reporting_facts`` gives it (slug, year, quarter), to link and name."""
+    if quarter is None:
+        return None
+    slug, year, number = quarter
+    return PeriodRef(slug, _quarter_label(year, number))
 
 
 def _status_counts(
@@ -299,13 +295,13 @@ def organisation_summaries(
             )
         )
     organisations = db.session.scalars(query).all()
-    statuses = reporting_statuses(today)
+    reporting = reporting_facts(today)
     counts = _status_counts()
-    last = _last_reported()
     summaries = []
     for organisation in organisations:
-        reporting = ReportingStatus(statuses.get(organisation.id, ReportingStatus.ACTIVE))
-        if filters.reporting_status and reporting != filters.reporting_status:
+        facts = reporting.get(organisation.id, NO_RETURNS)
+        status = ReportingStatus(facts.status)
+        if filters.reporting_status and status != filters.reporting_status:
             continue
         status_counts = counts.get(organisation.id, {})
         summaries.append(
@@ -315,10 +311,10 @@ def organisation_summaries(
                 name=organisation.name,
                 sector=organisation.sector,
                 website=organisation.website,
-                reporting_status=reporting,
+                reporting_status=status,
                 commitment_count=sum(status_counts.values()),
                 status_counts=status_counts,
-                last_reported=last.get(organisation.id),
+                last_reported=_period_ref(facts.last_accepted),
                 updated_at=organisation.updated_at,
             )
         )
@@ -337,19 +333,17 @@ def _summary(
     organisation: Organisation, counts: dict[DeliveryStatus, int], today: date
 ) -> OrganisationSummary:
     """One organisation's summary, given its shown commitments' status counts."""
-    reporting = reporting_statuses(today, [organisation.id]).get(
-        organisation.id, ReportingStatus.ACTIVE
-    )
+    facts = reporting_facts(today, [organisation.id]).get(organisation.id, NO_RETURNS)
     return OrganisationSummary(
         id=organisation.id,
         slug=organisation.slug,
         name=organisation.name,
         sector=organisation.sector,
         website=organisation.website,
-        reporting_status=ReportingStatus(reporting),
+        reporting_status=ReportingStatus(facts.status),
         commitment_count=sum(counts.values()),
         status_counts=counts,
-        last_reported=_last_reported([organisation.id]).get(organisation.id),
+        last_reported=_period_ref(facts.last_accepted),
         updated_at=organisation.updated_at,
     )
 
@@ -916,7 +910,7 @@ class OrganisationPage:
 def organisation_page(slug: str, today: date) -> OrganisationPage | None:
     """An organisation's pledge: its statement and commitments by priority, accepted progress.
 
-    A fixed dozen statements whatever its size; the status counts are the listed commitments'.
+    Ten statements whatever its size; the status counts are the listed commitments'.
     """
     found = db.session.execute(
         select(Organisation, _first_statement()).where(Organisation.slug == slug)

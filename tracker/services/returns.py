@@ -1086,14 +1086,33 @@ def review_queue_size(period: ReportingPeriod, states: Collection[ReturnState] |
     return int(db.session.scalar(query) or 0)
 
 
+@dataclass(frozen=True)
+class ReportingFacts:
+    """An organisation's reporting status today, and its latest quarter with an accepted
+    return (``(slug, year, quarter)``; None before its first is accepted)."""
+
+    status: str
+    last_accepted: tuple[str, int, int] | None = None
+
+
 def reporting_statuses(
     today: date, organisation_ids: Collection[int] | None = None
 ) -> dict[int, str]:
-    """Each organisation's reporting status today (active, late, non-communicating).
+    """Each organisation's reporting status today (active, late, non-communicating)."""
+    return {
+        organisation_id: facts.status
+        for organisation_id, facts in reporting_facts(today, organisation_ids).items()
+    }
 
-    Only quarters the organisation owed count: none before reporting began or before it
-    joined, and none while it has nothing to report on. Reads only the four columns of each
-    return that the rule needs, so the whole region is a few hundred kilobytes;
+
+def reporting_facts(
+    today: date, organisation_ids: Collection[int] | None = None
+) -> dict[int, ReportingFacts]:
+    """Each organisation's reporting status today and latest accepted quarter (three queries).
+
+    Only quarters the organisation owed count towards the status: none before reporting began
+    or before it joined, and none while it has nothing to report on. Reads only the columns of
+    each return that the rule needs, so the whole region is a few hundred kilobytes;
     ``organisation_ids`` narrows it to the organisations asked about.
     """
     periods = [
@@ -1102,8 +1121,15 @@ def reporting_statuses(
         if state_on(p, today) != PeriodState.UPCOMING
     ]
     returns = select(
-        Return.organisation_id, Return.period_id, Return.submitted_at, Return.extended_due_on
-    )
+        Return.organisation_id,
+        Return.period_id,
+        Return.submitted_at,
+        Return.extended_due_on,
+        Return.state,
+        ReportingPeriod.slug,
+        ReportingPeriod.year,
+        ReportingPeriod.quarter,
+    ).join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
     # When its first commitment is reported on: the earliest quarter any tracked one is (one
     # from the start stands for all of them); none at all while it has not pledged.
     first_commitment = (
@@ -1119,10 +1145,14 @@ def reporting_statuses(
     if organisation_ids is not None:
         returns = returns.where(Return.organisation_id.in_(organisation_ids))
         organisations = organisations.where(Organisation.id.in_(organisation_ids))
-    found: dict[tuple[int, int], tuple[datetime | None, date | None]] = {
-        (organisation_id, period_id): (submitted_at, extended_due_on)
-        for organisation_id, period_id, submitted_at, extended_due_on in db.session.execute(returns)
-    }
+    found: dict[tuple[int, int], tuple[datetime | None, date | None]] = {}
+    last_accepted: dict[int, tuple[str, int, int]] = {}
+    for row in db.session.execute(returns):
+        found[(row.organisation_id, row.period_id)] = (row.submitted_at, row.extended_due_on)
+        if row.state == ReturnState.ACCEPTED:
+            latest = last_accepted.get(row.organisation_id)
+            if latest is None or (row.year, row.quarter) > latest[1:]:
+                last_accepted[row.organisation_id] = (row.slug, row.year, row.quarter)
     # Each period's own facts once, not once per organisation; a missing return's record is
     # the same for everyone.
     dated = [(p.id, p.starts_on, p.as_quarter, p.due_on, p.closes_on) for p in periods]
@@ -1130,7 +1160,7 @@ def reporting_statuses(
         period_id: PeriodRecord(quarter, due_on, None, None, closes_on)
         for period_id, _, quarter, due_on, closes_on in dated
     }
-    statuses = {}
+    facts = {}
     for organisation_id, reports_from, first in db.session.execute(organisations):
         if first is not None and first > _FROM_THE_START:
             reports_from = max(reports_from or first, first)
@@ -1152,8 +1182,10 @@ def reporting_statuses(
                     closes_on=closes_on,
                 )
             )
-        statuses[organisation_id] = reporting_status(history, today)
-    return statuses
+        facts[organisation_id] = ReportingFacts(
+            reporting_status(history, today), last_accepted.get(organisation_id)
+        )
+    return facts
 
 
 def leads_by_organisation(ids: list[int]) -> dict[int, list[User]]:
