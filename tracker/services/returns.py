@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from tracker.domain.calendar import Quarter, days_overdue, is_overdue, was_late
 from tracker.domain.enums import (
@@ -335,9 +335,9 @@ def return_views(
                 _among(CommitmentUpdate.commitment_id, commitment_ids),
             )
             # The files of every update in one query: check-answers, review and submission
-            # list them.
-            .options(selectinload(CommitmentUpdate.evidence_files))
-        ):
+            # list them (the update form's one update: in the same query, by a join).
+            .options(_files_loader(commitment_ids)(CommitmentUpdate.evidence_files))
+        ).unique():
             updates[u.return_id][u.commitment_id] = u
     previous = _previous_updates_of(
         organisation_ids, [period for _, period in wanted], commitment_ids
@@ -405,6 +405,13 @@ def _reported_in(
     return rows
 
 
+def _files_loader(commitment_ids: Collection[int] | None) -> Any:
+    """How updates' evidence files are read: for a few commitments (the update form's one),
+    joined to the updates' own query; for whole returns, in one query of their own (a join
+    would repeat every update's columns once per file)."""
+    return joinedload if commitment_ids is not None and len(commitment_ids) <= 3 else selectinload
+
+
 def _among(column: Any, ids: Collection[int] | None) -> ColumnElement[bool]:
     """SQL: ``column`` is one of ``ids`` (anything when None)."""
     return true() if ids is None else column.in_(list(ids))
@@ -458,8 +465,8 @@ def _previous_updates_of(
             _among(CommitmentUpdate.commitment_id, commitment_ids),
         )
         # The review compares last quarter's evidence too: its files in the same breath.
-        .options(selectinload(CommitmentUpdate.evidence_files))
-    ):
+        .options(_files_loader(commitment_ids)(CommitmentUpdate.evidence_files))
+    ).unique():
         rows[(organisation_id, Quarter(year, number))][row.commitment_id] = row
     return {
         (organisation_id, period_id): rows.get((organisation_id, quarter), {})
