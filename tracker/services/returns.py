@@ -1108,19 +1108,22 @@ def reporting_statuses(
     """Each organisation's reporting status today (active, late, non-communicating)."""
     return {
         organisation_id: facts.status
-        for organisation_id, facts in reporting_facts(today, organisation_ids).items()
+        for organisation_id, facts in reporting_facts(
+            today, organisation_ids, last_accepted=False
+        ).items()
     }
 
 
 def reporting_facts(
-    today: date, organisation_ids: Collection[int] | None = None
+    today: date, organisation_ids: Collection[int] | None = None, *, last_accepted: bool = True
 ) -> dict[int, ReportingFacts]:
     """Each organisation's reporting status today and latest accepted quarter (three queries).
 
     Only quarters the organisation owed count towards the status: none before reporting began
     or before it joined, and none while it has nothing to report on. Reads only the columns of
     each return that the rule needs, so the whole region is a few hundred kilobytes;
-    ``organisation_ids`` narrows it to the organisations asked about.
+    ``organisation_ids`` narrows it to the organisations asked about. Without
+    ``last_accepted`` the returns are read without their quarters (and it is always None).
     """
     periods = [
         p
@@ -1128,15 +1131,12 @@ def reporting_facts(
         if state_on(p, today) != PeriodState.UPCOMING
     ]
     returns = select(
-        Return.organisation_id,
-        Return.period_id,
-        Return.submitted_at,
-        Return.extended_due_on,
-        Return.state,
-        ReportingPeriod.slug,
-        ReportingPeriod.year,
-        ReportingPeriod.quarter,
-    ).join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        Return.organisation_id, Return.period_id, Return.submitted_at, Return.extended_due_on
+    )
+    if last_accepted:
+        returns = returns.add_columns(
+            Return.state, ReportingPeriod.slug, ReportingPeriod.year, ReportingPeriod.quarter
+        ).join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
     # When its first commitment is reported on: the earliest quarter any tracked one is (one
     # from the start stands for all of them); none at all while it has not pledged.
     first_commitment = (
@@ -1153,13 +1153,13 @@ def reporting_facts(
         returns = returns.where(Return.organisation_id.in_(organisation_ids))
         organisations = organisations.where(Organisation.id.in_(organisation_ids))
     found: dict[tuple[int, int], tuple[datetime | None, date | None]] = {}
-    last_accepted: dict[int, tuple[str, int, int]] = {}
+    accepted: dict[int, tuple[str, int, int]] = {}
     for row in db.session.execute(returns):
         found[(row.organisation_id, row.period_id)] = (row.submitted_at, row.extended_due_on)
-        if row.state == ReturnState.ACCEPTED:
-            latest = last_accepted.get(row.organisation_id)
+        if last_accepted and row.state == ReturnState.ACCEPTED:
+            latest = accepted.get(row.organisation_id)
             if latest is None or (row.year, row.quarter) > latest[1:]:
-                last_accepted[row.organisation_id] = (row.slug, row.year, row.quarter)
+                accepted[row.organisation_id] = (row.slug, row.year, row.quarter)
     # Each period's own facts once, not once per organisation; a missing return's record is
     # the same for everyone.
     dated = [(p.id, p.starts_on, p.as_quarter, p.due_on, p.closes_on) for p in periods]
@@ -1190,7 +1190,7 @@ def reporting_facts(
                 )
             )
         facts[organisation_id] = ReportingFacts(
-            reporting_status(history, today), last_accepted.get(organisation_id)
+            reporting_status(history, today), accepted.get(organisation_id)
         )
     return facts
 
