@@ -392,6 +392,50 @@ def test_a_theme_page_says_who_pledged_and_who_completed(client, world):
     get_page(client, "/themes/no-such-theme", status=404)
 
 
+def test_priority_and_theme_pages_list_organisations_a_page_at_a_time(client, world, db_session):
+    """A region's priority has a thousand organisations: 25 a page, in name order, with the
+    whole priority's figures on every page; a page number past the end shows the last."""
+    from tracker.services.public import COLLECTION_PAGE_SIZE
+
+    net_zero = world["place"].priorities[3]
+    wage = db_session.scalars(sa.select(Theme).where(Theme.slug == "real-living-wage")).one()
+    for n in range(30):  # "Org 00" .. "Org 29": after Greenway and Harbour by name
+        organisation = make_organisation(db_session, name=f"Org {n:02}", slug=f"org-{n:02}")
+        commitment = make_commitment(
+            db_session, organisation, title=f"Solar panels {n:02}", primary_priority_id=net_zero.id
+        )
+        commitment.themes.append(wage)
+        if n % 3 == 0:
+            commitment.current_status = DeliveryStatus.COMPLETED
+    db_session.flush()
+
+    def captions(page) -> list[str]:
+        return [c.get_text(strip=True) for c in page.soup.select("caption")]
+
+    first = get_page(client, "/priorities/net-zero-town")
+    assert "32 commitments from 32 organisations" in first.text
+    assert "Showing organisations 1 to 25 of 32, by name." in first.text
+    assert captions(first)[:3] == ["Greenway Trust", "Harbour College", "Org 00"]
+    assert len(captions(first)) == COLLECTION_PAGE_SIZE == 25
+    assert "11 completed" in first.text  # the whole priority's, not this page's
+    assert first.link("Next page") == "/priorities/net-zero-town?page=2"
+    second = get_page(client, "/priorities/net-zero-town?page=2")
+    assert captions(second) == [f"Org {n:02}" for n in range(23, 30)]
+    assert "Showing organisations 26 to 32 of 32, by name." in second.text
+    assert second.link("Previous page") == "/priorities/net-zero-town?page=1"
+    assert "Next page" not in second.text
+    assert captions(get_page(client, "/priorities/net-zero-town?page=99")) == captions(second)
+    for bad in ("abc", "-1", "0", "²", "9" * 40):
+        assert captions(get_page(client, f"/priorities/net-zero-town?page={bad}")) == captions(
+            first
+        )
+
+    theme = get_page(client, "/themes/real-living-wage?page=2")
+    assert "Pledged by 32 organisations, completed by 11." in theme.text
+    assert captions(theme) == [f"Org {n:02}" for n in range(23, 30)]
+    assert theme.link("Previous page") == "/themes/real-living-wage?page=1"
+
+
 def test_the_home_page_links_to_each_organisation(client, world):
     page = get_page(client, "/")
     assert page.link("Greenway Trust") == "/organisations/greenway-trust"

@@ -27,6 +27,7 @@ from werkzeug.http import is_resource_modified
 
 from tracker.auth.access import public
 from tracker.extensions import begin_reading
+from tracker.forms import whole_number
 from tracker.public.feeds import absolute_url, atom_feed
 from tracker.services import open_data_files
 from tracker.services import public as service
@@ -187,10 +188,16 @@ def priorities() -> ResponseReturnValue:
 @public
 def priority(code: str) -> ResponseReturnValue:
     """Every organisation's commitments to one of the town's priorities."""
-    page = service.priority_page(code, service.catalogue())
+    page = service.priority_page(code, service.catalogue(), _page_number())
     if page is None:
         abort(404)
-    return _page("public/collection.html", page=page, kind="priority")
+    return _page(
+        "public/collection.html",
+        page=page,
+        kind="priority",
+        code=code,
+        page_size=service.COLLECTION_PAGE_SIZE,
+    )
 
 
 @bp.get("/themes")
@@ -203,10 +210,21 @@ def themes() -> ResponseReturnValue:
 @public
 def theme(slug: str) -> ResponseReturnValue:
     """A shared theme across organisations: who pledged it and who has completed it."""
-    page = service.theme_page(slug, service.catalogue())
+    page = service.theme_page(slug, service.catalogue(), _page_number())
     if page is None:
         abort(404)
-    return _page("public/collection.html", page=page, kind="theme")
+    return _page(
+        "public/collection.html",
+        page=page,
+        kind="theme",
+        code=slug,
+        page_size=service.COLLECTION_PAGE_SIZE,
+    )
+
+
+def _page_number() -> int:
+    """``?page=`` as a page number; anything else is the first page (past the last: the last)."""
+    return whole_number(request.args.get("page")) or 1
 
 
 @bp.get("/open-data")

@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, distinct, func, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.charts import format_amount
@@ -946,24 +946,27 @@ class OrganisationGroup:
 
 @dataclass
 class CollectionPage:
-    """A priority's or a theme's commitments across organisations."""
+    """A priority's or a theme's commitments across organisations, a page of organisations at
+    a time; the figures are the whole collection's."""
 
     title: str
     description: str | None
-    organisations: list[OrganisationGroup]
+    organisations: list[OrganisationGroup]  # this page's
+    organisation_count: int
+    commitment_count: int
+    status_counts: list[tuple[DeliveryStatus, int]]
+    completed_by: int  # organisations with at least one completed commitment here
+    page: int = 1
+    pages: int = 1
 
     @property
     def commitments(self) -> list[PublicCommitment]:
         return [c for group in self.organisations for c in group.commitments]
 
-    @property
-    def status_counts(self) -> list[tuple[DeliveryStatus, int]]:
-        counts = Counter(c.status for c in self.commitments)
-        return [(s, counts[s]) for s in DeliveryStatus if counts[s]]
 
-    @property
-    def completed_by(self) -> int:
-        return sum(1 for group in self.organisations if group.completed)
+# Organisations a priority's or theme's page lists at once: on a region a priority has
+# thousands of commitments from a thousand organisations, far too many for one page.
+COLLECTION_PAGE_SIZE = 25
 
 
 def _by_organisation(items: list[PublicCommitment]) -> list[OrganisationGroup]:
@@ -977,38 +980,94 @@ def _by_organisation(items: list[PublicCommitment]) -> list[OrganisationGroup]:
     return list(groups.values())
 
 
-def priority_page(code: str, known: Catalogue) -> CollectionPage | None:
-    priority = known.priority(code)
-    if priority is None:
-        return None
-    commitments = db.session.scalars(
-        _ordered(select(Commitment).where(Commitment.primary_priority_id == priority.id, *SHOWN))
-    ).all()
-    return CollectionPage(
-        priority.name,
-        priority.description,
-        _by_organisation(_public(commitments, known.priorities)),
+def _collection(
+    title: str,
+    description: str | None,
+    conditions: Sequence[ColumnElement[bool]],
+    known: Catalogue,
+    page: int,
+) -> CollectionPage:
+    """The commitments meeting ``conditions`` (shown ones), for one page of organisations in
+    name order, with the whole collection's figures: four statements whatever its size."""
+    counted = (
+        select(
+            Commitment.current_status,
+            func.count(),
+            func.count(distinct(Commitment.organisation_id)),
+        )
+        .where(*SHOWN, *conditions)
+        .group_by(Commitment.current_status)
     )
-
-
-def theme_page(slug: str, known: Catalogue) -> CollectionPage | None:
-    theme = known.theme(slug)
-    if theme is None:
-        return None
+    counts: Counter[DeliveryStatus] = Counter()
+    completed_by = 0
+    for status, n, organisations in db.session.execute(counted):
+        found = DeliveryStatus(status or DeliveryStatus.NOT_STARTED)
+        counts[found] += n
+        if found == DeliveryStatus.COMPLETED:
+            completed_by = organisations
+    involved = select(Commitment.organisation_id).where(*SHOWN, *conditions)
+    organisation_count = (
+        db.session.scalar(
+            select(func.count()).select_from(Organisation).where(Organisation.id.in_(involved))
+        )
+        or 0
+    )
+    pages = max(1, -(-organisation_count // COLLECTION_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    shown = (
+        select(Organisation.id)
+        .where(Organisation.id.in_(involved))
+        .order_by(func.lower(Organisation.name), Organisation.id)
+        .offset((page - 1) * COLLECTION_PAGE_SIZE)
+        .limit(COLLECTION_PAGE_SIZE)
+    )
     commitments = db.session.scalars(
         _ordered(
-            select(Commitment).where(
-                *SHOWN,
-                Commitment.id.in_(
-                    select(commitment_themes.c.commitment_id).where(
-                        commitment_themes.c.theme_id == theme.id
-                    )
-                ),
-            )
+            select(Commitment).where(*SHOWN, *conditions, Commitment.organisation_id.in_(shown))
         )
     ).all()
     return CollectionPage(
-        theme.name, theme.description, _by_organisation(_public(commitments, known.priorities))
+        title,
+        description,
+        _by_organisation(_public(commitments, known.priorities)),
+        organisation_count=organisation_count,
+        commitment_count=sum(counts.values()),
+        status_counts=[(s, counts[s]) for s in DeliveryStatus if counts[s]],
+        completed_by=completed_by,
+        page=page,
+        pages=pages,
+    )
+
+
+def priority_page(code: str, known: Catalogue, page: int = 1) -> CollectionPage | None:
+    priority = known.priority(code)
+    if priority is None:
+        return None
+    return _collection(
+        priority.name,
+        priority.description,
+        [Commitment.primary_priority_id == priority.id],
+        known,
+        page,
+    )
+
+
+def theme_page(slug: str, known: Catalogue, page: int = 1) -> CollectionPage | None:
+    theme = known.theme(slug)
+    if theme is None:
+        return None
+    return _collection(
+        theme.name,
+        theme.description,
+        [
+            Commitment.id.in_(
+                select(commitment_themes.c.commitment_id).where(
+                    commitment_themes.c.theme_id == theme.id
+                )
+            )
+        ],
+        known,
+        page,
     )
 
 
