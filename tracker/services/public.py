@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, distinct, func, or_, select, true
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from tracker.charts import format_amount
 from tracker.domain.calendar import Quarter
@@ -704,7 +704,8 @@ def _ordered(query: Select) -> Select:
             Commitment.position,
             Commitment.id,
         )
-        .options(joinedload(Commitment.organisation), selectinload(Commitment.themes))
+        # The organisation from the join the order needs already (joinedload joined it again).
+        .options(contains_eager(Commitment.organisation), selectinload(Commitment.themes))
     )
 
 
