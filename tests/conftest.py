@@ -10,6 +10,7 @@ run instead.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,11 +99,16 @@ def make_test_app(database_url: str, instance_path: Path, **overrides: object) -
     config.update(overrides)
     app = create_app(config)
     app.test_client_class = IsolatedClient
-    _apps.append(app)
+    _new_apps.append(app)
     return app
 
 
-_apps: list[Flask] = []
+# The apps whose pooled connections are closed after each test. Those made since the last test
+# ended are held here until it has, so none is collected with a connection still open (psycopg
+# warns, and warnings are errors); after that, only while something else keeps them (the
+# session's apps, a module's): a test's own app is forgotten with it, not disposed ever after.
+_new_apps: list[Flask] = []
+_live_apps: weakref.WeakSet[Flask] = weakref.WeakSet()
 
 
 @contextmanager
@@ -130,10 +136,12 @@ def postgres_app(instance_path: Path, **overrides: object) -> Iterator[Flask]:
 def _close_database_connections() -> Iterator[None]:
     """Close every pooled connection after each test: nothing leaks into the next one."""
     yield
-    for made in _apps:
+    for made in [*_new_apps, *_live_apps]:
         with made.app_context():
             for engine in db.engines.values():
                 engine.dispose()
+    _live_apps.update(_new_apps)
+    _new_apps.clear()
 
 
 @pytest.fixture(scope="session")
