@@ -56,9 +56,14 @@ run: install ## Set up, load the Luton seed if empty, serve on http://127.0.0.1:
 		trap 'exit 0' INT TERM; \
 		$(BIN)/tracker run --host $(HOST) --port $(PORT)
 
+# The suite runs on two workers (pytest-xdist), one for each core of the 2-core machines that
+# developers and CI have; TEST_WORKERS=0 runs it in one process. tests/conftest.py keeps the
+# browser tests, and the demo's, together on one worker (ONE_WORKER_GROUPS).
+TEST_WORKERS ?= 2
+
 test: install ## Install what the tests need and run the whole suite (SQLite, PostgreSQL, Chromium)
 	@$(BIN)/ruff check .
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 bench: install ## Print the speed figures beside their targets: town and region on PostgreSQL (≈11 min)
 	@$(BIN)/python -m tests.benchmarks

@@ -10,6 +10,7 @@ run instead.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,11 +44,48 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
 
 
-def pytest_report_header() -> list[str]:
+# With pytest-xdist (``make test`` runs two workers), the tests go to whichever worker is free,
+# one at a time, except these groups, each run by one worker in the suite's order (by node id):
+ONE_WORKER_GROUPS = {
+    # One Chromium, and one served app and database that each module adds its data to.
+    "tests/browser/": "browser",
+    # The demo's year, played out once on each database (module fixtures, about a minute).
+    "tests/test_demo.py::": "demo",
+}
+
+
+class OneWorkerGroups:
+    @pytest.hookimpl
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: object) -> object:
+        # Not xdist's --dist loadgroup: it groups tests by renaming them, which has no effect
+        # under pytest 9 (each test of a group went to either worker).
+        if config.getvalue("dist") != "load":
+            return None  # a --dist asked for by name
+        from xdist.scheduler import LoadScopeScheduling
+
+        class Scheduler(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                for prefix, group in ONE_WORKER_GROUPS.items():
+                    if nodeid.startswith(prefix):
+                        return group
+                return nodeid  # a test of its own
+
+        return Scheduler(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(OneWorkerGroups(), "tracker-one-worker-groups")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     check = postgres_check()
     if check.url:
         url = sa.make_url(check.url)
         created = f"; {url.database} was missing and is now created" if check.created else ""
+        workers = config.getoption("numprocesses", None)
+        if workers:
+            created += f"; each of the {workers} workers on its own: {url.database}_gw0 …"
         return [f"PostgreSQL tests: on ({url.render_as_string(hide_password=True)}{created})"]
     return [f"PostgreSQL tests: SKIPPED ({check.reason})"]
 
@@ -98,11 +136,16 @@ def make_test_app(database_url: str, instance_path: Path, **overrides: object) -
     config.update(overrides)
     app = create_app(config)
     app.test_client_class = IsolatedClient
-    _apps.append(app)
+    _new_apps.append(app)
     return app
 
 
-_apps: list[Flask] = []
+# The apps whose pooled connections are closed after each test. Those made since the last test
+# ended are held here until it has, so none is collected with a connection still open (psycopg
+# warns, and warnings are errors); after that, only while something else keeps them (the
+# session's apps, a module's): a test's own app is forgotten with it, not disposed ever after.
+_new_apps: list[Flask] = []
+_live_apps: weakref.WeakSet[Flask] = weakref.WeakSet()
 
 
 @contextmanager
@@ -130,10 +173,12 @@ def postgres_app(instance_path: Path, **overrides: object) -> Iterator[Flask]:
 def _close_database_connections() -> Iterator[None]:
     """Close every pooled connection after each test: nothing leaks into the next one."""
     yield
-    for made in _apps:
+    for made in [*_new_apps, *_live_apps]:
         with made.app_context():
             for engine in db.engines.values():
                 engine.dispose()
+    _live_apps.update(_new_apps)
+    _new_apps.clear()
 
 
 @pytest.fixture(scope="session")

@@ -507,7 +507,9 @@ class CommandRun:
     digest: str
 
 
-@pytest.fixture(scope="module")
+# Session, not module: pytest runs every SQLite test of the suite, then every PostgreSQL one, then
+# the rest, so this module's tests come in three runs and a module fixture was made three times.
+@pytest.fixture(scope="session")
 def command_run(tmp_path_factory: pytest.TempPathFactory) -> CommandRun:
     """``tracker demo`` run twice on a SQLite file of its own, as ``make run`` does."""
     folder = tmp_path_factory.mktemp("demo-command")

@@ -81,7 +81,8 @@ def test_the_leads_quarter_then_the_admins_review(live_server, page, check_acces
     page.get_by_role("link", name="Build 400 homes").click()
     page.get_by_label("Off track").check()
     page.get_by_role("button", name="Save and continue").click()
-    # The title once the answer has loaded (the click only starts the navigation).
+    # Waits for the answer's title: read at once, it was sometimes still the empty one of the
+    # page being loaded (a failure in CI on a busy machine).
     expect(page).to_have_title(re.compile("^Error:"))
     check_accessibility(page, "return-update-errors")
     page.get_by_label("Progress so far").fill("120")

@@ -30,7 +30,22 @@ class PostgresCheck:
 @cache
 def postgres_check() -> PostgresCheck:
     """The PostgreSQL database named by TEST_DATABASE_URL, created if missing (checked once)."""
-    return check_postgres(os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES_URL))
+    return check_postgres(configured_postgres_url())
+
+
+def configured_postgres_url() -> str:
+    """TEST_DATABASE_URL, or the default; in a pytest-xdist worker, that worker's own database.
+
+    Each worker (``make test`` runs two) migrates and resets its database at the start, so two
+    cannot share one: worker ``gw0`` of ``tracker_test`` gets ``tracker_test_gw0``, created
+    like any missing test database.
+    """
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES_URL)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    parsed = sa.make_url(url)
+    if not worker or not parsed.database:
+        return url
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
 
 
 def postgres_url_or_reason() -> tuple[str | None, str]:
