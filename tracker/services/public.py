@@ -607,28 +607,33 @@ def _latest_accepted(
 ) -> dict[int, AcceptedUpdate]:
     """Each commitment's update in its newest accepted return (one query).
 
-    Only the newest is read (a window over each commitment's quarters), so a page of many
-    commitments does not load every quarter's words.
+    Only the newest is read: a window over each commitment's accepted quarters picks it by the
+    update's own quarter (``period_ordinal``) from narrow rows, and only those updates' words
+    are read, so a page of many commitments neither loads nor sorts every quarter's narrative.
     """
     if not commitment_ids:
         return {}
     ranked = (
-        accepted_updates_query()
-        .add_columns(
+        select(
+            CommitmentUpdate.id,
             func.row_number()
             .over(
                 partition_by=CommitmentUpdate.commitment_id,
-                order_by=(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc()),
+                order_by=CommitmentUpdate.period_ordinal.desc(),
             )
-            .label("rn")
+            .label("rn"),
         )
+        .join(Return, Return.id == CommitmentUpdate.return_id)
         .where(
+            Return.state == ReturnState.ACCEPTED,
+            CommitmentUpdate.status.is_not(None),
             CommitmentUpdate.commitment_id.in_(commitment_ids),
             _of_organisations(organisation_ids),
         )
         .subquery()
     )
-    rows = db.session.execute(select(ranked).where(ranked.c.rn == 1))
+    newest = select(ranked.c.id).where(ranked.c.rn == 1)
+    rows = db.session.execute(accepted_updates_query().where(CommitmentUpdate.id.in_(newest)))
     return {row.commitment_id: accepted_update(row) for row in rows}
 
 
