@@ -65,7 +65,7 @@ test: install ## Install what the tests need and run the whole suite (SQLite, Po
 	@$(BIN)/ruff check .
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
-bench: install ## Print the speed figures beside their targets: town and region on PostgreSQL (≈11 min)
+bench: install ## Print the speed figures beside their targets: town and region on PostgreSQL (≈4 min)
 	@$(BIN)/python -m tests.benchmarks
 
 load: install ## Load test alone: 50 people for 60 s, gunicorn with 4 workers, the town (LOAD_DATASET=region); fails on any error
