@@ -347,6 +347,22 @@ def test_statement_counts_are_the_same_for_10_and_500_organisations(client, db_s
     assert "Showing the first 50 of 500 commitments" in page.text
 
 
+def read_board_page(client, url: str = "/board/2024-25-q2"):  # type: ignore[no-untyped-def]
+    """The page as a fresh request reads it (nothing in the session), and its statements."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    db.session.expunge_all()
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        page = get_page(client, url)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return page, statements
+
+
 @time_machine.travel(AFTER_Q2, tick=False)
 def test_the_page_reads_its_stored_part_not_the_whole_document(client, db_session, people):
     from tests.factories import make_period, make_place
@@ -357,17 +373,7 @@ def test_the_page_reads_its_stored_part_not_the_whole_document(client, db_sessio
     service.build_summary(period, actor=None, now=AFTER_Q2)
     db_session.commit()
     sign_in(client, people["admin"])
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    db.session.expunge_all()
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        page = get_page(client, "/board/2024-25-q2")
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    page, statements = read_board_page(client)
 
     assert not [s for s in statements if "board_summaries.data" in s]
     assert "Showing the first 50 of 60 organisations" in page.text
@@ -390,17 +396,7 @@ def test_a_summary_is_rendered_once_and_each_build_shows_its_own_figures(
     sign_in(client, people["admin"])
 
     def read() -> tuple[str, list[str]]:
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-            statements.append(statement)
-
-        db.session.expunge_all()
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            page = get_page(client, "/board/2024-25-q2")
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+        page, statements = read_board_page(client)
         return page.soup.find(id="off-track").text.strip(), statements
 
     # A build that is rolled back, and another in its place with more organisations.
