@@ -1,6 +1,6 @@
 """each board summary's fingerprint, under which the page keeps its rendering
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-11-29 15:10:00.000000
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0018"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
