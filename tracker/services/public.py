@@ -994,7 +994,8 @@ def _collection(
     page: int,
 ) -> CollectionPage:
     """The commitments meeting ``conditions`` (shown ones), for one page of organisations in
-    name order, with the whole collection's figures: four statements whatever its size."""
+    name order, with the whole collection's figures: the figures in two statements and the
+    page's commitments in four (themes, latest accepted updates, goalposts), whatever its size."""
     counted = (
         select(
             Commitment.current_status,
