@@ -31,6 +31,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(Path(__file__).parent / "static"),
     )
     app.config.update(settings)
+    from tracker.templating import Environment
+
+    app.jinja_environment = Environment  # Jinja as Flask makes it, cheaper for GOV.UK macros
     # The embedded database, development secret and mail files live here.
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections import ChainMap
+from collections.abc import MutableMapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, has_request_context, request, url_for
+from flask.templating import Environment as FlaskEnvironment
 from flask_login import current_user
+from jinja2.filters import do_indent
+from markupsafe import Markup
 
 from tracker.charts import format_amount
 from tracker.domain.enums import Role
@@ -18,6 +23,73 @@ from tracker.evidence import ALLOWED_TYPES
 from tracker.security import csp_nonce
 
 _PRIVATE_ORGANISATION_PAGE = re.compile(r"^/organisations/[^/]+/(returns|commitments)(/|$)")
+
+
+# Names a plain dict answers as attributes (its methods): Jinja looks these up as attributes first.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Globals(ChainMap[str, Any]):
+    """A template's globals over the environment's, as Jinja keeps them, with a cheap ``keys``.
+
+    Each ``{% from … import … %}`` inside a GOV.UK macro asks which of the importing context's
+    globals the imported template lacks (``Template._get_default_module``: a set minus these
+    keys): through ``KeysView`` that is a ``ChainMap.__contains__``, each through a generator,
+    for every one of sixteen globals, at dozens of imports per form field. That was a sixth of
+    rendering a field (cProfile); a set of the same keys answers at once.
+    """
+
+    def keys(self) -> set[str]:  # type: ignore[override]
+        return set(self)
+
+
+def _indent(s: str, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+    """Jinja's ``indent`` filter, the same text, but markup is indented as one string.
+
+    Jinja splits markup into lines and joins them as markup: a ``Markup`` made for every line
+    and every join, and the GOV.UK macros indent each nested component's HTML. Its indention
+    is not escaped either way (``Markup(indention)``), so plain text gives the same result.
+    """
+    if isinstance(s, Markup):
+        # Already markup, and the indention is whitespace Jinja would not escape either.
+        return Markup(do_indent(str(s), width, first, blank))  # noqa: S704
+    return do_indent(s, width, first, blank)
+
+
+class Environment(FlaskEnvironment):
+    """Flask's Jinja environment, rendering the same output with less work per lookup.
+
+    The GOV.UK Frontend macros read their ``params`` dicts with attribute syntax
+    (``params.hint.text``): Jinja tries the attribute first, and for a dict that raises (and
+    formats) an ``AttributeError`` before the key is read. Half of the update form's time
+    was its ten fields' macros; these three changes halve each field (cProfile: the form's
+    status radios 1.0 → 0.5 ms), byte for byte the same HTML (``tests/unit/test_templating``).
+    """
+
+    def __init__(self, app: Flask, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.filters["indent"] = _indent
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return _Globals({} if d is None else d, self.globals)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # A plain dict has no attributes but its methods: for any other name, Jinja's own
+        # lookup ends at the key, or at undefined.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) is dict and type(argument) is str and argument not in _DICT_ATTRIBUTES:
+            try:
+                return obj[argument]
+            except KeyError:
+                return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
 
 
 def navigation() -> list[dict[str, Any]]:
