@@ -2,9 +2,11 @@
 
 A tally is kept under a key (``returns:<period id>``: a quarter's expected returns grouped by
 the facts the rules read; ``commitments``: the pledges' figures). Whoever changes what a tally
-counts adds one to its ``version`` in the same transaction (``services.tallies``); the reader
-rebuilds a tally whose ``built_version`` is behind and stores what it counted with the version
-it read first, so a change that commits while it counts leaves the tally behind, not wrong.
+counts adds one to its ``version`` as its transaction commits, every tally it changed in one
+statement in key order, so two writers lock the rows in the same order and never deadlock
+(``services.tallies``). The reader rebuilds a tally whose ``built_version`` is behind and stores
+what it counted with the version it read first, so a change that commits while it counts leaves
+the tally behind, not wrong.
 """
 
 from __future__ import annotations

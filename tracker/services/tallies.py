@@ -6,19 +6,26 @@ work list recounted every quarter's returns and every commitment on each visit. 
 with (``services.figures``), so the figures cannot disagree — only be behind, and a tally that
 is behind is counted again before it is read:
 
-- **Writers** move a tally's ``version`` on in the transaction that changes what it counts.
-  Changes made through the ORM are caught at flush (``_note_changes``): a return's state,
-  submission, extension or missed record (its quarter), a commitment or organisation that
-  changes who owes a return (every quarter), the place's reporting start (every quarter), a new
-  quarter (its own tally), and any change to a commitment or organisation (the pledges'
-  figures). The services that change a return with one conditional UPDATE (submit, review,
-  ``return_for``) call ``returns_changed`` themselves.
+- **Writers** note the tallies a change counts, and move their ``version`` on when the
+  transaction commits. Changes made through the ORM are noted at flush (``_note_changes``): a
+  return's state, submission, extension or missed record (its quarter), a commitment or
+  organisation that changes who owes a return (every quarter), the place's reporting start
+  (every quarter), a new quarter (its own tally), and any change to a commitment or
+  organisation (the pledges' figures). The services that change a return with one conditional
+  UPDATE (submit, review, ``return_for``) call ``returns_changed`` themselves. Just before the
+  commit, one statement moves on every tally the transaction noted, in key order
+  (``_move_on_at_commit``). A transaction that moved tallies on at each flush could lock
+  ``returns:5`` and then ``commitments`` while another locked them the other way round, and
+  PostgreSQL refused one of the two as a deadlock; one statement in key order takes the rows in
+  the same order in every writer, so one waits for the other and both save.
 - **Readers** (``stored_tallies``) count again each tally whose ``built_version`` is behind its
   ``version`` (or that has none: a quarter the scheduler made with one INSERT), and store the
   result with the version they read before counting, only if it is still current: a change
   that commits while they count leaves the tally behind (counted again next time), never wrong.
-  Each statement writes its rows in key order; a transaction that moves tallies on in two
-  flushes can still, rarely, deadlock with another on PostgreSQL (one of them is refused).
+  A tally the reader's own transaction has noted is behind too: it is counted from what the
+  transaction sees, and not stored, for it will be behind once the transaction commits. (The
+  pages that read tallies, the admin's work list, change nothing: a transaction that stored
+  tallies and then changed others would take their rows in two steps again.)
 
 A quarter's tally keeps its returns grouped by the facts the rules read (for the figures), its
 returns started and not accepted (grouped the same way, with their organisations) and the
@@ -32,14 +39,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tracker.domain.enums import ReturnState
 from tracker.domain.figures import CommitmentFigures
@@ -89,15 +96,39 @@ def _every_period(connection: Connection) -> list[str]:
     return [returns_key(i) for i in connection.scalars(select(ReportingPeriod.id))]
 
 
+@dataclass
+class _Pending:
+    """The tallies this session's transaction has changed, moved on only when it commits."""
+
+    keys: set[str] = field(default_factory=set)
+    every_period: bool = False  # every quarter's tally, resolved to their keys at commit
+
+    def includes(self, key: str) -> bool:
+        return key in self.keys or (self.every_period and key.startswith(_RETURN_PREFIX))
+
+
+_PENDING = "tallies.pending"  # in ``Session.info``, cleared when the root transaction ends
+
+
+def _pending(session: Session) -> _Pending:
+    return session.info.setdefault(_PENDING, _Pending())
+
+
+def _pending_now(session: Session) -> _Pending:
+    """What is pending, without noting an empty set on a session that has none."""
+    return session.info.get(_PENDING) or _Pending()
+
+
 def returns_changed(period_ids: Collection[int]) -> None:
     """The returns of these quarters changed outside the ORM's flush: count them again."""
-    _move_on(db.session.connection(), [returns_key(i) for i in period_ids])
+    _pending(db.session()).keys.update(returns_key(i) for i in period_ids)
 
 
 def everything_changed() -> None:
     """Who owes what changed outside the ORM (bulk SQL): count every tally again."""
-    connection = db.session.connection()
-    _move_on(connection, [PLEDGES, *_every_period(connection)])
+    pending = _pending(db.session())
+    pending.keys.add(PLEDGES)
+    pending.every_period = True
 
 
 def _changed(obj: object, names: Sequence[str]) -> bool:
@@ -111,7 +142,7 @@ def _before(obj: object, name: str) -> list[Any]:
 
 
 def _note_changes(session: Session, _context: object) -> None:
-    """After each flush: move on the tallies whose counts what was flushed changes."""
+    """After each flush: note the tallies whose counts what was flushed changes."""
     keys: set[str] = set()
     every_period = False
     for obj in session.new:
@@ -146,18 +177,55 @@ def _note_changes(session: Session, _context: object) -> None:
             every_period = every_period or _changed(obj, ("reports_from",))
         elif isinstance(obj, Place):
             every_period = every_period or _changed(obj, ("reporting_starts_on",))
-    if not keys and not every_period:
+    if keys or every_period:
+        pending = _pending(session)
+        pending.keys.update(keys)
+        pending.every_period = pending.every_period or every_period
+
+
+def _move_on_at_commit(session: Session) -> None:
+    """Before the transaction commits: move on every tally it changed, in one statement.
+
+    SQLAlchemy calls this before the commit's own last flush, so flush first: what it writes is
+    noted too. A savepoint's commit (``begin_nested``) leaves them to the transaction's. What
+    is pending stays until the transaction ends (``_forget_pending``): a commit that fails and
+    is tried again moves the tallies on again, which only has them counted again.
+    """
+    if session.in_nested_transaction():
+        return
+    session.flush()
+    pending = session.info.get(_PENDING)
+    if pending is None:
         return
     connection = session.connection()
-    if every_period:
+    keys = set(pending.keys)
+    if pending.every_period:
         keys.update(_every_period(connection))
     _move_on(connection, keys)
 
 
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    """When the session's transaction ends, committed or rolled back, nothing is pending.
+
+    A savepoint rolled back keeps what its flushes noted: the tally is counted again for
+    nothing, which is harmless (a tally behind is only ever counted again, never wrong).
+    """
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+_LISTENERS = (
+    ("after_flush", _note_changes),
+    ("before_commit", _move_on_at_commit),
+    ("after_transaction_end", _forget_pending),
+)
+
+
 def listen() -> None:
-    """Keep the tallies true on every flush of every session (once per process)."""
-    if not event.contains(Session, "after_flush", _note_changes):
-        event.listen(Session, "after_flush", _note_changes)
+    """Keep the tallies true in every transaction of every session (once per process)."""
+    for name, listener in _LISTENERS:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 # Readers ------------------------------------------------------------------------------------
@@ -166,8 +234,17 @@ def listen() -> None:
 def _stored(
     keys: Sequence[str], count: Callable[[list[str]], dict[str, dict[str, Any]]]
 ) -> dict[str, dict[str, Any]]:
-    """The data of each tally in ``keys``, those behind counted again by ``count`` and kept."""
-    connection = db.session.connection()
+    """The data of each tally in ``keys``, those behind counted again by ``count``.
+
+    A tally this transaction has changed is behind too: counted from what it sees, and not
+    kept, as it will be behind once the transaction commits (and keeping it would lock the
+    tally's row until then). The others counted again are kept.
+    """
+    session = db.session()
+    if session.autoflush:
+        session.flush()  # what this transaction changed is noted first, as a query would
+    pending = _pending_now(session)
+    connection = session.connection()
     rows = {
         row.key: row
         for row in connection.execute(
@@ -180,40 +257,45 @@ def _stored(
         key
         for key in keys
         if key not in rows
+        or pending.includes(key)
         or rows[key].built_version != rows[key].version
         or (rows[key].data or {}).get("format") != FORMAT
     ]
     found = {key: rows[key].data for key in keys if key not in behind}
-    if behind:
-        counted = {key: {**data, "format": FORMAT} for key, data in count(behind).items()}
-        now = datetime.now(UTC)
-        read = {key: rows[key].version if key in rows else 0 for key in behind}
-        statement = _upsert(connection).values(
-            [
-                {
-                    "key": key,
-                    "version": read[key],
-                    "built_version": read[key],
-                    "data": counted[key],
-                    "built_at": now,
-                }
-                for key in sorted(behind)
-            ]
+    if not behind:
+        return found
+    counted = {key: {**data, "format": FORMAT} for key, data in count(behind).items()}
+    found.update(counted)
+    kept = sorted(key for key in behind if not pending.includes(key))
+    if not kept:
+        return found
+    now = datetime.now(UTC)
+    read = {key: rows[key].version if key in rows else 0 for key in kept}
+    statement = _upsert(connection).values(
+        [
+            {
+                "key": key,
+                "version": read[key],
+                "built_version": read[key],
+                "data": counted[key],
+                "built_at": now,
+            }
+            for key in kept
+        ]
+    )
+    excluded = statement.excluded
+    # Kept only if nobody moved the version on since it was read.
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "data": excluded.data,
+                "built_version": excluded.built_version,
+                "built_at": excluded.built_at,
+            },
+            where=tallies.c.version == excluded.built_version,
         )
-        excluded = statement.excluded
-        # Kept only if nobody moved the version on since it was read.
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["key"],
-                set_={
-                    "data": excluded.data,
-                    "built_version": excluded.built_version,
-                    "built_at": excluded.built_at,
-                },
-                where=tallies.c.version == excluded.built_version,
-            )
-        )
-        found.update(counted)
+    )
     return found
 
 
