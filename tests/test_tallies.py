@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from tests.factories import make_commitment
+from tests.factories import make_commitment, make_return
 from tests.test_year_of_operation import Q1, Q2, Q3, Town, at, summary
 from tracker.domain.enums import ReturnState
 from tracker.domain.worklist import tally
@@ -215,6 +215,57 @@ def test_a_change_made_while_counting_leaves_the_tally_behind_not_wrong(town, db
     assert stored([period]) == fresh([period])
     db_session.refresh(row)
     assert row.built_version == row.version
+
+
+def as_stored(key: str) -> sa.Row:
+    """The tally's row as the database has it now (not as the session remembers it)."""
+    return db.session.execute(
+        select(Tally.version, Tally.built_version, Tally.built_at, Tally.data).where(
+            Tally.key == key
+        )
+    ).one()
+
+
+def test_a_transaction_moves_its_tallies_on_once_as_it_commits(town, db_session):
+    town.day(date(2024, 6, 16))
+    period = town.period(Q1)
+    key = tallies.returns_key(period.id)
+    db_session.commit()  # the town's own changes move their tallies on
+    assert stored([period]) == fresh([period])  # counted again, and kept
+    before = as_stored(key)
+    assert before.built_version == before.version
+
+    # Each flush of a change has the quarter counted again, from what this transaction sees;
+    # nothing is moved on or stored until it commits.
+    for name in ("Prompt", "Slow"):
+        make_return(db_session, town.orgs[name], period, state=ReturnState.DRAFT)
+        assert stored([period]) == fresh([period])
+        assert as_stored(key) == before
+    db_session.commit()
+    after = as_stored(key)
+    assert after.version == before.version + 1  # once, for both flushes
+    assert stored([period]) == fresh([period])
+    db_session.commit()  # as the admin's page does, to keep what it counted
+    kept = as_stored(key)
+    assert kept.built_version == kept.version
+
+    # A transaction rolled back leaves nothing pending for the next one.
+    make_return(db_session, town.orgs["Quiet"], period, state=ReturnState.DRAFT)
+    tallies.everything_changed()
+    pledges = as_stored(tallies.PLEDGES)
+    db_session.rollback()
+    db_session.commit()
+    assert as_stored(key) == kept
+    assert as_stored(tallies.PLEDGES) == pledges
+
+    # A savepoint rolled back may leave its change noted: the tally is counted again for
+    # nothing, never wrong.
+    with db_session.begin_nested() as savepoint:
+        make_return(db_session, town.orgs["Quiet"], period, state=ReturnState.DRAFT)
+        savepoint.rollback()
+    db_session.commit()
+    assert as_stored(key).version == kept.version + 1
+    assert stored([period]) == fresh([period])
 
 
 def test_a_quarter_without_a_tally_is_counted_when_first_read(town, db_session):
