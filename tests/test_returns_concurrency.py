@@ -11,12 +11,22 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests.conftest import postgres_app
-from tests.factories import make_commitment, make_organisation, make_period, make_place, make_user
+from tests.factories import (
+    make_commitment,
+    make_organisation,
+    make_period,
+    make_place,
+    make_return,
+    make_user,
+)
+from tests.test_tallies import fresh, stored
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, ReturnState, Role
 from tracker.extensions import db
-from tracker.models import AuditEvent, CommitmentUpdate, Return
+from tracker.models import AuditEvent, Commitment, CommitmentUpdate, ReportingPeriod, Return, Tally
 from tracker.services import returns as service
+from tracker.services import tallies
+from tracker.services.figures import commitment_figures
 
 TODAY = datetime(2024, 7, 1, 10, tzinfo=UTC)
 
@@ -176,4 +186,65 @@ def test_twenty_submissions_at_once_make_one(pg_app, setting):
             )
         )
         assert submissions == 1
+        db.session.remove()
+
+
+def test_two_people_changing_what_two_tallies_count_in_opposite_orders_both_save(pg_app):
+    """One changes a return, then a commitment; the other a commitment, then a return of the
+    same quarter, each flushing as they go. Both tallies move on in each transaction, the two
+    in opposite orders: both must save (one may wait), never be refused as a deadlock."""
+    with pg_app.app_context():
+        make_place(db.session)
+        period = make_period(db.session, Quarter(2024, 2))
+        organisations = [make_organisation(db.session) for _ in range(2)]
+        ids = {
+            "period": period.id,
+            "returns": [make_return(db.session, org, period).id for org in organisations],
+            "commitments": [make_commitment(db.session, org).id for org in organisations],
+        }
+        db.session.commit()
+        keys = [tallies.PLEDGES, tallies.returns_key(period.id)]
+        versions = {key: db.session.get(Tally, key).version for key in keys}
+        db.session.remove()
+
+    def change(thing: Return | Commitment, index: int) -> None:
+        if isinstance(thing, Return):
+            thing.state = ReturnState.DRAFT
+        else:
+            thing.title = f"Renamed by person {index}"
+        db.session.flush()
+
+    def save(index: int, barrier: threading.Barrier):  # type: ignore[no-untyped-def]
+        with pg_app.app_context():
+            try:
+                # Whatever goes wrong, nobody waits for a lock for ever (the barriers time out).
+                db.session.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
+                return_ = db.session.get(Return, ids["returns"][index])
+                commitment = db.session.get(Commitment, ids["commitments"][index])
+                first, then = (return_, commitment) if index == 0 else (commitment, return_)
+                change(first, index)
+                barrier.wait()  # each has moved its first tally on (or, now, noted it)
+                change(then, index)
+                barrier.wait()
+                db.session.commit()
+                return "saved"
+            except Exception:
+                barrier.abort()  # the other is not left waiting for one who gave up
+                db.session.rollback()
+                raise
+            finally:
+                db.session.remove()
+
+    assert run_at_once(2, save) == ["saved", "saved"]
+    with pg_app.app_context():
+        # Each transaction moved each tally on once, and what is stored is a fresh count.
+        assert {key: db.session.get(Tally, key).version for key in keys} == {
+            key: version + 2 for key, version in versions.items()
+        }
+        period = db.session.get(ReportingPeriod, ids["period"])
+        assert stored([period]) == fresh([period])
+        pledges = tallies.stored_tallies([], pledges=True).pledges
+        assert pledges is not None
+        assert pledges.figures == commitment_figures()
+        db.session.commit()
         db.session.remove()
