@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -57,6 +58,17 @@ def make_organisation(session: Session, name: str | None = None, **fields: Any) 
     session.add(organisation)
     session.flush()
     return organisation
+
+
+def add_organisations(session: Session, count: int, first_id: int = 50_000) -> list[int]:
+    """A region's worth of organisations in one INSERT: "Organisation 0001" (org-0001) on."""
+    rows = [
+        {"id": first_id + n, "name": f"Organisation {n:04d}", "slug": f"org-{n:04d}", "version": 1}
+        for n in range(1, count + 1)
+    ]
+    session.execute(insert(Organisation), rows)
+    session.flush()
+    return [row["id"] for row in rows]
 
 
 def make_commitment(

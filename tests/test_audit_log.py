@@ -13,7 +13,7 @@ from tests.support.auth import sign_in
 from tests.support.pages import get_page
 from tracker.domain.enums import Role
 from tracker.extensions import db
-from tracker.models import User
+from tracker.models import Organisation, User
 
 # 2024/25 Q1 was due on 21 July 2024: nine days later Slow Steps is overdue.
 ON = datetime(2024, 7, 30, 10, 0, tzinfo=UTC)
@@ -180,3 +180,107 @@ def test_the_system_and_the_scheduler_are_named_as_such(client, db_session):
         "Reporting status: from Active to Late"
     )
     assert "The system updated a thing" in said
+
+
+# Filters: organisations and people are typed, not picked from every one there is -----------------
+
+
+def audit_world(session):  # type: ignore[no-untyped-def]
+    """Three organisations, two people, and events by each person about each organisation."""
+    from tracker.services import audit
+
+    rotary = make_organisation(session, name="Luton Rotary", slug="luton-rotary")
+    active = make_organisation(session, name="Active Luton", slug="active-luton")
+    college = make_organisation(session, name="Barnfield College", slug="barnfield")
+    ada = make_user(session, Role.ADMIN, name="Ada Admin", email="ada@example.org")
+    lee = make_user(session, Role.LEAD, name="Lee Lead", email="lee@example.org")
+    for about, by, times in [(rotary, ada, 2), (rotary, lee, 1), (active, ada, 1)]:
+        for _ in range(times):
+            audit.record("updated", "organisation", about.id, actor=by, organisation_id=about.id)
+    audit.record("updated", "organisation", college.id, actor=lee, organisation_id=college.id)
+    session.flush()
+    return ada
+
+
+def caption(page) -> str:  # type: ignore[no-untyped-def]
+    return page.soup.select_one("caption").get_text(" ", strip=True)
+
+
+def test_the_log_is_filtered_by_an_organisations_name_or_slug_and_a_persons_name_or_email(
+    client, db_session
+):
+    sign_in(client, audit_world(db_session))
+    for query in ["organisation=Luton+Rotary", "organisation=luton-rotary", "organisation=ROTARY"]:
+        page = get_page(client, f"/admin/audit?{query}")
+        assert caption(page) == "3 events for Luton Rotary", query
+        assert page.errors == []
+    page = get_page(client, "/admin/audit?user=lee%40example.org")
+    assert caption(page) == "2 events by Lee Lead"
+    page = get_page(client, "/admin/audit?organisation=luton+rotary&user=ada+admin")
+    assert caption(page) == "2 events for Luton Rotary by Ada Admin"
+    # What was typed stays in the boxes.
+    assert page.soup.find("input", {"name": "organisation"})["value"] == "luton rotary"
+    assert page.soup.find("input", {"name": "user"})["value"] == "ada admin"
+
+
+def test_a_name_that_is_unclear_is_said_and_the_other_filters_still_apply(client, db_session):
+    sign_in(client, audit_world(db_session))
+    page = get_page(client, "/admin/audit?organisation=Lu&user=ada%40example.org&since=2000-01-01")
+    assert page.title.startswith("Error:")
+    assert page.errors == [
+        "‘Lu’ matches 2 organisations (Active Luton, Luton Rotary): type more of the name"
+    ]
+    assert page.error_links == ["#organisation"]
+    assert caption(page) == "3 events by Ada Admin"  # every organisation, still Ada's
+    assert page.soup.find("input", {"name": "organisation"})["value"] == "Lu"
+    assert page.soup.find("input", {"name": "since"})["value"] == "2000-01-01"
+
+    page = get_page(client, "/admin/audit?organisation=Lutn&user=Zed")
+    assert page.errors == [
+        "No organisation called ‘Lutn’",
+        "No person with the name or email address ‘Zed’",
+    ]
+    assert caption(page) == "5 events"
+
+
+def test_odd_text_in_the_filters_is_told_never_an_error_page(client, db_session):
+    sign_in(client, audit_world(db_session))
+    for organisation, user in [
+        ("%", "_"),
+        ("²", "²"),
+        ("x" * 201, "y" * 321),
+        ("\\", "'; select 1; --"),
+        ("Luton\x00Rotary", "ada\x00"),
+        ("18446744073709551616", "18446744073709551616"),
+    ]:
+        response = client.get(
+            "/admin/audit", query_string={"organisation": organisation, "user": user}
+        )
+        assert response.status_code == 200, (organisation, user)
+        assert "There is a problem" in response.get_data(as_text=True), (organisation, user)
+
+
+def test_the_filters_go_with_the_log_from_page_to_page(client, db_session):
+    from tracker.services import audit
+
+    admin = audit_world(db_session)
+    rotary = db_session.scalar(sa.select(Organisation).where(Organisation.slug == "luton-rotary"))
+    for _ in range(120):
+        audit.record("updated", "organisation", rotary.id, actor=admin, organisation_id=rotary.id)
+    db_session.flush()
+    sign_in(client, admin)
+    page = get_page(client, "/admin/audit?organisation=rotary&user=Ada")
+    assert caption(page) == "122 events for Luton Rotary by Ada Admin, page 1 of 3"
+    older = page.soup.find("a", rel="next")["href"]
+    assert "organisation=rotary" in older and "user=Ada" in older
+    second = get_page(client, older)
+    assert caption(second) == "122 events for Luton Rotary by Ada Admin, page 2 of 3"
+    assert second.soup.find("input", {"name": "organisation"})["value"] == "rotary"
+    assert second.soup.find("input", {"name": "user"})["value"] == "Ada"
+    last = get_page(client, second.soup.find("a", rel="next")["href"])
+    assert caption(last) == "122 events for Luton Rotary by Ada Admin, page 3 of 3"
+    assert len(rows(last)) == 22
+    # A filter that matches nobody clearly still keeps its text in the page links.
+    page = get_page(client, "/admin/audit?organisation=rotary&user=a")
+    assert page.errors and "page 1 of 3" in caption(page)
+    assert "user=a" in page.soup.find("a", rel="next")["href"]

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.factories import make_organisation, make_user
+from tests.factories import add_organisations, make_organisation, make_user
 from tracker.domain.enums import Role
 from tracker.extensions import db
-from tracker.models import Organisation
 from tracker.services.lookup import organisations_named, people_named
-
-
-def add_organisations(session, count: int, first_id: int = 50_000) -> None:  # type: ignore[no-untyped-def]
-    """A region's worth of organisations, "Organisation 0001" (org-0001) on, in one INSERT."""
-    session.execute(
-        sa.insert(Organisation),
-        [
-            {"id": first_id + n, "name": f"Organisation {n:04d}", "slug": f"org-{n:04d}"}
-            for n in range(1, count + 1)
-        ],
-    )
-    session.flush()
 
 
 def count_statements(work):  # type: ignore[no-untyped-def]

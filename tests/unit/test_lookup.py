@@ -37,7 +37,9 @@ def test_nothing_found_says_so_in_the_words_of_the_kind():
 def test_several_are_named_when_few_and_counted_when_many():
     few = decide(Candidates("Lu", [LUTON, ROTARY], exact=0, partial=2), ORGANISATION)
     assert few.record is None
-    assert few.problem == "‘Lu’ matches 2 organisations (Luton, Luton Rotary): type more of the name"
+    assert few.problem == (
+        "‘Lu’ matches 2 organisations (Luton, Luton Rotary): type more of the name"
+    )
     many = decide(Candidates("o", [LUTON, ROTARY] * 2 + [AGE_UK], 0, 1_234), ORGANISATION)
     assert many.problem == "‘o’ matches 1,234 organisations: type more of the name"
     people = decide(Candidates("sam", [], 0, 12), PERSON)
@@ -46,7 +48,9 @@ def test_several_are_named_when_few_and_counted_when_many():
 
 def test_two_records_of_one_name_are_told_apart_by_their_keys():
     found = decide(Candidates("age uk", [AGE_UK, AGE_UK_TOO], exact=2, partial=2), ORGANISATION)
-    assert found.problem == "‘age uk’ is the name of 2 organisations (age-uk, age-uk-2): type its slug"
+    assert found.problem == (
+        "‘age uk’ is the name of 2 organisations (age-uk, age-uk-2): type its slug"
+    )
     sam, sam_too = Candidate(5, "Sam", "sam@a.org"), Candidate(6, "Sam", "sam@b.org")
     found = decide(Candidates("Sam", [sam, sam_too], exact=2, partial=3), PERSON)
     assert found.problem == (

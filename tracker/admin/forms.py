@@ -29,7 +29,9 @@ from wtforms.validators import (
 )
 
 from tracker.domain.enums import Role, Sector
+from tracker.domain.lookup import typed_lines
 from tracker.forms import Form, email_field, name_field, no_control_characters, options, submit
+from tracker.services.lookup import organisations_named
 
 ROLE_CHOICES = options((role.value, role.label) for role in Role)
 ROLE_HINTS = {
@@ -48,7 +50,19 @@ class MultiCheckboxField(SelectMultipleField):
     widget = GovCheckboxesInput()
 
 
+# Organisations added in one save: a lead of a group of charities, not a spreadsheet.
+ADDED_AT_ONCE = 50
+
+
 class UserForm(Form):
+    """A person's name, role and the organisations they lead.
+
+    The organisations come as ticked ids, which count only if the form offered them (every
+    organisation in a town; in a region, those the person leads now), and, in a region, as
+    names or slugs typed one a line, which the server looks up. Either way the organisations
+    saved are rows the server read, never whatever ids a request sends.
+    """
+
     name = name_field()
     role = RadioField(
         "Role",
@@ -61,16 +75,70 @@ class UserForm(Form):
         coerce=int,
         description="Only for organisation leads.",
         validate_choice=True,
+        invalid_value_message="Select organisations from the list",
+        invalid_choice_message="Select organisations from the list",
+    )
+    add_organisations = StringField(
+        "Add organisations they lead",
+        widget=GovTextArea(),
+        description=(
+            "One a line: its name, or its slug from the end of its web address "
+            "(like luton-rotary in /organisations/luton-rotary)."
+        ),
+        validators=[
+            Length(max=10_000, message="The organisations must be 10,000 characters or fewer"),
+        ],
     )
 
-    def set_organisation_choices(self, organisations: list[Any]) -> None:
-        self.organisations.choices = options((o.id, o.name) for o in organisations)
+    # The organisations typed into the box, once it is valid: ids the server looked up.
+    added_organisation_ids: tuple[int, ...] = ()
+
+    def offer_organisations(self, every: list[Any] | None, leads_now: list[Any]) -> None:
+        """Checkboxes for ``every`` organisation when there are few; else for those the person
+        leads now, and the box to type more into."""
+        if every is not None:
+            self.organisations.choices = options((o.id, o.name) for o in every)
+            del self.add_organisations
+        else:
+            self.organisations.choices = options((o.id, o.name) for o in leads_now)
+
+    @property
+    def _first_organisation_field(self) -> Any:
+        """Where a problem with the organisations as a whole is shown: the first field shown."""
+        if self.add_organisations is None or self.organisations.choices:
+            return self.organisations
+        return self.add_organisations
+
+    def _lead_without_organisations(self) -> bool:
+        typed = self.add_organisations is not None and typed_lines(self.add_organisations.data)
+        return self.role.data == Role.LEAD and not self.organisations.data and not typed
 
     def validate_organisations(self, field: Any) -> None:
-        if self.role.data == Role.LEAD and not field.data:
-            raise ValidationError("Select the organisations this lead reports for")
         if self.role.data != Role.LEAD and field.data:
             raise ValidationError("Only organisation leads belong to organisations: clear these")
+        if self._lead_without_organisations() and self._first_organisation_field is field:
+            raise ValidationError("Select the organisations this lead reports for")
+
+    def validate_add_organisations(self, field: Any) -> None:
+        typed = typed_lines(field.data)
+        if not typed:
+            if self._lead_without_organisations() and self._first_organisation_field is field:
+                raise ValidationError("Enter the organisations this lead reports for")
+            return
+        if self.role.data != Role.LEAD:
+            raise ValidationError("Only organisation leads belong to organisations: clear these")
+        if len(typed) > ADDED_AT_ONCE:
+            raise ValidationError(f"Add up to {ADDED_AT_ONCE} organisations at a time")
+        found = organisations_named(typed)
+        problems = [f.problem for f in found if f.problem]
+        if problems:
+            # A field shows one message, so every line's problem goes into it.
+            raise ValidationError(". ".join(problems))
+        self.added_organisation_ids = tuple(f.record.id for f in found if f.record)
+
+    def chosen_organisation_ids(self) -> set[int]:
+        """The organisations ticked and added, once the form is valid."""
+        return set(self.organisations.data or []) | set(self.added_organisation_ids)
 
 
 class InviteForm(UserForm):
@@ -187,20 +255,24 @@ class NewOrganisationForm(OrganisationForm):
 
 
 class AuditFilterForm(Form):
+    """The audit log's filters. Organisations and people are typed, not picked: a region has
+    2,000 of each, and the route looks up only the ones typed (``tracker.domain.lookup``)."""
+
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    organisation = SelectField(
-        "Organisation",
-        widget=GovSelect(),
-        validators=[Optional()],
-        invalid_choice_message="Select an organisation from the list",
+    organisation = StringField(
+        "Organisation (name or slug)",
+        widget=GovTextInput(),
+        validators=[
+            Optional(),
+            Length(max=200, message="Organisation must be 200 characters or fewer"),
+        ],
     )
-    user = SelectField(
-        "Person",
-        widget=GovSelect(),
-        validators=[Optional()],
-        invalid_choice_message="Select a person from the list",
+    user = StringField(
+        "Person (name or email)",
+        widget=GovTextInput(),
+        validators=[Optional(), Length(max=320, message="Person must be 320 characters or fewer")],
     )
     since = StringField(
         "From (YYYY-MM-DD)", widget=GovTextInput(), validators=[Optional(), Length(max=10)]

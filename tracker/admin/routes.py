@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -10,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from wtforms import StringField
 
 from tracker.admin.forms import (
     ROLE_HINTS,
@@ -18,9 +20,11 @@ from tracker.admin.forms import (
     InviteForm,
     NewOrganisationForm,
     OrganisationForm,
+    UserForm,
 )
 from tracker.auth.access import roles
 from tracker.domain.enums import NotificationState, ReturnState, Role, Sector
+from tracker.domain.lookup import Candidate, Found
 from tracker.domain.worklist import Work
 from tracker.extensions import db
 from tracker.forms import EARLIEST_YEAR, LATEST_YEAR, options, whole_number
@@ -28,13 +32,15 @@ from tracker.models import Notification, Organisation, User
 from tracker.services import accounts
 from tracker.services.audit import record as record_audit
 from tracker.services.audit_log import audit_events
+from tracker.services.lookup import organisations_named, people_named
 from tracker.services.organisations import (
     OrganisationDetails,
     OrganisationError,
     StaleEdit,
-    all_organisations,
     create_organisation,
     organisation_by_slug,
+    organisations_if_few,
+    organisations_with_ids,
     update_organisation,
 )
 from tracker.services.periods import period_or_404
@@ -43,6 +49,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 QUEUE_PAGE_SIZE = 100
 OVERVIEW_OVERDUE_ROWS = 50
 admin_only = roles(Role.ADMIN)
+# Up to this many organisations in the whole place, the user forms show every one as a checkbox
+# (a town of 40 picks from the list); beyond it, a region of 2,000 types their names instead.
+ORGANISATION_CHECKBOXES_UP_TO = 50
 
 
 def now() -> datetime:
@@ -98,20 +107,23 @@ def users() -> ResponseReturnValue:
     return render_template("admin/users.html", people=people)
 
 
+def _offer_organisations(form: UserForm, leads_now: list[Organisation]) -> None:
+    """A town's every organisation as a checkbox; a region's, those the person leads now."""
+    form.offer_organisations(organisations_if_few(ORGANISATION_CHECKBOXES_UP_TO), leads_now)
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 @admin_only
 def invite_user() -> ResponseReturnValue:
     form = InviteForm()
-    organisations = all_organisations()
-    form.set_organisation_choices(organisations)
+    _offer_organisations(form, leads_now=[])
     if form.validate_on_submit():
-        chosen = [o for o in organisations if o.id in set(form.organisations.data or [])]
         try:
             user = accounts.create_user(
                 email=form.email.data,
                 name=form.name.data,
                 role=Role(form.role.data),
-                organisations=chosen,
+                organisations=organisations_with_ids(form.chosen_organisation_ids()),
                 actor=actor(),
             )
         except accounts.AccountError as error:
@@ -136,20 +148,18 @@ def _user_or_404(user_id: int) -> User:
 def edit_user(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
     form = EditUserForm(obj=None if request.method == "POST" else user)
-    organisations = all_organisations()
-    form.set_organisation_choices(organisations)
+    _offer_organisations(form, leads_now=list(user.organisations))
     if request.method == "GET":
         form.role.data = user.role.value
         form.organisations.data = [o.id for o in user.organisations]
     if form.validate_on_submit():
-        chosen = [o for o in organisations if o.id in set(form.organisations.data or [])]
         try:
             accounts.update_user(
                 user,
                 actor=actor(),
                 name=form.name.data,
                 role=Role(form.role.data),
-                organisations=chosen,
+                organisations=organisations_with_ids(form.chosen_organisation_ids()),
             )
         except accounts.AccountError as error:
             form.role.errors = [str(error)]
@@ -358,35 +368,41 @@ def _parse_day(field: object) -> date | None:
     return None
 
 
-def _chosen_id(field: object) -> int | None:
-    """The id a filter's select chose, if it is one of its choices (else no filter)."""
-    if field.errors:  # type: ignore[attr-defined]
+def _looked_up(field: StringField, look_up: Callable[[list[str]], list[Found]]) -> Candidate | None:
+    """The one record a filter's text names; a problem goes on the field and filters nothing."""
+    if field.errors or not field.data:
         return None
-    return whole_number(field.data)  # type: ignore[attr-defined]
+    [found] = look_up([field.data])
+    if found.problem:
+        field.errors = [*field.errors, found.problem]
+    return found.record
 
 
 @bp.get("/audit")
 @admin_only
 def audit() -> ResponseReturnValue:
     form = AuditFilterForm(request.args)
-    organisations = all_organisations()
-    people = db.session.scalars(select(User).order_by(func.lower(User.name))).all()
-    form.organisation.choices = options(
-        [("", "All organisations")] + [(str(o.id), o.name) for o in organisations]
-    )
-    form.user.choices = options([("", "Everyone")] + [(str(p.id), p.name) for p in people])
     form.validate()
+    organisation = _looked_up(form.organisation, organisations_named)
+    person = _looked_up(form.user, people_named)
     since, until = _parse_day(form.since), _parse_day(form.until)
     if since and until and since > until:
         form.until.errors = [*form.until.errors, "To must be the same as or after From"]
     page = audit_events(
-        organisation_id=_chosen_id(form.organisation),
-        actor_id=_chosen_id(form.user),
+        organisation_id=organisation.id if organisation else None,
+        actor_id=person.id if person else None,
         since=since,
         until=until,
         page=whole_number(request.args.get("page")) or 1,
     )
-    return render_template("admin/audit.html", form=form, page=page, filters=request.args)
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        page=page,
+        filters=request.args,
+        organisation=organisation,
+        person=person,
+    )
 
 
 @bp.get("/notifications")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -195,3 +196,33 @@ def organisation_by_slug(slug: str) -> Organisation | None:
 
 def all_organisations() -> list[Organisation]:
     return list(db.session.scalars(select(Organisation).order_by(func.lower(Organisation.name))))
+
+
+def organisations_if_few(up_to: int) -> list[Organisation] | None:
+    """Every organisation, by name, if there are at most ``up_to``; else None.
+
+    One statement either way, reading at most ``up_to + 1`` rows: a region's 2,000 are not read
+    to find out that there are too many to list.
+    """
+    first = list(
+        db.session.scalars(
+            select(Organisation)
+            .order_by(func.lower(Organisation.name), Organisation.id)
+            .limit(up_to + 1)
+        )
+    )
+    return first if len(first) <= up_to else None
+
+
+def organisations_with_ids(ids: Iterable[int]) -> list[Organisation]:
+    """The organisations with these ids (ids the server found, not ids a request sent), by name."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    return list(
+        db.session.scalars(
+            select(Organisation)
+            .where(Organisation.id.in_(wanted))
+            .order_by(func.lower(Organisation.name), Organisation.id)
+        )
+    )
