@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 import time_machine
 
-from tests.factories import make_commitment, make_organisation, make_period, make_place, make_user
+from tests.factories import (
+    add_organisations,
+    make_commitment,
+    make_organisation,
+    make_period,
+    make_place,
+    make_user,
+)
 from tests.support.auth import sign_in
 from tests.support.pages import get_page
 from tracker.domain.enums import Role
@@ -284,3 +291,23 @@ def test_the_filters_go_with_the_log_from_page_to_page(client, db_session):
     page = get_page(client, "/admin/audit?organisation=rotary&user=a")
     assert page.errors and "page 1 of 3" in caption(page)
     assert "user=a" in page.soup.find("a", rel="next")["href"]
+
+
+def test_a_regions_audit_log_lists_no_organisation_or_person_it_was_not_asked_for(
+    client, db_session
+):
+    admin = audit_world(db_session)
+    add_organisations(db_session, 2_000)
+    db_session.execute(
+        sa.insert(User),
+        [
+            {"email": f"lead-{n}@example.org", "name": f"Lead {n:04d}", "role": Role.LEAD}
+            for n in range(2_000)
+        ],
+    )
+    sign_in(client, admin)
+    page = get_page(client, "/admin/audit?organisation=org-1234&user=lead-17%40example.org")
+    assert page.errors == []
+    assert caption(page) == "0 events for Organisation 1234 by Lead 0017"
+    assert page.soup.select("select, option") == []
+    assert len(page.response.data) < 30_000

@@ -98,6 +98,7 @@ class World:
         self.home_pledge_id = self.home.pledges[0].id
         self.commitment_id = self.commitments[0].id
         self.lead_id, self.admin_id = self.lead.id, self.admin.id
+        self.admin_email = self.admin.email
         self.last_id, self.this_id, self.this_slug = self.last.id, self.this.id, self.this.slug
         self.home_returns = (self.home_last.id, self.home_this.id)
         # Each update carries its return's quarter (year × 4 + quarter number).
@@ -396,6 +397,17 @@ def admin_pages(world: World) -> dict[str, str]:
         "jobs": "/admin/jobs",
         "chase everyone overdue": f"/admin/chase/{this}",
         "audit log": "/admin/audit",
+        # The filters look up only the names typed, never every organisation or person.
+        "audit log, filtered": (
+            f"/admin/audit?organisation=Home+Organisation&user={world.admin_email}&page=2"
+        ),
+        "audit log, filters matching several and none": (
+            "/admin/audit?organisation=bulk&user=nobody"
+        ),
+        # A small world lists every organisation as a checkbox, a grown one (beyond 50) lists
+        # the lead's own and a box for more: one statement reads either.
+        "invite someone": "/admin/users/new",
+        "a lead's details": f"/admin/users/{world.lead_id}",
     }
 
 
@@ -412,6 +424,23 @@ def visitor_pages(world: World) -> dict[str, str]:
         "API commitments": "/api/v1/commitments?per_page=100",
         "API one commitment": f"/api/v1/commitments/{commitment}",
     }
+
+
+def count_post_statements(client, url: str, data: dict[str, object]) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """The status a form's answer has, and how many statements it took."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            statements.append(statement)
+
+    db.session.expunge_all()
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.post(url, data=data)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return response.status_code, len(statements)
 
 
 def budgets(client, pages: dict[str, str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -457,3 +486,62 @@ def test_each_page_reads_as_many_statements_for_a_large_world_as_a_small_one(
     assert large == small
     assert large_recount == small_recount <= 30
     assert all(0 < count <= 20 for count in large.values()), large
+
+
+@time_machine.travel(ON, tick=False)
+def test_the_user_forms_answers_read_as_many_statements_for_a_large_world_as_a_small_one(
+    client, db_session, monkeypatch
+):
+    """However many names are typed and however many organisations there are: typed names are
+    looked up in one statement, and the organisations saved are read in one more."""
+    from tracker.admin import routes
+
+    monkeypatch.setattr(routes, "ORGANISATION_CHECKBOXES_UP_TO", 2)  # both worlds type names
+    world = World(db_session)
+    sign_in(client, world.admin)
+    sizes = []
+    for size, grow in (("small", 0), ("large", 60)):
+        if grow:
+            world.ids(10)  # past the ids SQLite gave the people invited above
+            world.grow(organisations=grow, home_commitments=0)
+            tallies.everything_changed()
+            db_session.commit()
+        lead = db_session.get(User, world.lead_id)
+        ticked = [str(o.id) for o in lead.organisations]
+        sizes.append(
+            {
+                "invite with names": count_post_statements(
+                    client,
+                    "/admin/users/new",
+                    {
+                        "email": f"new-{size}@example.org",
+                        "name": "New Lead",
+                        "role": "lead",
+                        "add_organisations": "Home Organisation\nhome\nHOME ORGANISATION",
+                    },
+                ),
+                "invite with unclear names": count_post_statements(
+                    client,
+                    "/admin/users/new",
+                    {
+                        "email": f"unclear-{size}@example.org",
+                        "name": "Unclear",
+                        "role": "lead",
+                        "add_organisations": "bulk\nnowhere\nhome",
+                    },
+                ),
+                "edit a lead": count_post_statements(
+                    client,
+                    f"/admin/users/{world.lead_id}",
+                    {
+                        "name": f"Lead renamed {size}",
+                        "role": "lead",
+                        "organisations": ticked,
+                        "add_organisations": "home",
+                    },
+                ),
+            }
+        )
+    small, large = sizes
+    assert small == large
+    assert [status for status, _ in small.values()] == [302, 200, 302]
