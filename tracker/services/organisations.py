@@ -194,10 +194,6 @@ def organisation_by_slug(slug: str) -> Organisation | None:
     return db.session.scalar(select(Organisation).where(Organisation.slug == slug))
 
 
-def all_organisations() -> list[Organisation]:
-    return list(db.session.scalars(select(Organisation).order_by(func.lower(Organisation.name))))
-
-
 def organisations_if_few(up_to: int) -> list[Organisation] | None:
     """Every organisation, by name, if there are at most ``up_to``; else None.
 
