@@ -25,6 +25,7 @@ from tracker.admin.forms import (
 from tracker.auth.access import roles
 from tracker.domain.enums import NotificationState, ReturnState, Role, Sector
 from tracker.domain.lookup import Candidate, Found
+from tracker.domain.paging import pagination
 from tracker.domain.worklist import Work
 from tracker.extensions import db
 from tracker.forms import EARLIEST_YEAR, LATEST_YEAR, options, whole_number
@@ -60,6 +61,11 @@ def now() -> datetime:
 
 def actor() -> User:
     return current_user._get_current_object()
+
+
+def _page_asked() -> int | None:
+    """The page of a long list the address asks for (None when it is not a page number)."""
+    return whole_number(request.args.get("page"))
 
 
 @bp.get("")
@@ -603,14 +609,9 @@ def review_queue(period: str) -> ResponseReturnValue:
     if show not in QUEUE_VIEWS:
         show = "all"
     wanted = QUEUE_VIEWS[show][1]
-    pages = max(1, -(-review_queue_size(reporting_period, wanted) // QUEUE_PAGE_SIZE))
-    page_number = min(max(1, whole_number(request.args.get("page")) or 1), pages)
+    paging = pagination(_page_asked(), review_queue_size(reporting_period, wanted), QUEUE_PAGE_SIZE)
     shown = review_queue(
-        reporting_period,
-        today,
-        states=wanted,
-        offset=(page_number - 1) * QUEUE_PAGE_SIZE,
-        limit=QUEUE_PAGE_SIZE,
+        reporting_period, today, states=wanted, offset=paging.offset, limit=paging.size
     )
     statuses = reporting_statuses(today, [row.organisation.id for row in shown])
     counts = {
@@ -627,8 +628,7 @@ def review_queue(period: str) -> ResponseReturnValue:
         figures=figures,
         views=[(name, label, counts[name]) for name, (label, _) in QUEUE_VIEWS.items()],
         show=show,
-        page=page_number,
-        pages=pages,
+        paging=paging,
         not_started=ReturnState.NOT_STARTED,
         today=today,
     )
