@@ -283,6 +283,46 @@ class AuditFilterForm(Form):
     # The page number is not a field: the route reads it, and a tampered one shows page 1.
 
 
+SEARCH_MAX = 100
+
+
+def _search_field(label: str, hint: str) -> StringField:
+    return StringField(
+        label,
+        description=hint,
+        widget=GovTextInput(),
+        validators=[
+            Optional(),
+            Length(max=SEARCH_MAX, message=f"Search must be {SEARCH_MAX} characters or fewer"),
+        ],
+    )
+
+
+class ListSearchForm(Form):
+    """A search box over one of the admin's long lists: a GET, so the search is in the address
+    and the list's pages keep it in their links."""
+
+    class Meta:
+        csrf = False  # a search changes nothing
+
+    q: StringField
+
+    def search(self) -> str:
+        """The text to look for, its spaces tidied; nothing when the box has a problem (the
+        page says which, above the whole list)."""
+        if not self.validate():
+            return ""
+        return " ".join((self.q.data or "").split())
+
+
+class OrganisationSearchForm(ListSearchForm):
+    q = _search_field("Search organisations", "Part of a name, or of the name in its web address")
+
+
+class PeopleSearchForm(ListSearchForm):
+    q = _search_field("Search people", "Part of a name or an email address")
+
+
 class ChaseForm(Form):
     """An admin's nudge to overdue organisations, with an optional note of their own."""
 

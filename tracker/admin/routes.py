@@ -9,7 +9,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import StringField
 
@@ -20,6 +19,8 @@ from tracker.admin.forms import (
     InviteForm,
     NewOrganisationForm,
     OrganisationForm,
+    OrganisationSearchForm,
+    PeopleSearchForm,
     UserForm,
 )
 from tracker.auth.access import roles
@@ -41,6 +42,7 @@ from tracker.services.organisations import (
     create_organisation,
     organisation_by_slug,
     organisations_if_few,
+    organisations_page,
     organisations_with_ids,
     update_organisation,
 )
@@ -107,10 +109,13 @@ def work_of_kind(period: str, kind: str) -> ResponseReturnValue:
 @bp.get("/users")
 @admin_only
 def users() -> ResponseReturnValue:
-    people = db.session.scalars(
-        select(User).options(selectinload(User.organisations)).order_by(func.lower(User.name))
-    ).all()
-    return render_template("admin/users.html", people=people)
+    """Everyone with an account, a page at a time, or those a search finds."""
+    form = PeopleSearchForm(request.args)
+    search = form.search()
+    paging, people = accounts.people_page(search, _page_asked())
+    return render_template(
+        "admin/users.html", form=form, search=search, paging=paging, people=people
+    )
 
 
 def _offer_organisations(form: UserForm, leads_now: list[Organisation]) -> None:
@@ -221,12 +226,13 @@ def resend_invitation(user_id: int) -> ResponseReturnValue:
 @bp.get("/organisations")
 @admin_only
 def organisations() -> ResponseReturnValue:
-    rows = db.session.scalars(
-        select(Organisation)
-        .options(selectinload(Organisation.leads), selectinload(Organisation.contacts))
-        .order_by(func.lower(Organisation.name))
-    ).all()
-    return render_template("admin/organisations.html", organisations=rows)
+    """Every organisation, a page at a time, or those a search finds."""
+    form = OrganisationSearchForm(request.args)
+    search = form.search()
+    paging, rows = organisations_page(search, _page_asked())
+    return render_template(
+        "admin/organisations.html", form=form, search=search, paging=paging, organisations=rows
+    )
 
 
 def _quarters(form: OrganisationForm) -> dict[str, date | None]:

@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app, render_template, url_for
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.domain.enums import Role
+from tracker.domain.paging import Pagination, pagination
 from tracker.domain.tokens import LINK_PLACEHOLDER, link_token, token_hash
 from tracker.extensions import begin_reading, db
 from tracker.models import Organisation, SignInAttempt, TokenPurpose, User, UserToken
@@ -31,6 +33,8 @@ INVITATION_LIFETIME = timedelta(days=7)
 RESET_LIFETIME = timedelta(hours=1)
 # The method Werkzeug uses unless the app says otherwise (config's PASSWORD_HASH_COST).
 DEFAULT_HASH_METHOD = "scrypt:32768:8:1"
+# People the admin's list shows at once: as many as a page of the admin's work list.
+PEOPLE_PAGE_SIZE = 50
 
 
 def _hash_method() -> str:
@@ -63,6 +67,33 @@ def _absolute_url(endpoint: str, **values: object) -> str:
 
 def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def people_page(search: str, page: int | None) -> tuple[Pagination, list[User]]:
+    """One page of the admin's list of people, by name, with their organisations; ``search``
+    (when given) keeps those whose name or email address has it in, in any case.
+
+    Three statements whatever the size: the count, the page, and the page's organisations.
+    """
+    conditions = []
+    if search:
+        conditions.append(
+            or_(
+                User.name.icontains(search, autoescape=True),
+                User.email.icontains(search, autoescape=True),
+            )
+        )
+    total = db.session.scalar(select(func.count()).select_from(User).where(*conditions))
+    paging = pagination(page, total or 0, PEOPLE_PAGE_SIZE)
+    rows = db.session.scalars(
+        select(User)
+        .where(*conditions)
+        .options(selectinload(User.organisations))
+        .order_by(func.lower(User.name), User.id)
+        .offset(paging.offset)
+        .limit(paging.size)
+    ).all()
+    return paging, list(rows)
 
 
 def create_user(

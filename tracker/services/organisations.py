@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from tracker.domain.calendar import period_for
 from tracker.domain.enums import ContactRole, Sector
+from tracker.domain.paging import Pagination, pagination
 from tracker.domain.pledge_page import slugify
 from tracker.extensions import db
 from tracker.models import (
@@ -22,6 +24,9 @@ from tracker.models import (
 )
 from tracker.services import audit
 from tracker.services.periods import joining_quarter
+
+# Organisations the admin's list shows at once: as many as a page of the admin's work list.
+ORGANISATION_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -222,3 +227,30 @@ def organisations_with_ids(ids: Iterable[int]) -> list[Organisation]:
             .order_by(func.lower(Organisation.name), Organisation.id)
         )
     )
+
+
+def organisations_page(search: str, page: int | None) -> tuple[Pagination, list[Organisation]]:
+    """One page of the admin's list of organisations, by name, with their leads and contacts;
+    ``search`` (when given) keeps those whose name or slug has it in, in any case.
+
+    Four statements whatever the size: the count, the page, and the page's leads and contacts.
+    """
+    conditions = []
+    if search:
+        conditions.append(
+            or_(
+                Organisation.name.icontains(search, autoescape=True),
+                Organisation.slug.icontains(search, autoescape=True),
+            )
+        )
+    total = db.session.scalar(select(func.count()).select_from(Organisation).where(*conditions))
+    paging = pagination(page, total or 0, ORGANISATION_PAGE_SIZE)
+    rows = db.session.scalars(
+        select(Organisation)
+        .where(*conditions)
+        .options(selectinload(Organisation.leads), selectinload(Organisation.contacts))
+        .order_by(func.lower(Organisation.name), Organisation.id)
+        .offset(paging.offset)
+        .limit(paging.size)
+    ).all()
+    return paging, list(rows)

@@ -1,0 +1,215 @@
+"""The admin's lists of people and organisations, fifty at a time with a search: for a region's
+thousands, where one page of everything took a quarter of a second and most of a megabyte."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.factories import make_organisation, make_user
+from tests.support.auth import sign_in
+from tests.support.pages import get_page
+from tracker.domain.enums import Role
+
+
+def names(page) -> list[str]:
+    table = page.soup.find("table")
+    return [row.th.get_text(" ", strip=True) for row in table.tbody.find_all("tr")] if table else []
+
+
+def caption(page) -> str:
+    return page.soup.find("caption").get_text(" ", strip=True)
+
+
+def pages_nav(page) -> str:
+    nav = page.soup.find("nav", class_="govuk-pagination")
+    return nav.get_text(" ", strip=True) if nav else ""
+
+
+def next_link(page) -> str:
+    return page.soup.find("a", rel="next")["href"]
+
+
+def query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+@pytest.fixture
+def admin(client, db_session):
+    admin = make_user(db_session, Role.ADMIN, name="Zed Admin", email="zed@example.org")
+    sign_in(client, admin)
+    return admin
+
+
+@pytest.fixture
+def organisations(db_session):
+    """A hundred and twenty organisations, the names in mixed case and out of order, half of
+    them trusts; two share a name (the older one first)."""
+    made = []
+    for n in reversed(range(120)):
+        kind = "Trust" if n % 2 == 0 else "Foods"
+        name = f"{'alpha' if n < 5 else 'Org'} {n:03d} {kind}"
+        made.append(make_organisation(db_session, name, slug=f"place-{n:03d}"))
+    make_organisation(db_session, "Org 060 Trust", slug="second-of-the-name")
+    return made
+
+
+def test_organisations_come_fifty_at_a_time_by_name_with_the_whole_count(
+    client, admin, organisations
+):
+    first = get_page(client, "/admin/organisations")
+    shown = names(first)
+    assert len(shown) == 50
+    # By name whatever its case ("alpha" before "Org"), the older of two alike first.
+    assert shown[:6] == [
+        f"alpha {n:03d} {'Trust' if n % 2 == 0 else 'Foods'}" for n in range(5)
+    ] + ["Org 005 Foods"]
+    assert caption(first) == "121 organisations, showing 1 to 50"
+    assert "1 of 3" in pages_nav(first)
+    assert first.soup.find("a", rel="prev") is None
+
+    second = get_page(client, next_link(first))
+    assert caption(second) == "121 organisations, showing 51 to 100"
+    assert names(second)[0] == "Org 050 Trust"
+    twins = [a["href"] for a in second.soup.select("tbody th a") if a.text == "Org 060 Trust"]
+    assert twins == ["/admin/organisations/place-060", "/admin/organisations/second-of-the-name"]
+    third = get_page(client, next_link(second))
+    assert caption(third) == "121 organisations, showing 101 to 121"
+    assert names(third)[-1] == "Org 119 Foods"
+    assert third.soup.find("a", rel="next") is None
+    assert get_page(client, third.soup.find("a", rel="prev")["href"]).text == second.text
+    # Every organisation once, across the three pages.
+    assert len(set(names(first) + names(second) + names(third))) == 120  # one name twice
+
+
+def test_two_organisations_of_one_name_keep_their_order_across_pages(client, admin, db_session):
+    for n in range(51):
+        make_organisation(db_session, "Same Name", slug=f"same-{n:02d}")
+    first = get_page(client, "/admin/organisations")
+    second = get_page(client, next_link(first))
+    links = [a["href"] for page in (first, second) for a in page.soup.select("tbody th a")]
+    assert links == [f"/admin/organisations/same-{n:02d}" for n in range(51)]
+
+
+@pytest.mark.parametrize(
+    ("asked", "first_name"),
+    [
+        ("99", "Org 099 Foods"),
+        ("4", "Org 099 Foods"),
+        ("0", "alpha 000 Trust"),
+        ("x", "alpha 000 Trust"),
+        ("-1", "alpha 000 Trust"),
+        ("9" * 40, "alpha 000 Trust"),
+    ],
+    ids=["far past the end", "one past the end", "zero", "not a number", "negative", "huge"],
+)
+def test_a_page_out_of_range_or_not_a_number_shows_the_nearest_page(
+    client, admin, organisations, asked, first_name
+):
+    page = get_page(client, f"/admin/organisations?page={asked}")
+    assert names(page)[0] == first_name
+
+
+def test_searching_organisations_by_name_or_slug_in_any_case_keeps_the_search_across_pages(
+    client, admin, organisations
+):
+    found = get_page(client, "/admin/organisations?q=TRUST")
+    assert caption(found) == "61 organisations match ‘TRUST’, showing 1 to 50"
+    assert all(name.endswith("Trust") for name in names(found))
+    assert found.soup.find("input", {"name": "q"})["value"] == "TRUST"
+    following = next_link(found)
+    assert query(following) == {"q": ["TRUST"], "page": ["2"]}
+    rest = get_page(client, following)
+    assert caption(rest) == "61 organisations match ‘TRUST’, showing 51 to 61"
+    assert all(name.endswith("Trust") for name in names(rest))
+    assert query(rest.soup.find("a", rel="prev")["href"]) == {"q": ["TRUST"], "page": ["1"]}
+    # A page past the end of what the search found: its last page, still searched.
+    assert names(get_page(client, "/admin/organisations?q=trust&page=7")) == names(rest)
+
+    by_slug = get_page(client, "/admin/organisations?q=second-of")
+    assert names(by_slug) == ["Org 060 Trust"]
+    assert caption(by_slug) == "1 organisation matches ‘second-of’"
+    assert pages_nav(by_slug) == ""
+    # Spaces around what was typed do not count; "%" and "_" are letters, not wildcards.
+    assert caption(get_page(client, "/admin/organisations?q=++place-11+")) == (
+        "10 organisations match ‘place-11’"
+    )
+    assert "‘%’" in get_page(client, "/admin/organisations?q=%25").text
+
+
+def test_a_search_that_finds_nothing_says_so(client, admin, organisations):
+    page = get_page(client, "/admin/organisations?q=nowhere")
+    assert page.soup.find("table") is None
+    assert "No organisation’s name or web address has ‘nowhere’ in it." in page.text
+    assert page.link("Clear search") == "/admin/organisations"
+
+
+def test_a_search_too_long_says_what_is_wrong_and_lists_everyone(client, admin, organisations):
+    page = get_page(client, "/admin/organisations?q=" + "x" * 101)
+    assert page.title.startswith("Error:")
+    assert page.errors == ["Search must be 100 characters or fewer"]
+    assert caption(page) == "121 organisations, showing 1 to 50"
+
+
+def test_organisations_show_their_leads(client, admin, db_session):
+    organisation = make_organisation(db_session, "Led Org")
+    make_user(db_session, Role.LEAD, name="Lee Lead", organisations=[organisation])
+    page = get_page(client, "/admin/organisations?q=led")
+    row = page.soup.find("tbody").find("tr")
+    assert "Lee Lead" in row.get_text(" ", strip=True)
+
+
+# People ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(db_session):
+    """A hundred and twenty leads, a third of them at one firm; with the admin, 121 people."""
+    home = make_organisation(db_session, "Home Org")
+    made = []
+    for n in reversed(range(120)):
+        domain = "firm.example" if n % 3 == 0 else "example.org"
+        made.append(
+            make_user(
+                db_session,
+                Role.LEAD,
+                name=f"Person {n:03d}",
+                email=f"person{n:03d}@{domain}",
+                organisations=[home] if n % 2 == 0 else [],
+            )
+        )
+    return made
+
+
+def test_people_come_fifty_at_a_time_by_name_with_the_whole_count(client, admin, people):
+    first = get_page(client, "/admin/users")
+    assert len(names(first)) == 50
+    assert names(first)[:2] == ["Person 000", "Person 001"]
+    assert caption(first) == "121 people, showing 1 to 50"
+    row = first.soup.find("tbody").find("tr")
+    assert "Home Org" in row.get_text(" ", strip=True)  # their organisations, page by page
+    second = get_page(client, next_link(first))
+    assert names(second)[0] == "Person 050"
+    third = get_page(client, next_link(second))
+    assert caption(third) == "121 people, showing 101 to 121"
+    assert names(third)[-1] == "Zed Admin"
+    assert names(get_page(client, "/admin/users?page=1000")) == names(third)
+    assert names(get_page(client, "/admin/users?page=two")) == names(first)
+
+
+def test_searching_people_by_name_or_email_keeps_the_search_across_pages(client, admin, people):
+    by_email = get_page(client, "/admin/users?q=FIRM.example")
+    assert caption(by_email) == "40 people match ‘FIRM.example’"
+    assert names(by_email)[:2] == ["Person 000", "Person 003"]
+
+    by_name = get_page(client, "/admin/users?q=person+0")
+    assert caption(by_name) == "100 people match ‘person 0’, showing 1 to 50"
+    rest = get_page(client, next_link(by_name))
+    assert query(next_link(by_name)) == {"q": ["person 0"], "page": ["2"]}
+    assert names(rest)[-1] == "Person 099"
+    assert caption(rest) == "100 people match ‘person 0’, showing 51 to 100"
+
+    nobody = get_page(client, "/admin/users?q=nobody-here")
+    assert "Nobody’s name or email address has ‘nobody-here’ in it." in nobody.text
+    assert nobody.soup.find("nav", class_="govuk-pagination") is None
