@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.factories import make_organisation, make_user
+from tests.factories import make_commitment, make_organisation, make_place, make_user
 from tests.support.auth import sign_in
 from tests.support.pages import get_page
-from tracker.domain.enums import Role
+from tracker.domain.enums import Confidence, Role
 
 
 def names(page) -> list[str]:
@@ -213,3 +213,83 @@ def test_searching_people_by_name_or_email_keeps_the_search_across_pages(client,
     nobody = get_page(client, "/admin/users?q=nobody-here")
     assert "Nobody’s name or email address has ‘nobody-here’ in it." in nobody.text
     assert nobody.soup.find("nav", class_="govuk-pagination") is None
+
+
+# Pledge items to check -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def flagged(db_session):
+    """After a region's import: 110 guessed priorities across three organisations, two names
+    read from a paragraph and one lead-in bullet."""
+    place = make_place(db_session)
+    for name in ("Bravo Trust", "Alpha Trust", "Charlie Trust"):
+        organisation = make_organisation(db_session, name)
+        for n in range(37 if name != "Charlie Trust" else 36):
+            make_commitment(
+                db_session,
+                organisation,
+                original_text=f"{name} promise {n:02d}",
+                position=n,
+                needs_review=True,
+                priority_confidence=Confidence.LOW,
+                primary_priority_id=place.priorities[0].id,
+            )
+    for name in ("ELFT", "At TUI"):
+        make_organisation(db_session, name, name_needs_review=True)
+    make_commitment(db_session, original_text="Building a fairer town including", is_heading=True)
+
+
+def test_the_items_to_check_show_the_first_of_each_kind_and_their_whole_counts(
+    client, admin, flagged
+):
+    assert "113 pledge items to check" in get_page(client, "/admin").text
+    page = get_page(client, "/admin/pledges/review")
+    assert "113 items the import could not decide on its own" in page.text
+    headings = [h.get_text(strip=True) for h in page.soup.find("main").find_all("h2")]
+    assert headings == [
+        "Names read from a paragraph (2)",
+        "Priorities to choose or check (110)",
+        "Lead-in or cut-off bullets (1)",
+    ]
+    lists = page.soup.select("main ul.govuk-list--spaced")
+    assert [a.text for a in lists[0].find_all("a")] == ["At TUI", "ELFT"]
+    priorities = [a.text for a in lists[1].find_all("a")]
+    assert len(priorities) == 25
+    assert priorities[:2] == ["Alpha Trust promise 00", "Alpha Trust promise 01"]
+    assert "Alpha Trust: Alpha Trust promise 00 — Inclusive economy (a guess)" in page.text
+    assert "And 85 more: see all 110" in page.text
+    assert len(lists[2].find_all("a")) == 1
+    assert page.text.count("see all") == 1  # the two names and the one bullet are all shown
+
+
+def test_every_item_of_a_kind_a_page_at_a_time(client, admin, flagged):
+    review = get_page(client, "/admin/pledges/review")
+    url = review.link("see all 110 priorities to choose or check")
+    assert url == "/admin/pledges/review/priorities"
+
+    def promises(page) -> list[str]:
+        return [a.text for a in page.soup.select("main ul.govuk-list--spaced a")]
+
+    first = get_page(client, url)
+    assert first.h1 == "Priorities to choose or check"
+    assert "110 to check, showing 1 to 50" in first.text
+    assert "1 of 3" in pages_nav(first)
+    second = get_page(client, next_link(first))
+    assert promises(second)[0] == "Bravo Trust promise 13"  # after Alpha's 37 and Bravo's 13
+    third = get_page(client, next_link(second))
+    assert "110 to check, showing 101 to 110" in third.text
+    assert promises(third)[-1] == "Charlie Trust promise 35"
+    seen = promises(first) + promises(second) + promises(third)
+    assert len(seen) == len(set(seen)) == 110
+
+    assert promises(get_page(client, url + "?page=12")) == promises(third)
+    assert promises(get_page(client, url + "?page=last")) == promises(first)
+    names_page = get_page(client, "/admin/pledges/review/names")
+    assert promises(names_page) == ["At TUI", "ELFT"] and pages_nav(names_page) == ""
+    get_page(client, "/admin/pledges/review/nonsense", status=404)
+
+
+def test_a_kind_with_nothing_left_to_check_says_so(client, admin, db_session):
+    page = get_page(client, "/admin/pledges/review/lead-ins")
+    assert "None to check: every one has been put right." in page.text

@@ -23,6 +23,7 @@ from tracker.admin.pledge_forms import (
 )
 from tracker.admin.routes import actor, admin_only, bp
 from tracker.extensions import db
+from tracker.forms import whole_number
 from tracker.models import Commitment, CommitmentProposal, Organisation
 from tracker.services import pledge_upload, pledges, proposals
 from tracker.services.commitments import place_priorities
@@ -122,7 +123,22 @@ def confirm_import() -> ResponseReturnValue:
 @bp.get("/pledges/review")
 @admin_only
 def pledge_review() -> ResponseReturnValue:
-    return render_template("admin/pledges_review.html", items=pledges.open_items())
+    """What the import flagged: the first few of each kind, with how many there are in all."""
+    return render_template(
+        "admin/pledges_review.html", items=pledges.open_items(), kinds=list(pledges.TriageKind)
+    )
+
+
+@bp.get("/pledges/review/<kind>")
+@admin_only
+def pledge_review_kind(kind: str) -> ResponseReturnValue:
+    """Every open item of one kind the import flagged, a page at a time."""
+    try:
+        chosen = pledges.TriageKind(kind)
+    except ValueError:
+        abort(404)
+    paging, rows = pledges.open_items_of_kind(chosen, whole_number(request.args.get("page")))
+    return render_template("admin/pledges_review_kind.html", kind=chosen, paging=paging, rows=rows)
 
 
 def _organisation_or_404(slug: str) -> Organisation:

@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from tracker.domain import themes as theme_catalogue
 from tracker.domain.enums import Confidence
+from tracker.domain.paging import Pagination, pagination
 from tracker.domain.pledge_page import commitment_key
 from tracker.domain.priorities import classify
 from tracker.extensions import db
@@ -252,15 +254,53 @@ def retire_commitment(
 # Triage: what the import flagged ---------------------------------------------------------------
 
 
+class TriageKind(StrEnum):
+    """The kinds of item an import flags for a person to decide, in the order the page lists
+    them; each value is its page's part of the address."""
+
+    NAMES = "names"
+    PRIORITIES = "priorities"
+    LEAD_INS = "lead-ins"
+
+    @property
+    def label(self) -> str:
+        return {
+            "names": "Names read from a paragraph",
+            "priorities": "Priorities to choose or check",
+            "lead-ins": "Lead-in or cut-off bullets",
+        }[self]
+
+
+# A region's import can flag thousands (a guessed priority on every other commitment): the
+# page of items to check names the first few of each kind, the page of one kind the rest.
+TRIAGE_SHOWN = 25  # of each kind, on the page of items to check
+TRIAGE_PAGE_SIZE = 50  # on the page that lists one kind in full
+
+
 @dataclass(frozen=True)
 class Triage:
+    """What the import flagged that nobody has put right yet: the first ``TRIAGE_SHOWN`` of
+    each kind, and how many of each there are in all."""
+
     names: list[Organisation]
     priorities: list[Commitment]
     lead_ins: list[Commitment]
+    counts: dict[TriageKind, int]
 
     @property
     def count(self) -> int:
-        return len(self.names) + len(self.priorities) + len(self.lead_ins)
+        return sum(self.counts.values())
+
+    def shown(self, kind: TriageKind) -> list[Organisation] | list[Commitment]:
+        return {
+            TriageKind.NAMES: self.names,
+            TriageKind.PRIORITIES: self.priorities,
+            TriageKind.LEAD_INS: self.lead_ins,
+        }[kind]
+
+
+def _name_flagged():  # type: ignore[no-untyped-def]
+    return (Organisation.name_needs_review.is_(True),)
 
 
 def _priority_flagged():  # type: ignore[no-untyped-def]
@@ -279,41 +319,96 @@ def _lead_in_flagged():  # type: ignore[no-untyped-def]
     )
 
 
-def open_items() -> Triage:
-    """Every item an import flagged that nobody has put right yet."""
-
-    def commitments(*where):  # type: ignore[no-untyped-def]
-        return list(
-            db.session.scalars(
-                select(Commitment)
-                .join(Organisation, Organisation.id == Commitment.organisation_id)
-                .where(*where)
-                .order_by(func.lower(Organisation.name), Commitment.position, Commitment.id)
-                .options(selectinload(Commitment.organisation))
-            )
+def _open_counts() -> dict[TriageKind, int]:
+    """How many items of each kind are open, in one statement."""
+    names, priorities, lead_ins = db.session.execute(
+        select(
+            select(func.count())
+            .select_from(Organisation)
+            .where(*_name_flagged())
+            .scalar_subquery(),
+            select(func.count())
+            .select_from(Commitment)
+            .where(*_priority_flagged())
+            .scalar_subquery(),
+            select(func.count())
+            .select_from(Commitment)
+            .where(*_lead_in_flagged())
+            .scalar_subquery(),
         )
+    ).one()
+    return {
+        TriageKind.NAMES: names or 0,
+        TriageKind.PRIORITIES: priorities or 0,
+        TriageKind.LEAD_INS: lead_ins or 0,
+    }
 
-    return Triage(
-        names=list(
-            db.session.scalars(
-                select(Organisation)
-                .where(Organisation.name_needs_review.is_(True))
-                .order_by(func.lower(Organisation.name))
-            )
-        ),
-        priorities=commitments(*_priority_flagged()),
-        lead_ins=commitments(*_lead_in_flagged()),
+
+def _open_names(*, offset: int, limit: int) -> list[Organisation]:
+    """Organisations whose name the import read from a paragraph, by name."""
+    return list(
+        db.session.scalars(
+            select(Organisation)
+            .where(*_name_flagged())
+            .order_by(func.lower(Organisation.name), Organisation.id)
+            .offset(offset)
+            .limit(limit)
+        )
     )
+
+
+def _open_commitments(
+    flagged: tuple[ColumnElement[bool], ...], *, offset: int, limit: int
+) -> list[Commitment]:
+    """Commitments flagged so, by organisation name and then their place in the pledge, each
+    read with its organisation and priority in the one statement."""
+    return list(
+        db.session.scalars(
+            select(Commitment)
+            .join(Organisation, Organisation.id == Commitment.organisation_id)
+            .where(*flagged)
+            .order_by(
+                func.lower(Organisation.name), Organisation.id, Commitment.position, Commitment.id
+            )
+            .options(
+                contains_eager(Commitment.organisation), joinedload(Commitment.primary_priority)
+            )
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+
+
+def _open_of_kind(
+    kind: TriageKind, *, offset: int, limit: int
+) -> list[Organisation] | list[Commitment]:
+    if kind == TriageKind.NAMES:
+        return _open_names(offset=offset, limit=limit)
+    flagged = _priority_flagged() if kind == TriageKind.PRIORITIES else _lead_in_flagged()
+    return _open_commitments(flagged, offset=offset, limit=limit)
+
+
+def open_items(shown: int = TRIAGE_SHOWN) -> Triage:
+    """The first ``shown`` open items of each kind the import flagged, and how many of each."""
+    return Triage(
+        names=_open_names(offset=0, limit=shown),
+        priorities=_open_commitments(_priority_flagged(), offset=0, limit=shown),
+        lead_ins=_open_commitments(_lead_in_flagged(), offset=0, limit=shown),
+        counts=_open_counts(),
+    )
+
+
+def open_items_of_kind(
+    kind: TriageKind, page: int | None
+) -> tuple[Pagination, list[Organisation] | list[Commitment]]:
+    """One page of the open items of one kind (two statements: the count and the page)."""
+    paging = pagination(page, _open_counts()[kind], TRIAGE_PAGE_SIZE)
+    return paging, _open_of_kind(kind, offset=paging.offset, limit=paging.size)
 
 
 def open_item_count() -> int:
-    """How many flagged items are open (three counting queries, for the admin overview)."""
-    names = db.session.scalar(
-        select(func.count()).select_from(Organisation).where(Organisation.name_needs_review)
-    )
-    priorities = db.session.scalar(select(func.count()).where(*_priority_flagged()))
-    lead_ins = db.session.scalar(select(func.count()).where(*_lead_in_flagged()))
-    return (names or 0) + (priorities or 0) + (lead_ins or 0)
+    """How many flagged items are open (one counting statement, for the admin overview)."""
+    return sum(_open_counts().values())
 
 
 def confirm_name(organisation: Organisation, name: str, *, actor: User) -> None:
