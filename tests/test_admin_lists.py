@@ -3,14 +3,20 @@ thousands, where one page of everything took a quarter of a second and most of a
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from tests.factories import make_commitment, make_organisation, make_place, make_user
 from tests.support.auth import sign_in
 from tests.support.pages import get_page
 from tracker.domain.enums import Confidence, Role
+from tracker.extensions import db
+from tracker.models import Organisation, User
 
 
 def names(page) -> list[str]:
@@ -293,3 +299,44 @@ def test_every_item_of_a_kind_a_page_at_a_time(client, admin, flagged):
 def test_a_kind_with_nothing_left_to_check_says_so(client, admin, db_session):
     page = get_page(client, "/admin/pledges/review/lead-ins")
     assert "None to check: every one has been put right." in page.text
+
+
+# Only a page is read -------------------------------------------------------------------------
+
+
+@contextmanager
+def rows_loaded(*models: type) -> Iterator[Counter[str]]:
+    """How many rows of each model the database hands back while inside, as a fresh request
+    reads them (nothing cached)."""
+    counted: Counter[str] = Counter()
+
+    def loaded(target, context) -> None:  # type: ignore[no-untyped-def]
+        counted[type(target).__name__] += 1
+
+    db.session.expunge_all()
+    for model in models:
+        sa.event.listen(model, "load", loaded)
+    try:
+        yield counted
+    finally:
+        for model in models:
+            sa.event.remove(model, "load", loaded)
+
+
+def test_a_page_of_people_reads_that_page_and_only_its_peoples_organisations(
+    client, admin, db_session
+):
+    for n in range(120):
+        organisation = make_organisation(db_session, f"Own Org {n:03d}")
+        make_user(db_session, Role.LEAD, name=f"Lead {n:03d}", organisations=[organisation])
+    with rows_loaded(User, Organisation) as counted:
+        page = get_page(client, "/admin/users?page=2")
+    assert names(page)[0] == "Lead 050"
+    # The signed-in admin, then fifty people and their fifty organisations.
+    assert counted == {"User": 51, "Organisation": 50}
+
+
+def test_a_page_of_organisations_reads_that_page(client, admin, organisations):
+    with rows_loaded(User, Organisation) as counted:
+        get_page(client, "/admin/organisations?q=trust")
+    assert counted == {"User": 1, "Organisation": 50}

@@ -240,7 +240,17 @@ class World:
         ids = list(self.ids(organisations))
         session.execute(
             sa.insert(Organisation),
-            [{"id": i, "name": f"Bulk {i}", "slug": f"bulk-{i}", "version": 1} for i in ids],
+            [
+                # Every other name read from a paragraph: the pledge items to check list some.
+                {
+                    "id": i,
+                    "name": f"Bulk {i}",
+                    "slug": f"bulk-{i}",
+                    "version": 1,
+                    "name_needs_review": i % 2 == 0,
+                }
+                for i in ids
+            ],
         )
         session.execute(sa.insert(Pledge), [{"id": i, "organisation_id": i} for i in ids])
         commitments = [
@@ -251,8 +261,12 @@ class World:
                 "key": f"k{n}",
                 "original_text": f"Commitment {n} of {i}",
                 "title": f"Commitment {n} of {i}",
-                "primary_priority_id": self.priorities[n],
+                # The last one's priority a guess, a different one from organisation to
+                # organisation; the second cut off on every third organisation.
+                "primary_priority_id": self.priorities[i % 5 if n == 2 else n],
                 "version": 1,
+                "needs_review": n == 2,
+                "is_truncated": n == 1 and i % 3 == 0,
             }
             for i in ids
             for n in range(3)
@@ -391,7 +405,16 @@ def admin_pages(world: World) -> dict[str, str]:
         "review queue, not in yet": f"/admin/returns/{this}?show=not-in",
         "review of one return": f"/admin/returns/{this}/{world.home_slug}",
         "organisations": "/admin/organisations",
+        "organisations, page 2": "/admin/organisations?page=2",
+        "organisations found by a search": "/admin/organisations?q=BULK",
+        "organisations found by a search, page 2": "/admin/organisations?q=bulk&page=2",
         "people": "/admin/users",
+        "people, page 2": "/admin/users?page=2",
+        "people found by a search": "/admin/users?q=Lead",
+        "people found by a search, page 2": "/admin/users?q=lead&page=2",
+        "pledge items to check": "/admin/pledges/review",
+        "pledge items of one kind": "/admin/pledges/review/priorities",
+        "pledge items of one kind, page 2": "/admin/pledges/review/priorities?page=2",
         "notifications": "/admin/notifications",
         "failed notifications": "/admin/notifications?state=failed",
         "jobs": "/admin/jobs",
