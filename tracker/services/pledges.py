@@ -319,29 +319,25 @@ def _lead_in_flagged():  # type: ignore[no-untyped-def]
     )
 
 
-def _open_counts() -> dict[TriageKind, int]:
-    """How many items of each kind are open, in one statement."""
-    names, priorities, lead_ins = db.session.execute(
-        select(
-            select(func.count())
-            .select_from(Organisation)
-            .where(*_name_flagged())
-            .scalar_subquery(),
-            select(func.count())
-            .select_from(Commitment)
-            .where(*_priority_flagged())
-            .scalar_subquery(),
-            select(func.count())
-            .select_from(Commitment)
-            .where(*_lead_in_flagged())
-            .scalar_subquery(),
-        )
-    ).one()
+def _flagged(kind: TriageKind) -> tuple[ColumnElement[bool], ...]:
     return {
-        TriageKind.NAMES: names or 0,
-        TriageKind.PRIORITIES: priorities or 0,
-        TriageKind.LEAD_INS: lead_ins or 0,
-    }
+        TriageKind.NAMES: _name_flagged,
+        TriageKind.PRIORITIES: _priority_flagged,
+        TriageKind.LEAD_INS: _lead_in_flagged,
+    }[kind]()
+
+
+def _open_counts(kinds: Sequence[TriageKind] = tuple(TriageKind)) -> dict[TriageKind, int]:
+    """How many items of each of ``kinds`` are open, in one statement."""
+    counts = [
+        select(func.count())
+        .select_from(Organisation if kind == TriageKind.NAMES else Commitment)
+        .where(*_flagged(kind))
+        .scalar_subquery()
+        for kind in kinds
+    ]
+    found = db.session.execute(select(*counts)).one()
+    return {kind: n or 0 for kind, n in zip(kinds, found, strict=True)}
 
 
 def _open_names(*, offset: int, limit: int) -> list[Organisation]:
@@ -384,8 +380,7 @@ def _open_of_kind(
 ) -> list[Organisation] | list[Commitment]:
     if kind == TriageKind.NAMES:
         return _open_names(offset=offset, limit=limit)
-    flagged = _priority_flagged() if kind == TriageKind.PRIORITIES else _lead_in_flagged()
-    return _open_commitments(flagged, offset=offset, limit=limit)
+    return _open_commitments(_flagged(kind), offset=offset, limit=limit)
 
 
 def open_items(shown: int = TRIAGE_SHOWN) -> Triage:
@@ -402,7 +397,7 @@ def open_items_of_kind(
     kind: TriageKind, page: int | None
 ) -> tuple[Pagination, list[Organisation] | list[Commitment]]:
     """One page of the open items of one kind (two statements: the count and the page)."""
-    paging = pagination(page, _open_counts()[kind], TRIAGE_PAGE_SIZE)
+    paging = pagination(page, _open_counts([kind])[kind], TRIAGE_PAGE_SIZE)
     return paging, _open_of_kind(kind, offset=paging.offset, limit=paging.size)
 
 
