@@ -156,6 +156,9 @@ def test_a_search_too_long_says_what_is_wrong_and_lists_everyone(client, admin, 
     assert page.title.startswith("Error:")
     assert page.errors == ["Search must be 100 characters or fewer"]
     assert caption(page) == "121 organisations, showing 1 to 50"
+    # PostgreSQL refuses a NUL in a query: it never gets that far.
+    page = get_page(client, "/admin/users?q=a%00b")
+    assert page.errors == ["Search people must not contain NUL characters"]
 
 
 def test_organisations_show_their_leads(client, admin, db_session):
