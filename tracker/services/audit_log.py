@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 
 from tracker.domain.calendar import Quarter
+from tracker.domain.paging import Pagination, pagination
 from tracker.extensions import db
 from tracker.models import (
     AuditEvent,
@@ -54,12 +55,19 @@ class AuditEntry:
 @dataclass(frozen=True)
 class AuditPage:
     entries: list[AuditEntry]
-    total: int
-    page: int
+    paging: Pagination
+
+    @property
+    def total(self) -> int:
+        return self.paging.total
+
+    @property
+    def page(self) -> int:
+        return self.paging.page
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return self.paging.pages
 
 
 def _start_of(day: date) -> datetime:
@@ -85,21 +93,16 @@ def audit_events(
     if until is not None:
         conditions.append(AuditEvent.occurred_at < _start_of(until + timedelta(days=1)))
     total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
-    # A page past the end shows the last: an offset beyond the rows is no use to anyone.
-    page = min(max(1, page), max(1, -(-(total or 0) // PAGE_SIZE)))
+    paging = pagination(page, total or 0, PAGE_SIZE)
     events = db.session.scalars(
         select(AuditEvent)
         .where(*conditions)
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
+        .limit(paging.size)
+        .offset(paging.offset)
     ).all()
     names = names_for(events)
-    return AuditPage(
-        entries=[AuditEntry(event, describe(event, names)) for event in events],
-        total=total or 0,
-        page=page,
-    )
+    return AuditPage([AuditEntry(event, describe(event, names)) for event in events], paging)
 
 
 @dataclass
