@@ -201,6 +201,22 @@ def read_organisation_filters(
 
 # Organisations ---------------------------------------------------------------------------------
 
+# Organisations a public list shows at once: the directory and a priority's or theme's page.
+# A region has 2,000 organisations, and a priority thousands of commitments from a thousand of
+# them: far too many for one page.
+COLLECTION_PAGE_SIZE = 25
+
+
+# The order every list of organisations is in: by name, then by id, so paging is stable.
+BY_NAME = (func.lower(Organisation.name), Organisation.id)
+
+
+def page_within(asked: int, count: int) -> tuple[int, int]:
+    """The page to show of ``count`` organisations, and how many pages there are: one when
+    there are none, and a page past the last shows the last."""
+    pages = max(1, -(-count // COLLECTION_PAGE_SIZE))
+    return min(max(1, asked), pages), pages
+
 
 @dataclass(frozen=True)
 class PeriodRef:
@@ -262,19 +278,18 @@ def _with_commitment(*conditions: object) -> object:
     return Organisation.id.in_(select(Commitment.organisation_id).where(*SHOWN, *conditions))
 
 
-def organisation_summaries(
-    filters: OrganisationFilters, known: Catalogue, today: date
-) -> list[OrganisationSummary]:
-    """Organisations by name that match the filters, with their figures (five queries)."""
-    query = select(Organisation).order_by(func.lower(Organisation.name), Organisation.id)
+def _organisation_conditions(filters: OrganisationFilters, known: Catalogue) -> list[object]:
+    """What the filters ask of an organisation in SQL: all but its reporting status, which a
+    rule in Python decides from its returns (``reporting_facts``)."""
+    conditions: list[object] = []
     if filters.query:
-        query = query.where(Organisation.name.icontains(filters.query, autoescape=True))
+        conditions.append(Organisation.name.icontains(filters.query, autoescape=True))
     if filters.sector:
-        query = query.where(Organisation.sector == filters.sector)
+        conditions.append(Organisation.sector == filters.sector)
     if filters.priority:
         priority = known.priority(filters.priority)
         assert priority is not None
-        query = query.where(
+        conditions.append(
             _with_commitment(
                 or_(
                     Commitment.primary_priority_id == priority.id,
@@ -285,7 +300,7 @@ def organisation_summaries(
     if filters.theme:
         theme = known.theme(filters.theme)
         assert theme is not None
-        query = query.where(
+        conditions.append(
             _with_commitment(
                 Commitment.id.in_(
                     select(commitment_themes.c.commitment_id).where(
@@ -294,15 +309,18 @@ def organisation_summaries(
                 )
             )
         )
-    organisations = db.session.scalars(query).all()
-    reporting = reporting_facts(today)
-    counts = _status_counts()
+    return conditions
+
+
+def _summaries(
+    organisations: Sequence[Organisation],
+    reporting: Mapping[int, ReportingFacts],
+    counts: Mapping[int, dict[DeliveryStatus, int]],
+) -> list[OrganisationSummary]:
+    """The list's rows: each organisation with its reporting facts and status counts."""
     summaries = []
     for organisation in organisations:
         facts = reporting.get(organisation.id, NO_RETURNS)
-        status = ReportingStatus(facts.status)
-        if filters.reporting_status and status != filters.reporting_status:
-            continue
         status_counts = counts.get(organisation.id, {})
         summaries.append(
             OrganisationSummary(
@@ -311,7 +329,7 @@ def organisation_summaries(
                 name=organisation.name,
                 sector=organisation.sector,
                 website=organisation.website,
-                reporting_status=status,
+                reporting_status=ReportingStatus(facts.status),
                 commitment_count=sum(status_counts.values()),
                 status_counts=status_counts,
                 last_reported=_period_ref(facts.last_accepted),
@@ -319,6 +337,24 @@ def organisation_summaries(
             )
         )
     return summaries
+
+
+def organisation_summaries(
+    filters: OrganisationFilters, known: Catalogue, today: date
+) -> list[OrganisationSummary]:
+    """Every organisation that matches the filters, by name, with its figures (five queries):
+    the API's list, which pages what it is given."""
+    organisations = db.session.scalars(
+        select(Organisation).where(*_organisation_conditions(filters, known)).order_by(*BY_NAME)
+    ).all()
+    reporting = reporting_facts(today)
+    if filters.reporting_status:
+        organisations = [
+            o
+            for o in organisations
+            if reporting.get(o.id, NO_RETURNS).status == filters.reporting_status
+        ]
+    return _summaries(organisations, reporting, _status_counts())
 
 
 def organisation_summary(slug: str, today: date) -> OrganisationSummary | None:
@@ -333,28 +369,13 @@ def _summary(
     organisation: Organisation, counts: dict[DeliveryStatus, int], today: date
 ) -> OrganisationSummary:
     """One organisation's summary, given its shown commitments' status counts."""
-    facts = reporting_facts(today, [organisation.id]).get(organisation.id, NO_RETURNS)
-    return OrganisationSummary(
-        id=organisation.id,
-        slug=organisation.slug,
-        name=organisation.name,
-        sector=organisation.sector,
-        website=organisation.website,
-        reporting_status=ReportingStatus(facts.status),
-        commitment_count=sum(counts.values()),
-        status_counts=counts,
-        last_reported=_period_ref(facts.last_accepted),
-        updated_at=organisation.updated_at,
-    )
+    reporting = reporting_facts(today, [organisation.id])
+    return _summaries([organisation], reporting, {organisation.id: counts})[0]
 
 
 def organisation_slugs() -> list[str]:
     """Every organisation's slug, in name order."""
-    return list(
-        db.session.scalars(
-            select(Organisation.slug).order_by(func.lower(Organisation.name), Organisation.id)
-        )
-    )
+    return list(db.session.scalars(select(Organisation.slug).order_by(*BY_NAME)))
 
 
 def _first_statement() -> ScalarSelect[str | None]:
@@ -970,11 +991,6 @@ class CollectionPage:
         return [c for group in self.organisations for c in group.commitments]
 
 
-# Organisations a priority's or theme's page lists at once: on a region a priority has
-# thousands of commitments from a thousand organisations, far too many for one page.
-COLLECTION_PAGE_SIZE = 25
-
-
 def _by_organisation(items: list[PublicCommitment]) -> list[OrganisationGroup]:
     groups: dict[str, OrganisationGroup] = {}
     for item in items:
@@ -1019,12 +1035,11 @@ def _collection(
         )
         or 0
     )
-    pages = max(1, -(-organisation_count // COLLECTION_PAGE_SIZE))
-    page = min(max(1, page), pages)
+    page, pages = page_within(page, organisation_count)
     shown = (
         select(Organisation.id)
         .where(Organisation.id.in_(involved))
-        .order_by(func.lower(Organisation.name), Organisation.id)
+        .order_by(*BY_NAME)
         .offset((page - 1) * COLLECTION_PAGE_SIZE)
         .limit(COLLECTION_PAGE_SIZE)
     )
