@@ -13,7 +13,7 @@ from collections import deque
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +34,7 @@ from tracker.domain.enums import (
     ContactRole,
     DeliveryStatus,
     EvidenceGrade,
+    ReportingStatus,
     ReturnState,
     Role,
     Sector,
@@ -290,6 +291,141 @@ def test_bad_filter_values_are_explained_not_a_500(client, world, query):
         assert page.title.startswith("Error:")
         assert len(page.errors) == 1
         assert page.soup.select_one(".govuk-error-message") is not None
+
+
+def add_sixty_organisations(session, world) -> None:
+    """Sixty more organisations ("Org 00" .. "Org 59", after Greenway and Harbour by name), each
+    with one commitment and no return (so not communicating): the even ones to net zero, the
+    odd ones to the economy, every third one completed."""
+    economy, _, _, net_zero, _ = world["place"].priorities
+    for n in range(60):
+        organisation = make_organisation(session, name=f"Org {n:02}", slug=f"org-{n:02}")
+        commitment = make_commitment(
+            session,
+            organisation,
+            primary_priority_id=(net_zero if n % 2 == 0 else economy).id,
+        )
+        if n % 3 == 0:
+            commitment.current_status = DeliveryStatus.COMPLETED
+    session.flush()
+
+
+def pages_of(client, url: str) -> list:
+    """Every page of a list, following "Next page" from ``url``."""
+    pages = [get_page(client, url)]
+    while pages[-1].soup.find("a", rel="next"):
+        pages.append(get_page(client, pages[-1].link("Next page")))
+    return pages
+
+
+def test_the_organisation_list_shows_a_page_at_a_time(client, world, db_session):
+    """A region has 2,000 organisations: 25 a page, by name, the count of the whole list on
+    every page; a page past the end shows the last, and a page that is not one the first."""
+    from tracker.services.public import COLLECTION_PAGE_SIZE
+
+    add_sixty_organisations(db_session, world)
+    first = get_page(client, "/organisations")
+    assert "62 organisations" in first.text
+    assert "Showing organisations 1 to 25 of 62, by name." in first.text
+    assert names(first)[:3] == ["Greenway Trust", "Harbour College", "Org 00"]
+    assert len(names(first)) == COLLECTION_PAGE_SIZE == 25
+    assert first.link("Next page") == "/organisations?page=2"
+    assert first.link("1 of 3") == "/organisations?page=1"
+
+    pages = pages_of(client, "/organisations")
+    assert len(pages) == 3
+    assert names(pages[1]) == [f"Org {n:02}" for n in range(23, 48)]
+    assert names(pages[2]) == [f"Org {n:02}" for n in range(48, 60)]
+    assert "Showing organisations 51 to 62 of 62, by name." in pages[2].text
+    assert "62 organisations" in pages[2].text  # the whole list's, not the page's
+    assert pages[2].link("Previous page") == "/organisations?page=2"
+    assert pages[2].soup.find("a", rel="next") is None
+    # Each row's figures are its own organisation's, on a later page as on the first.
+    org_48 = pages[2].soup.select("tbody tr")[0].get_text(" ", strip=True)
+    assert "Org 48" in org_48 and "1 completed" in org_48 and "Not communicating" in org_48
+
+    assert names(get_page(client, "/organisations?page=99")) == names(pages[2])
+    for bad in ("abc", "-1", "0", "²", "9" * 40, ""):
+        assert names(get_page(client, f"/organisations?page={bad}")) == names(first)
+
+
+def test_filters_keep_their_values_across_the_pages(client, world, db_session):
+    add_sixty_organisations(db_session, world)
+    url = "/organisations?priority=net-zero-town&q=org&reporting_status=non_communicating"
+    pages = pages_of(client, url)
+    assert [names(page) for page in pages] == [
+        [f"Org {n:02}" for n in range(0, 50, 2)],
+        [f"Org {n:02}" for n in range(50, 60, 2)],
+    ]
+    second = pages[1]
+    assert "30 organisations match the filters" in second.text
+    assert "Showing organisations 26 to 30 of 30, by name." in second.text
+    back = urlsplit(second.link("Previous page"))
+    assert back.path == "/organisations"
+    assert parse_qs(back.query) == {
+        "q": ["org"],
+        "priority": ["net-zero-town"],
+        "reporting_status": ["non_communicating"],
+        "page": ["1"],
+    }
+    # The form on page 2 still shows what was chosen (and asks for page 1 again when sent).
+    form = second.soup.find("form", method="get")
+    assert form.find("option", selected=True, value="net-zero-town") is not None
+    assert form.find("input", attrs={"name": "q"})["value"] == "org"
+    assert form.find("input", attrs={"name": "page"}) is None
+
+    # A filter on one field alone, across pages: 32 pledged to net zero, Greenway and Harbour
+    # among them.
+    net_zero = pages_of(client, "/organisations?priority=net-zero-town")
+    assert [len(names(page)) for page in net_zero] == [25, 7]
+    assert "32 organisations match the filters" in net_zero[1].text
+    # A value that names nothing is not carried to the next page.
+    bad = get_page(client, "/organisations?sector=spaceship")
+    assert len(bad.errors) == 1
+    assert bad.link("Next page") == "/organisations?page=2"
+    # Past the end of a filtered list: its last page.
+    assert names(get_page(client, url + "&page=5")) == names(second)
+
+
+def test_a_page_of_the_organisation_list_from_the_service(app, world, db_session):
+    """The service reads one page and counts the whole filtered list."""
+    from tracker.services import public
+
+    add_sixty_organisations(db_session, world)
+    known = public.catalogue()
+    today = public.place_today()
+    everyone = public.OrganisationFilters()
+    third = public.organisation_list(everyone, known, today, page=3)
+    assert (third.count, third.page, third.pages) == (62, 3, 3)
+    assert [o.name for o in third.organisations] == [f"Org {n:02}" for n in range(48, 60)]
+    org_48 = third.organisations[0]
+    assert org_48.commitment_count == 1
+    assert org_48.status_counts == {DeliveryStatus.COMPLETED: 1}
+    assert org_48.reporting_status == ReportingStatus.NON_COMMUNICATING
+
+    late = public.OrganisationFilters(reporting_status=ReportingStatus.NON_COMMUNICATING)
+    second = public.organisation_list(late, known, today, page=2)
+    assert (second.count, second.page, second.pages) == (60, 2, 3)
+    assert [o.name for o in second.organisations] == [f"Org {n:02}" for n in range(25, 50)]
+    assert {o.reporting_status for o in second.organisations} == {ReportingStatus.NON_COMMUNICATING}
+    assert public.organisation_list(late, known, today, page=0).page == 1
+    assert public.organisation_list(late, known, today, page=7).page == 3
+
+    nobody = public.organisation_list(
+        public.OrganisationFilters(query="no such name"), known, today, page=2
+    )
+    assert (nobody.count, nobody.page, nobody.pages, nobody.organisations) == (0, 1, 1, [])
+
+
+def test_every_organisation_is_still_in_the_open_data_and_the_api(client, world, db_session):
+    """Only the directory's page shows a part: the open data and the API list all 62."""
+    add_sixty_organisations(db_session, world)
+    document = json.loads(client.get("/open-data.json").get_data(as_text=True))
+    assert len(document["organisations"]) == 62
+    api = json.loads(client.get("/api/v1/organisations?per_page=100").get_data(as_text=True))
+    assert len(api["data"]) == 62
+    home = get_page(client, "/")
+    assert home.link("Org 59") == "/organisations/org-59"
 
 
 # One organisation -------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The public pages and the board pages have their own budget tests (tests/test_public.py,
 tests/test_board_pages.py, tests/test_commitments.py); this file covers the lead's and the
 admins' pages, and what a visitor reads of accepted progress (issue 15): the commitment page
-and its quarters, the Atom feeds, the open data and the API's commitments with every quarter.
+and its quarters, the Atom feeds, the open data and the API's commitments with every quarter;
+and the organisations directory, read a page at a time, filtered and not.
 Each page is read once on a small world and once after the world has grown — more
 organisations, commitments, returns, updates, leads, emails, job runs and audit events of every
 kind (chases among them), added with bulk INSERTs so the test stays quick — and must issue
@@ -438,6 +439,12 @@ def visitor_pages(world: World) -> dict[str, str]:
     home, commitment = world.home_slug, world.commitment_id
     return {
         "home page": "/",
+        # The directory, 25 a page: 4 organisations on the small world (a page 2 asked for is
+        # page 1), 66 on the grown one (3 pages). The grown ones' returns make them late.
+        "organisations": "/organisations",
+        "organisations, page 2": "/organisations?page=2",
+        "organisations of a priority, page 2": "/organisations?priority=inclusive-economy&page=2",
+        "late organisations, page 2": "/organisations?reporting_status=late&page=2",
         "organisation page": f"/organisations/{home}",
         "commitment page, quarter by quarter": f"/organisations/{home}/progress/{commitment}",
         "feed of every organisation": "/updates.atom",

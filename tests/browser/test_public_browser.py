@@ -8,6 +8,7 @@ import pytest
 
 from tests.test_public import build_world
 from tracker.extensions import db
+from tracker.services import public as public_service
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +48,32 @@ def test_a_visitor_filters_the_list_and_opens_an_organisation(
     page.get_by_role("heading", name="Quarter by quarter").wait_for()
     assert page.get_by_role("link", name="https://greenway.example.org/wages").count() == 1
     check_accessibility(page, "public-commitment")
+
+
+def test_a_visitor_reaches_the_next_page_without_javascript(
+    live_server, browser, page, check_accessibility, world, monkeypatch
+):
+    # One organisation a page, so the few organisations the browser tests share make pages.
+    monkeypatch.setattr(public_service, "COLLECTION_PAGE_SIZE", 1)
+    context = browser.new_context(java_script_enabled=False)
+    without_javascript = context.new_page()
+    try:
+        without_javascript.goto(live_server + "/organisations?priority=net-zero-town")
+        without_javascript.get_by_text("Showing organisations 1 to 1 of").wait_for()
+        without_javascript.get_by_role("link", name="Next page").click()
+        without_javascript.get_by_text("Showing organisations 2 to 2 of").wait_for()
+        second = without_javascript.url
+    finally:
+        context.close()
+    assert "page=2" in second
+    assert "priority=net-zero-town" in second  # the filter is kept
+
+    # axe runs in the page's JavaScript: it checks the same page in a browser that has it.
+    page.goto(second)
+    page.get_by_text("Showing organisations 2 to 2 of").wait_for()
+    assert page.get_by_label("Town priority").input_value() == "net-zero-town"
+    assert page.get_by_role("link", name="Previous page").count() == 1
+    check_accessibility(page, "public-organisations-page-2")
 
 
 def test_a_bad_filter_shows_an_error_summary(live_server, page, check_accessibility, world):

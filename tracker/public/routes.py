@@ -56,10 +56,11 @@ def _page(template: str, **context: Any) -> ResponseReturnValue:
 @bp.get("/organisations")
 @public
 def organisations() -> ResponseReturnValue:
-    """Every organisation that pledged, filtered by priority, sector, theme and reporting status."""
+    """Every organisation that pledged, filtered by priority, sector, theme and reporting status,
+    a page at a time."""
     known = service.catalogue()
     filters, problems = service.read_organisation_filters(request.args, known)
-    found = service.organisation_summaries(filters, known, service.place_today())
+    found = service.organisation_list(filters, known, service.place_today(), _page_number())
     selects = [
         _select("priority", "Town priority", known.priority_choices, filters.priority),
         _select("theme", "Theme", known.theme_choices, filters.theme),
@@ -73,7 +74,8 @@ def organisations() -> ResponseReturnValue:
     ]
     return _page(
         "public/organisations.html",
-        organisations=found,
+        found=found,
+        page_size=service.COLLECTION_PAGE_SIZE,
         filters=filters,
         problems=problems,
         errors={problem.parameter: problem.message for problem in problems},

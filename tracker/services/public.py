@@ -51,7 +51,7 @@ from tracker.models import (
 )
 from tracker.models.pledge import commitment_themes
 from tracker.services.periods import first_quarter_of, reporting_began, state_on, the_place
-from tracker.services.returns import ReportingFacts, reporting_facts
+from tracker.services.returns import ReportingFacts, reporting_facts, reporting_statuses
 
 # The commitments a visitor reads: real promises still in the pledge (not lead-in headings).
 SHOWN = (Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None))
@@ -158,6 +158,19 @@ class OrganisationFilters:
         return bool(
             self.query or self.priority or self.sector or self.theme or self.reporting_status
         )
+
+    @property
+    def arguments(self) -> dict[str, str]:
+        """The query string that asks for these filters again (another page of the list keeps
+        them); a value that named nothing was dropped when the filters were read."""
+        values = {
+            "q": self.query,
+            "priority": self.priority,
+            "theme": self.theme,
+            "sector": self.sector,
+            "reporting_status": self.reporting_status,
+        }
+        return {name: str(value) for name, value in values.items() if value}
 
 
 def clean_text(value: str | None, limit: int = QUERY_MAX) -> str:
@@ -355,6 +368,65 @@ def organisation_summaries(
             if reporting.get(o.id, NO_RETURNS).status == filters.reporting_status
         ]
     return _summaries(organisations, reporting, _status_counts())
+
+
+@dataclass(frozen=True)
+class OrganisationList:
+    """A page of the organisations that match the filters, and how many match in all."""
+
+    organisations: list[OrganisationSummary]  # this page's
+    count: int
+    page: int = 1
+    pages: int = 1
+
+
+def organisation_list(
+    filters: OrganisationFilters, known: Catalogue, today: date, page: int = 1
+) -> OrganisationList:
+    """One page of the organisations that match the filters, by name, with their figures.
+
+    Only the page's organisations are read whole, and only theirs are counted and have their
+    reporting facts read: six statements whatever the size. Reporting status is a rule in
+    Python, so filtering by it reads every organisation's status (without its latest accepted
+    quarter, a third of the time: 80 ms on the region) and every matching id, and counts in
+    Python: nine statements.
+    """
+    conditions = _organisation_conditions(filters, known)
+    if filters.reporting_status is None:
+        count = (
+            db.session.scalar(select(func.count()).select_from(Organisation).where(*conditions))
+            or 0
+        )
+        page, pages = page_within(page, count)
+        shown = db.session.scalars(
+            select(Organisation)
+            .where(*conditions)
+            .order_by(*BY_NAME)
+            .offset((page - 1) * COLLECTION_PAGE_SIZE)
+            .limit(COLLECTION_PAGE_SIZE)
+        ).all()
+    else:
+        statuses = reporting_statuses(today)
+        wanted = filters.reporting_status
+        matching = [
+            organisation_id
+            for organisation_id in db.session.scalars(
+                select(Organisation.id).where(*conditions).order_by(*BY_NAME)
+            )
+            if statuses.get(organisation_id, NO_RETURNS.status) == wanted
+        ]
+        count = len(matching)
+        page, pages = page_within(page, count)
+        start = (page - 1) * COLLECTION_PAGE_SIZE
+        shown = db.session.scalars(
+            select(Organisation)
+            .where(Organisation.id.in_(matching[start : start + COLLECTION_PAGE_SIZE]))
+            .order_by(*BY_NAME)
+        ).all()
+    ids = [organisation.id for organisation in shown]
+    return OrganisationList(
+        _summaries(shown, reporting_facts(today, ids), _status_counts(ids)), count, page, pages
+    )
 
 
 def organisation_summary(slug: str, today: date) -> OrganisationSummary | None:
