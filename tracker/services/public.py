@@ -33,6 +33,7 @@ from tracker.charts import format_amount
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReportingStatus, ReturnState, Sector
 from tracker.domain.goalposts import LABELS
+from tracker.domain.paging import pagination
 from tracker.domain.progress import percent_complete, progress_label
 from tracker.domain.smart import SmartScore
 from tracker.extensions import db
@@ -225,10 +226,10 @@ BY_NAME = (func.lower(Organisation.name), Organisation.id)
 
 
 def page_within(asked: int, count: int) -> tuple[int, int]:
-    """The page to show of ``count`` organisations, and how many pages there are: one when
-    there are none, and a page past the last shows the last."""
-    pages = max(1, -(-count // COLLECTION_PAGE_SIZE))
-    return min(max(1, asked), pages), pages
+    """The page to show of ``count`` organisations (``domain.paging``: a page past the last
+    shows the last), and how many pages there are."""
+    paging = pagination(asked, count, COLLECTION_PAGE_SIZE)
+    return paging.page, paging.pages
 
 
 @dataclass(frozen=True)
