@@ -17,16 +17,17 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app, render_template, url_for
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.domain.enums import Role
-from tracker.domain.paging import Pagination, pagination
+from tracker.domain.paging import Pagination
 from tracker.domain.tokens import LINK_PLACEHOLDER, link_token, token_hash
 from tracker.extensions import begin_reading, db
 from tracker.models import Organisation, SignInAttempt, TokenPurpose, User, UserToken
 from tracker.services import audit, throttle
+from tracker.services.paging import containing, page_of
 from tracker.services.throttle import Device
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -75,25 +76,14 @@ def people_page(search: str, page: int | None) -> tuple[Pagination, list[User]]:
 
     Three statements whatever the size: the count, the page, and the page's organisations.
     """
-    conditions = []
-    if search:
-        conditions.append(
-            or_(
-                User.name.icontains(search, autoescape=True),
-                User.email.icontains(search, autoescape=True),
-            )
-        )
-    total = db.session.scalar(select(func.count()).select_from(User).where(*conditions))
-    paging = pagination(page, total or 0, PEOPLE_PAGE_SIZE)
-    rows = db.session.scalars(
+    return page_of(
         select(User)
-        .where(*conditions)
+        .where(*containing(search, User.name, User.email))
         .options(selectinload(User.organisations))
-        .order_by(func.lower(User.name), User.id)
-        .offset(paging.offset)
-        .limit(paging.size)
-    ).all()
-    return paging, list(rows)
+        .order_by(func.lower(User.name), User.id),
+        page,
+        PEOPLE_PAGE_SIZE,
+    )
 
 
 def create_user(

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from tracker.domain.calendar import period_for
 from tracker.domain.enums import ContactRole, Sector
-from tracker.domain.paging import Pagination, pagination
+from tracker.domain.paging import Pagination
 from tracker.domain.pledge_page import slugify
 from tracker.extensions import db
 from tracker.models import (
@@ -23,6 +23,7 @@ from tracker.models import (
     User,
 )
 from tracker.services import audit
+from tracker.services.paging import containing, page_of
 from tracker.services.periods import joining_quarter
 
 # Organisations the admin's list shows at once: as many as a page of the admin's work list.
@@ -235,22 +236,11 @@ def organisations_page(search: str, page: int | None) -> tuple[Pagination, list[
 
     Four statements whatever the size: the count, the page, and the page's leads and contacts.
     """
-    conditions = []
-    if search:
-        conditions.append(
-            or_(
-                Organisation.name.icontains(search, autoescape=True),
-                Organisation.slug.icontains(search, autoescape=True),
-            )
-        )
-    total = db.session.scalar(select(func.count()).select_from(Organisation).where(*conditions))
-    paging = pagination(page, total or 0, ORGANISATION_PAGE_SIZE)
-    rows = db.session.scalars(
+    return page_of(
         select(Organisation)
-        .where(*conditions)
+        .where(*containing(search, Organisation.name, Organisation.slug))
         .options(selectinload(Organisation.leads), selectinload(Organisation.contacts))
-        .order_by(func.lower(Organisation.name), Organisation.id)
-        .offset(paging.offset)
-        .limit(paging.size)
-    ).all()
-    return paging, list(rows)
+        .order_by(func.lower(Organisation.name), Organisation.id),
+        page,
+        ORGANISATION_PAGE_SIZE,
+    )
