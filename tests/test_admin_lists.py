@@ -3,19 +3,15 @@ thousands, where one page of everything took a quarter of a second and most of a
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import sqlalchemy as sa
 
 from tests.factories import make_commitment, make_organisation, make_place, make_user
 from tests.support.auth import sign_in
 from tests.support.pages import get_page
+from tests.support.rows import rows_loaded
 from tracker.domain.enums import Confidence, Role
-from tracker.extensions import db
 from tracker.models import Organisation, User
 
 
@@ -305,25 +301,6 @@ def test_a_kind_with_nothing_left_to_check_says_so(client, admin, db_session):
 
 
 # Only a page is read -------------------------------------------------------------------------
-
-
-@contextmanager
-def rows_loaded(*models: type) -> Iterator[Counter[str]]:
-    """How many rows of each model the database hands back while inside, as a fresh request
-    reads them (nothing cached)."""
-    counted: Counter[str] = Counter()
-
-    def loaded(target, context) -> None:  # type: ignore[no-untyped-def]
-        counted[type(target).__name__] += 1
-
-    db.session.expunge_all()
-    for model in models:
-        sa.event.listen(model, "load", loaded)
-    try:
-        yield counted
-    finally:
-        for model in models:
-            sa.event.remove(model, "load", loaded)
 
 
 def test_a_page_of_people_reads_that_page_and_only_its_peoples_organisations(

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.support.rows import rows_loaded
 from tests.test_public import ACCEPTED_AT, build_world
-from tracker.models import BoardSummary
+from tracker.models import BoardSummary, Organisation
 
 
 @pytest.fixture
@@ -36,6 +37,28 @@ def test_lists_are_paginated_with_links(client, world):
     assert len(set(ids)) == 4
     beyond = client.get("/api/v1/commitments?page=9&per_page=2").json
     assert beyond["data"] == []
+
+
+def test_organisations_come_a_page_at_a_time_by_name_with_the_whole_count(client, world):
+    everyone = slugs(client.get("/api/v1/organisations?per_page=100"))
+    assert everyone == ["greenway-trust", "harbour-college"]
+    first = client.get("/api/v1/organisations?per_page=1").json
+    assert first["meta"] == {"page": 1, "per_page": 1, "total": 2, "total_pages": 2}
+    assert [item["slug"] for item in first["data"]] == ["greenway-trust"]
+    second = client.get(first["links"]["next"])
+    assert slugs(second) == ["harbour-college"]
+    assert second.json["links"]["next"] is None
+    # Each organisation's own figures, not the page's or the whole list's.
+    alone = client.get("/api/v1/organisations/harbour-college").json["data"]
+    assert second.json["data"][0]["status_counts"] == alone["status_counts"]
+    assert second.json["data"][0]["reporting_status"] == alone["reporting_status"]
+    beyond = client.get("/api/v1/organisations?page=9&per_page=1").json
+    assert beyond["data"] == []
+    assert beyond["meta"]["total"] == 2
+    # Only the page's organisation is read, not every one to page in Python.
+    with rows_loaded(Organisation) as counted:
+        assert slugs(client.get("/api/v1/organisations?per_page=1&page=2")) == ["harbour-college"]
+    assert counted["Organisation"] == 1
 
 
 @pytest.mark.parametrize(

@@ -452,6 +452,11 @@ def visitor_pages(world: World) -> dict[str, str]:
         "open data JSON": "/open-data.json",
         "open data CSV": "/open-data.csv",
         "API commitments": "/api/v1/commitments?per_page=100",
+        # Only the page's organisations are read, with their figures: 2 of them a page here.
+        "API organisations, page 2": "/api/v1/organisations?per_page=2&page=2",
+        "API late organisations, page 2": (
+            "/api/v1/organisations?reporting_status=late&per_page=2&page=2"
+        ),
         "API one commitment": f"/api/v1/commitments/{commitment}",
     }
 

@@ -418,8 +418,9 @@ def organisations() -> ResponseReturnValue:
             args, "reporting_status", [c.value for c in known.reporting_choices], problems
         ),
     }
+    page = per_page = 0
     try:
-        _paging(args)
+        page, per_page = _paging(args)
     except BadParameters as error:
         problems += error.errors
     if problems:
@@ -427,9 +428,13 @@ def organisations() -> ResponseReturnValue:
     filters, _ = service.read_organisation_filters(
         {"q": q or "", **{k: v or "" for k, v in chosen.items()}}, known
     )
-    found = service.organisation_summaries(filters, known, service.place_today())
-    params = {"q": q, **chosen}
-    return _list("api.organisations", found, _organisation, {k: v for k, v in params.items() if v})
+    # Only the page's organisations are read (and counted, and have their reporting read).
+    found, total = service.organisations_from(
+        filters, known, service.place_today(), (page - 1) * per_page, per_page
+    )
+    params = {k: v for k, v in {"q": q, **chosen}.items() if v}
+    shown = [_organisation(summary) for summary in found]
+    return _answer(_paginate("api.organisations", total, shown, page, per_page, params))
 
 
 @bp.get("/organisations/<slug>")
