@@ -48,6 +48,29 @@ def test_home_page_lists_organisations_with_their_commitment_counts(client, db_s
     )
 
 
+def test_a_home_page_of_more_organisations_than_fit_points_to_the_directory(
+    client, db_session, monkeypatch
+):
+    from tracker.site import routes
+
+    for name in ["Active Luton", "Barnfield College", "Chiltern Trust"]:
+        make_commitment(db_session, make_organisation(db_session, name=name))
+    monkeypatch.setattr(routes, "HOME_LIST_MAX", 3)
+    assert [
+        row.th.get_text(strip=True) for row in get_page(client, "/").soup.select("tbody tr")
+    ] == [
+        "Active Luton",
+        "Barnfield College",
+        "Chiltern Trust",
+    ]
+    monkeypatch.setattr(routes, "HOME_LIST_MAX", 2)
+    page = get_page(client, "/")
+    assert page.soup.select("tbody tr") == []
+    assert "3 organisations have pledged 3 commitments" in page.text
+    assert "Too many to list here: find an organisation by name" in page.text
+    assert page.link("find an organisation") == "/organisations"
+
+
 def test_user_text_is_escaped(client, db_session):
     escaped = make_organisation(db_session, name="<script>alert(1)</script> Trust")
     make_commitment(db_session, escaped)

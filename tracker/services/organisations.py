@@ -38,8 +38,9 @@ class OrganisationListing:
     commitment_count: int
 
 
-def list_organisations() -> list[OrganisationListing]:
-    """Every organisation that has pledged, by name, with its tracked commitments (one query).
+def list_organisations(up_to: int | None = None) -> list[OrganisationListing] | None:
+    """Every organisation that has pledged, by name, with its tracked commitments (one query);
+    None when there are more than ``up_to`` (reading ``up_to + 1`` of them to know).
 
     Counted as ``services.figures`` counts: lead-in headings and retired commitments are left
     out, and an organisation with nothing to track is not listed as pledging.
@@ -53,8 +54,11 @@ def list_organisations() -> list[OrganisationListing]:
     rows = db.session.execute(
         select(Organisation.slug, Organisation.name, Organisation.sector, counts.c.n)
         .join(counts, counts.c.organisation_id == Organisation.id)
-        .order_by(func.lower(Organisation.name))
-    )
+        .order_by(func.lower(Organisation.name), Organisation.id)
+        .limit(None if up_to is None else up_to + 1)
+    ).all()
+    if up_to is not None and len(rows) > up_to:
+        return None
     return [
         OrganisationListing(slug=slug, name=name, sector=sector, commitment_count=n or 0)
         for slug, name, sector, n in rows

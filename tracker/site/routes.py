@@ -23,11 +23,18 @@ bp = Blueprint("site", __name__)
 BUNDLES = {"govuk-frontend.min.css", "govuk-frontend.min.js"}
 
 
+# The home page lists every organisation that pledged while they fit on a page (a town's
+# forty); a region's 2,000 made it half a megabyte, so it points to the directory instead.
+HOME_LIST_MAX = 100
+
+
 @bp.get("/")
 @public
 def home() -> ResponseReturnValue:
     return render_template(
-        "site/home.html", organisations=list_organisations(), pledges=commitment_figures()
+        "site/home.html",
+        organisations=list_organisations(up_to=HOME_LIST_MAX),
+        pledges=commitment_figures(),
     )
 
 
