@@ -312,6 +312,11 @@ def key_pages(accounts: Accounts) -> list[tuple[str, str, str]]:
         ("review queue", "admin", f"/admin/returns/{period}"),
         ("board page", "admin", f"/board/{period}"),
         ("public organisation page", "public", f"/organisations/{accounts.public_organisation}"),
+        # Lists of every organisation or person, a page at a time: on the region, before they
+        # were paged, each read all 2,000 (0.2 to 0.35 s).
+        ("organisations directory", "public", "/organisations"),
+        ("admin's people", "admin", "/admin/users"),
+        ("audit log", "admin", "/admin/audit"),
         ("/open-data.json", "public", "/open-data.json"),
     ]
 
