@@ -26,7 +26,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, distinct, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    distinct,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from tracker.charts import format_amount
@@ -695,17 +706,16 @@ def accepted_history(
     return found
 
 
-def _latest_accepted(
-    commitment_ids: Sequence[int], organisation_ids: Collection[int] | None = None
-) -> dict[int, AcceptedUpdate]:
-    """Each commitment's update in its newest accepted return (one query).
-
-    Only the newest is read: a window over each commitment's accepted quarters picks it by the
-    update's own quarter (``period_ordinal``) from narrow rows, and only those updates' words
-    are read, so a page of many commitments neither loads nor sorts every quarter's narrative.
-    """
-    if not commitment_ids:
-        return {}
+@cache
+def _latest_accepted_statement(by_organisation: bool) -> Select:
+    """SQL for ``_latest_accepted``, built once: making this statement afresh for every page
+    took a third as long as PostgreSQL took to answer it (0.5 of 1.5 ms). Its commitments (and
+    organisations) are bound when it runs."""
+    organisations = (
+        Return.organisation_id.in_(bindparam("organisations", expanding=True))
+        if by_organisation
+        else true()
+    )
     ranked = (
         select(
             CommitmentUpdate.id,
@@ -720,14 +730,44 @@ def _latest_accepted(
         .where(
             Return.state == ReturnState.ACCEPTED,
             CommitmentUpdate.status.is_not(None),
-            CommitmentUpdate.commitment_id.in_(commitment_ids),
-            _of_organisations(organisation_ids),
+            CommitmentUpdate.commitment_id.in_(bindparam("commitments", expanding=True)),
+            organisations,
         )
         .subquery()
     )
     newest = select(ranked.c.id).where(ranked.c.rn == 1)
-    rows = db.session.execute(accepted_updates_query().where(CommitmentUpdate.id.in_(newest)))
+    return accepted_updates_query().where(CommitmentUpdate.id.in_(newest))
+
+
+def _latest_accepted(
+    commitment_ids: Sequence[int], organisation_ids: Collection[int] | None = None
+) -> dict[int, AcceptedUpdate]:
+    """Each commitment's update in its newest accepted return (one query).
+
+    Only the newest is read: a window over each commitment's accepted quarters picks it by the
+    update's own quarter (``period_ordinal``) from narrow rows, and only those updates' words
+    are read, so a page of many commitments neither loads nor sorts every quarter's narrative.
+    ``organisation_ids`` (the commitments' own) lets PostgreSQL start from their returns
+    (``_of_organisations``).
+    """
+    if not commitment_ids:
+        return {}
+    values: dict[str, list[int]] = {"commitments": list(commitment_ids)}
+    if organisation_ids is not None:
+        values["organisations"] = list(organisation_ids)
+    rows = db.session.execute(_latest_accepted_statement(organisation_ids is not None), values)
     return {row.commitment_id: accepted_update(row) for row in rows}
+
+
+@cache
+def _goalposts_statement() -> Select:
+    """SQL for ``_goalposts``, built once (as ``_latest_accepted_statement``)."""
+    return (
+        select(TargetChange, ReportingPeriod.slug, ReportingPeriod.year, ReportingPeriod.quarter)
+        .outerjoin(ReportingPeriod, ReportingPeriod.id == TargetChange.period_id)
+        .where(TargetChange.commitment_id.in_(bindparam("commitments", expanding=True)))
+        .order_by(TargetChange.changed_at.desc(), TargetChange.id)
+    )
 
 
 def _goalposts(commitment_ids: Sequence[int]) -> dict[int, list[PublicGoalpost]]:
@@ -736,10 +776,7 @@ def _goalposts(commitment_ids: Sequence[int]) -> dict[int, list[PublicGoalpost]]
         return {}
     found: dict[int, list[PublicGoalpost]] = defaultdict(list)
     for change, slug, year, quarter in db.session.execute(
-        select(TargetChange, ReportingPeriod.slug, ReportingPeriod.year, ReportingPeriod.quarter)
-        .outerjoin(ReportingPeriod, ReportingPeriod.id == TargetChange.period_id)
-        .where(TargetChange.commitment_id.in_(commitment_ids))
-        .order_by(TargetChange.changed_at.desc(), TargetChange.id)
+        _goalposts_statement(), {"commitments": list(commitment_ids)}
     ):
         found[change.commitment_id].append(
             PublicGoalpost(
@@ -1006,20 +1043,30 @@ class OrganisationPage:
         return sum(len(c.goalposts) for c in self.commitments)
 
 
+@cache
+def _organisation_page_statements() -> tuple[Select, Select]:
+    """SQL for ``organisation_page``'s organisation and its commitments, built once (as
+    ``_latest_accepted_statement``); the slug and the organisation are bound when they run."""
+    organisation = select(Organisation, _first_statement()).where(
+        Organisation.slug == bindparam("slug")
+    )
+    commitments = _ordered(
+        select(Commitment).where(Commitment.organisation_id == bindparam("organisation"), *SHOWN)
+    )
+    return organisation, commitments
+
+
 def organisation_page(slug: str, today: date) -> OrganisationPage | None:
     """An organisation's pledge: its statement and commitments by priority, accepted progress.
 
     Ten statements whatever its size; the status counts are the listed commitments'.
     """
-    found = db.session.execute(
-        select(Organisation, _first_statement()).where(Organisation.slug == slug)
-    ).first()
+    organisation_sql, commitments_sql = _organisation_page_statements()
+    found = db.session.execute(organisation_sql, {"slug": slug}).first()
     if found is None:
         return None
     organisation, statement = found
-    commitments = db.session.scalars(
-        _ordered(select(Commitment).where(Commitment.organisation_id == organisation.id, *SHOWN))
-    ).all()
+    commitments = db.session.scalars(commitments_sql, {"organisation": organisation.id}).all()
     counts = Counter(DeliveryStatus(c.current_status) for c in commitments)
     groups: dict[int | None, PriorityGroup] = {}
     for item in _public(commitments, priorities()):
