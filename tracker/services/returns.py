@@ -1123,20 +1123,19 @@ def reporting_facts(
     or before it joined, and none while it has nothing to report on. Reads only the columns of
     each return that the rule needs, so the whole region is a few hundred kilobytes;
     ``organisation_ids`` narrows it to the organisations asked about. Without
-    ``last_accepted`` the returns are read without their quarters (and it is always None).
+    ``last_accepted`` the returns are read without their state (and it is always None).
     """
-    periods = [
-        p
-        for p in db.session.scalars(select(ReportingPeriod).where(reporting_began()))
-        if state_on(p, today) != PeriodState.UPCOMING
-    ]
+    # Every quarter once, with whether it counts: the returns name theirs by id, so the latest
+    # accepted one is found without joining each return to its quarter (a third of the time
+    # over a region's 16,000 returns).
+    every = db.session.execute(select(ReportingPeriod, reporting_began())).all()
+    quarters = {p.id: (p.year, p.quarter, p.slug) for p, _ in every}
+    periods = [p for p, began in every if began and state_on(p, today) != PeriodState.UPCOMING]
     returns = select(
         Return.organisation_id, Return.period_id, Return.submitted_at, Return.extended_due_on
     )
     if last_accepted:
-        returns = returns.add_columns(
-            Return.state, ReportingPeriod.slug, ReportingPeriod.year, ReportingPeriod.quarter
-        ).join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        returns = returns.add_columns((Return.state == ReturnState.ACCEPTED).label("accepted"))
     # When its first commitment is reported on: the earliest quarter any tracked one is (one
     # from the start stands for all of them); none at all while it has not pledged.
     first_commitment = (
@@ -1156,10 +1155,11 @@ def reporting_facts(
     accepted: dict[int, tuple[str, int, int]] = {}
     for row in db.session.execute(returns):
         found[(row.organisation_id, row.period_id)] = (row.submitted_at, row.extended_due_on)
-        if last_accepted and row.state == ReturnState.ACCEPTED:
+        if last_accepted and row.accepted:
+            year, number, slug = quarters[row.period_id]
             latest = accepted.get(row.organisation_id)
-            if latest is None or (row.year, row.quarter) > latest[1:]:
-                accepted[row.organisation_id] = (row.slug, row.year, row.quarter)
+            if latest is None or (year, number) > latest[1:]:
+                accepted[row.organisation_id] = (slug, year, number)
     # Each period's own facts once, not once per organisation; a missing return's record is
     # the same for everyone.
     dated = [(p.id, p.starts_on, p.as_quarter, p.due_on, p.closes_on) for p in periods]
