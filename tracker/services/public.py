@@ -1050,8 +1050,14 @@ def _organisation_page_statements() -> tuple[Select, Select]:
     organisation = select(Organisation, _first_statement()).where(
         Organisation.slug == bindparam("slug")
     )
-    commitments = _ordered(
-        select(Commitment).where(Commitment.organisation_id == bindparam("organisation"), *SHOWN)
+    # One organisation's: the priority's place orders them, and each commitment's organisation
+    # is the one just read (from the session, not joined again to every row).
+    commitments = (
+        select(Commitment)
+        .where(Commitment.organisation_id == bindparam("organisation"), *SHOWN)
+        .outerjoin(Priority, Priority.id == Commitment.primary_priority_id)
+        .order_by(func.coalesce(Priority.position, 99), Commitment.position, Commitment.id)
+        .options(selectinload(Commitment.themes))
     )
     return organisation, commitments
 
