@@ -18,6 +18,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.auth.access import organisation, signed_in
@@ -49,7 +50,10 @@ def today() -> date:
 
 
 def _commitment_or_404(commitment_id: int) -> Commitment:
-    commitment = db.session.get(Commitment, commitment_id)
+    # With its priority, which the form's task is grouped by: one query for both.
+    commitment = db.session.get(
+        Commitment, commitment_id, options=[joinedload(Commitment.primary_priority)]
+    )
     if commitment is None or commitment.organisation_id != g.organisation.id:
         abort(404)
     return commitment
@@ -58,7 +62,7 @@ def _commitment_or_404(commitment_id: int) -> Commitment:
 def _period_or_404(slug: str) -> ReportingPeriod:
     """The period a URL names, if the organisation reports for it (404 before it joined)."""
     found = period_or_404(slug)
-    if not expects_return(g.organisation, found):
+    if not expects_return(g.organisation, found, began=True):
         abort(404)
     return found
 

@@ -100,8 +100,18 @@ def _quarter_of(day: date | None) -> Quarter | None:
     return period_for(day) if day else None
 
 
-def expects_return(organisation: Organisation, period: ReportingPeriod) -> bool:
-    """Whether ``organisation`` reports for ``period`` (its pledge aside: it may have none yet)."""
+def expects_return(
+    organisation: Organisation, period: ReportingPeriod, *, began: bool = False
+) -> bool:
+    """Whether ``organisation`` reports for ``period`` (its pledge aside: it may have none yet).
+
+    ``began``: reporting is known to have begun by ``period`` (``period_by_slug`` finds no
+    other), so only the organisation's own first quarter is left to check, without reading the
+    place's.
+    """
+    if began:
+        joined = _quarter_of(organisation.reports_from)
+        return joined is None or period.as_quarter >= joined
     first = first_quarter_of(organisation)
     return first is None or period.as_quarter >= first
 

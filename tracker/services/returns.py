@@ -297,7 +297,14 @@ def task_view(
     it the slowest of the lead's pages. The view's state, window and deadline are the whole
     return's; its tasks, counts and readiness are not, so it is for that one form only.
     """
-    view = return_views([(organisation, period)], today, commitment_ids={commitment.id})[0]
+    # The commitment is in hand: whether it is reported on needs no second read of it.
+    listed = not commitment.is_heading and commitment.removed_from_page_at is None
+    view = return_views(
+        [(organisation, period)],
+        today,
+        commitment_ids={commitment.id},
+        reportable={organisation.id: [commitment] if listed else []},
+    )[0]
     return view, next((t for t in view.tasks if t.commitment.id == commitment.id), None)
 
 
@@ -306,12 +313,14 @@ def return_views(
     today: date,
     *,
     commitment_ids: Collection[int] | None = None,
+    reportable: dict[int, list[Commitment]] | None = None,
 ) -> list[ReturnView]:
     """``return_view`` for several organisations or periods at once, in the same few queries.
 
     A lead's start page lists each organisation they report for, and an organisation's returns
     page each period: both read every return with one query per kind of row, not per return.
-    ``commitment_ids`` reads only those commitments' tasks (see ``task_view``).
+    ``commitment_ids`` reads only those commitments' tasks (see ``task_view``); ``reportable``
+    gives each organisation's reportable commitments among them when they are already read.
     """
     if not wanted:
         return []
@@ -342,7 +351,11 @@ def return_views(
     previous = _previous_updates_of(
         organisation_ids, [period for _, period in wanted], commitment_ids
     )
-    commitments = _reportable_commitments_of(organisation_ids, commitment_ids)
+    commitments = (
+        reportable
+        if reportable is not None
+        else _reportable_commitments_of(organisation_ids, commitment_ids)
+    )
     retired = _retired_with_updates(commitments, updates)
     views = []
     for organisation, period in wanted:
