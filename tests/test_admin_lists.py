@@ -3,7 +3,7 @@ thousands, where one page of everything took a quarter of a second and most of a
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
@@ -75,7 +75,11 @@ def test_organisations_come_fifty_at_a_time_by_name_with_the_whole_count(
     assert caption(second) == "121 organisations, showing 51 to 100"
     assert names(second)[0] == "Org 050 Trust"
     twins = [a["href"] for a in second.soup.select("tbody th a") if a.text == "Org 060 Trust"]
-    assert twins == ["/admin/organisations/place-060", "/admin/organisations/second-of-the-name"]
+    # Each link carries the list's page, for the way back to it.
+    assert twins == [
+        "/admin/organisations/place-060?page=2",
+        "/admin/organisations/second-of-the-name?page=2",
+    ]
     third = get_page(client, next_link(second))
     assert caption(third) == "121 organisations, showing 101 to 121"
     assert names(third)[-1] == "Org 119 Foods"
@@ -91,7 +95,9 @@ def test_two_organisations_of_one_name_keep_their_order_across_pages(client, adm
     first = get_page(client, "/admin/organisations")
     second = get_page(client, next_link(first))
     links = [a["href"] for page in (first, second) for a in page.soup.select("tbody th a")]
-    assert links == [f"/admin/organisations/same-{n:02d}" for n in range(51)]
+    assert links == [f"/admin/organisations/same-{n:02d}" for n in range(50)] + [
+        "/admin/organisations/same-50?page=2"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -218,6 +224,91 @@ def test_searching_people_by_name_or_email_keeps_the_search_across_pages(client,
     nobody = get_page(client, "/admin/users?q=nobody-here")
     assert "Nobody’s name or email address has ‘nobody-here’ in it." in nobody.text
     assert nobody.soup.find("nav", class_="govuk-pagination") is None
+
+
+# Back to the list as it was left ------------------------------------------------------------
+
+
+def banner(page) -> str:
+    return page.soup.select_one(".govuk-notification-banner__heading").get_text(strip=True)
+
+
+def form_action(page, url: str) -> str:
+    """Where the page's first form posts, as a browser resolves it from ``url``."""
+    return urljoin(url, page.soup.find("main").find("form", method="post")["action"])
+
+
+def test_saving_a_person_opened_from_a_search_goes_back_to_that_search_and_page(
+    client, admin, people
+):
+    listing = get_page(client, "/admin/users?q=person+0&page=2")
+    url = listing.link("Person 055")
+    person = get_page(client, url)
+    assert query(person.link("Back to people")) == {"q": ["person 0"], "page": ["2"]}
+    invite = get_page(client, listing.link("Invite someone"))
+    assert query(invite.link("Back to people")) == {"q": ["person 0"], "page": ["2"]}
+
+    response = client.post(form_action(person, url), data={"name": "Person 055", "role": "board"})
+    assert response.status_code == 302
+    back = get_page(client, response.location)
+    assert banner(back) == "Saved changes to Person 055"
+    assert caption(back) == "100 people match ‘person 0’, showing 51 to 100"
+    assert back.soup.find("input", {"name": "q"})["value"] == "person 0"
+
+    # The other ways off a person's page go back the same way.
+    person = get_page(client, back.link("Person 055"))
+    deactivate = person.soup.find("button", string="Deactivate Person 055").find_parent("form")
+    response = client.post(urljoin(url, deactivate["action"]))
+    back = get_page(client, response.location)
+    assert banner(back) == "Person 055 can no longer sign in"
+    assert caption(back) == "100 people match ‘person 0’, showing 51 to 100"
+
+
+def test_saving_an_organisation_opened_from_a_search_goes_back_to_that_search_and_page(
+    client, admin, organisations
+):
+    listing = get_page(client, "/admin/organisations?q=trust&page=2")
+    url = listing.link("Org 110 Trust")
+    organisation = get_page(client, url)
+    assert query(organisation.link("Back to organisations")) == {"q": ["trust"], "page": ["2"]}
+
+    version = organisation.soup.find("input", {"name": "version"})["value"]
+    response = client.post(
+        form_action(organisation, url), data={"name": "Org 110 Trust", "version": version}
+    )
+    assert response.status_code == 302
+    back = get_page(client, response.location)
+    assert banner(back) == "Saved Org 110 Trust"
+    assert caption(back) == "61 organisations match ‘trust’, showing 51 to 61"
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        "next=//evil.example",
+        "q=" + "x" * 101 + "&page=-2",
+        "page=//evil.example&return_to=https://evil.example/",
+    ],
+    ids=["another site", "a search too long and a negative page", "an address for a page"],
+)
+def test_anything_but_the_lists_own_search_and_page_is_left_behind(client, admin, people, crafted):
+    url = f"/admin/users/{people[0].id}?{crafted}"
+    assert get_page(client, url).link("Back to people") == "/admin/users"
+    response = client.post(url, data={"name": people[0].name, "role": "board"})
+    assert response.location == "/admin/users"
+
+
+def test_a_search_that_looks_like_an_address_is_only_searched_for(client, admin, people):
+    url = f"/admin/users/{people[0].id}?q=//evil.example&page=3&next=https://evil.example/"
+    response = client.post(url, data={"name": people[0].name, "role": "board"})
+    back = urlsplit(response.location)
+    assert (back.scheme, back.netloc, back.path) == ("", "", "/admin/users")
+    assert parse_qs(back.query) == {"q": ["//evil.example"], "page": ["3"]}
+    # The list finds nobody by that, so shows its one page, saying so.
+    assert (
+        "Nobody’s name or email address has ‘//evil.example’"
+        in get_page(client, back.geturl()).text
+    )
 
 
 # Pledge items to check -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from tracker.admin.forms import (
     AuditFilterForm,
     EditUserForm,
     InviteForm,
+    ListSearchForm,
     NewOrganisationForm,
     OrganisationForm,
     OrganisationSearchForm,
@@ -70,6 +71,26 @@ def _page_asked() -> int | None:
     return whole_number(request.args.get("page"))
 
 
+def _list_args(search: str, page: int | None) -> dict[str, str | int]:
+    """The address arguments that show a long list as the admin left it: its search and its
+    page, and nothing else (none at all for the first page of everything)."""
+    args: dict[str, str | int] = {}
+    if search:
+        args["q"] = search
+    if page and page > 1:
+        args["page"] = page
+    return args
+
+
+def _list_asked(search_form: type[ListSearchForm]) -> dict[str, str | int]:
+    """The list a person's or organisation's page was opened from, so that saving, or going
+    back, shows it again. Only the list's own arguments, each read as the list reads it, go
+    into the ``url_for`` that leads back: never an address taken whole, so nothing can send
+    the admin off the site. A page that no longer exists is the list's to handle, as any old
+    link to it."""
+    return _list_args(search_form(request.args).search(), _page_asked())
+
+
 @bp.get("")
 @admin_only
 def overview() -> ResponseReturnValue:
@@ -114,7 +135,12 @@ def users() -> ResponseReturnValue:
     search = form.search()
     paging, people = accounts.people_page(search, _page_asked())
     return render_template(
-        "admin/users.html", form=form, search=search, paging=paging, people=people
+        "admin/users.html",
+        form=form,
+        search=search,
+        paging=paging,
+        people=people,
+        list_args=_list_args(search, paging.page),
     )
 
 
@@ -127,6 +153,7 @@ def _offer_organisations(form: UserForm, leads_now: list[Organisation]) -> None:
 @admin_only
 def invite_user() -> ResponseReturnValue:
     form = InviteForm()
+    list_args = _list_asked(PeopleSearchForm)
     _offer_organisations(form, leads_now=[])
     if form.validate_on_submit():
         try:
@@ -143,8 +170,10 @@ def invite_user() -> ResponseReturnValue:
             accounts.invite(user, actor=actor(), now=now())
             db.session.commit()
             flash(f"Invitation sent to {user.email}", "success")
-            return redirect(url_for("admin.users"))
-    return render_template("admin/invite.html", form=form, role_hints=ROLE_HINTS)
+            return redirect(url_for("admin.users", **list_args))
+    return render_template(
+        "admin/invite.html", form=form, role_hints=ROLE_HINTS, list_args=list_args
+    )
 
 
 def _user_or_404(user_id: int) -> User:
@@ -158,6 +187,7 @@ def _user_or_404(user_id: int) -> User:
 @admin_only
 def edit_user(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
+    list_args = _list_asked(PeopleSearchForm)
     form = EditUserForm(obj=None if request.method == "POST" else user)
     _offer_organisations(form, leads_now=list(user.organisations))
     if request.method == "GET":
@@ -177,22 +207,25 @@ def edit_user(user_id: int) -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(f"Saved changes to {user.name}", "success")
-            return redirect(url_for("admin.users"))
-    return render_template("admin/edit_user.html", form=form, person=user, role_hints=ROLE_HINTS)
+            return redirect(url_for("admin.users", **list_args))
+    return render_template(
+        "admin/edit_user.html", form=form, person=user, role_hints=ROLE_HINTS, list_args=list_args
+    )
 
 
 @bp.post("/users/<int:user_id>/deactivate")
 @admin_only
 def deactivate_user(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
+    list_args = _list_asked(PeopleSearchForm)
     try:
         accounts.set_active(user, False, actor=actor(), now=now())
     except accounts.AccountError as error:
         flash(str(error))
-        return redirect(url_for("admin.edit_user", user_id=user.id))
+        return redirect(url_for("admin.edit_user", user_id=user.id, **list_args))
     db.session.commit()
     flash(f"{user.name} can no longer sign in", "success")
-    return redirect(url_for("admin.users"))
+    return redirect(url_for("admin.users", **list_args))
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -202,22 +235,23 @@ def reactivate_user(user_id: int) -> ResponseReturnValue:
     accounts.set_active(user, True, actor=actor(), now=now())
     db.session.commit()
     flash(f"{user.name} can sign in again", "success")
-    return redirect(url_for("admin.users"))
+    return redirect(url_for("admin.users", **_list_asked(PeopleSearchForm)))
 
 
 @bp.post("/users/<int:user_id>/invitation")
 @admin_only
 def resend_invitation(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
+    list_args = _list_asked(PeopleSearchForm)
     if user.password_hash is not None:
         flash(f"{user.name} has already set up their account")
-        return redirect(url_for("admin.edit_user", user_id=user.id))
+        return redirect(url_for("admin.edit_user", user_id=user.id, **list_args))
     accounts.invite(user, actor=actor(), now=now())
     db.session.commit()
     flash(
         f"A new invitation has been sent to {user.email}; the old link no longer works", "success"
     )
-    return redirect(url_for("admin.users"))
+    return redirect(url_for("admin.users", **list_args))
 
 
 # Organisations --------------------------------------------------------------------------------
@@ -231,7 +265,12 @@ def organisations() -> ResponseReturnValue:
     search = form.search()
     paging, rows = organisations_page(search, _page_asked())
     return render_template(
-        "admin/organisations.html", form=form, search=search, paging=paging, organisations=rows
+        "admin/organisations.html",
+        form=form,
+        search=search,
+        paging=paging,
+        organisations=rows,
+        list_args=_list_args(search, paging.page),
     )
 
 
@@ -264,6 +303,7 @@ def new_organisation() -> ResponseReturnValue:
     from tracker.services.periods import joining_quarter
 
     form = NewOrganisationForm()
+    list_args = _list_asked(OrganisationSearchForm)
     quarters = _quarters(form)
     if request.method == "GET":
         joins = joining_quarter(today_in_place())
@@ -287,8 +327,10 @@ def new_organisation() -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(f"Added {organisation.name}", "success")
-            return redirect(url_for("admin.edit_organisation", slug=organisation.slug))
-    return render_template("admin/organisation_form.html", form=form, organisation=None)
+            return redirect(url_for("admin.edit_organisation", slug=organisation.slug, **list_args))
+    return render_template(
+        "admin/organisation_form.html", form=form, organisation=None, list_args=list_args
+    )
 
 
 @bp.route("/organisations/<slug>", methods=["GET", "POST"])
@@ -297,6 +339,7 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
     organisation = organisation_by_slug(slug)
     if organisation is None:
         abort(404)
+    list_args = _list_asked(OrganisationSearchForm)
     form = OrganisationForm()
     quarters = _quarters(form)
     if request.method == "GET":
@@ -322,7 +365,11 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
                 "The form now shows their version; your version is below it."
             ]
             return render_template(
-                "admin/organisation_form.html", form=form, organisation=organisation, mine=mine
+                "admin/organisation_form.html",
+                form=form,
+                organisation=organisation,
+                mine=mine,
+                list_args=list_args,
             ), 409
         except OrganisationError as error:
             db.session.rollback()
@@ -330,7 +377,7 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
             form.reports_from.errors = [str(error)]
         else:
             flash(f"Saved {organisation.name}", "success")
-            return redirect(url_for("admin.organisations"))
+            return redirect(url_for("admin.organisations", **list_args))
     from tracker.services.pledges import commitments_of, pledge_of
     from tracker.services.reminders import chases_for
 
@@ -341,6 +388,7 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
         chases=chases_for(organisation),
         pledge=pledge_of(organisation),
         commitments=commitments_of(organisation),
+        list_args=list_args,
     )
 
 
