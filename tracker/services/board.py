@@ -553,19 +553,24 @@ def _returns(
 
 def _trend_groups(ordinal: int, slugs: dict[int, str]) -> list[shape.TrendGroup]:
     """The status mix at the end of each recent quarter (``slugs``: ordinal → period slug),
-    from the statuses the board rows hold for each of them."""
+    from the statuses the board rows hold for each of them: every quarter's count of every
+    status in one pass over the rows (a grouping per quarter read them eight times, twice
+    as long)."""
     first = ordinal - shape.TREND_QUARTERS + 1
     board = BOARD_ROWS
-    parts = [
-        select(literal(at).label("at"), board.c[f"t{at - first}"].label("code"), func.count())
-        .where(board.c[f"t{at - first}"].is_not(None))
-        .group_by(board.c[f"t{at - first}"])
+    cells = [
+        (at, code, func.count().filter(board.c[f"t{at - first}"] == code))
         for at in sorted(slugs)
+        for code in range(len(shape.STATUSES))
     ]
-    if not parts:
+    if not cells:
         return []
-    rows = _core(sa.union_all(*parts)).all()
-    return [shape.TrendGroup(slugs[at], shape.STATUSES[code], n) for at, code, n in rows]
+    counts = _core(select(*(count for _, _, count in cells))).one()
+    return [
+        shape.TrendGroup(slugs[at], shape.STATUSES[code], n)
+        for (at, code, _), n in zip(cells, counts, strict=True)
+        if n
+    ]
 
 
 @contextmanager
