@@ -524,6 +524,23 @@ def test_each_page_reads_as_many_statements_for_a_large_world_as_a_small_one(
 
 
 @time_machine.travel(ON, tick=False)
+def test_the_update_form_reads_its_commitment_once_and_not_the_places_first_quarter(
+    client, db_session
+):
+    """The lead's most used page, in 7 statements: the person; the organisation with whether
+    they lead it; the quarter; the commitment with its priority; the return; this quarter's and
+    last quarter's update, each with its files. It read the commitment a second time for the
+    task, and the place's first quarter though the quarter found was already on or after it (9).
+    The task list reads neither again either."""
+    world = World(db_session)
+    sign_in(client, world.lead)
+    pages = home_pages(world)
+    count_statements(client, pages["update form"])  # warm up whatever a first request does
+    assert count_statements(client, pages["update form"]) <= 7
+    assert count_statements(client, pages["task list"]) <= 10
+
+
+@time_machine.travel(ON, tick=False)
 def test_the_user_forms_answers_read_as_many_statements_for_a_large_world_as_a_small_one(
     client, db_session, monkeypatch
 ):
