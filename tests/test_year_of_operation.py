@@ -24,6 +24,7 @@ from tracker.config import ladder_rules, window_rules
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, ReportingStatus, ReturnState, Role
 from tracker.models import Notification, Organisation, ReportingPeriod, Return, ReturnEvent
+from tracker.services import public
 from tracker.services import returns as service
 from tracker.services.organisations import OrganisationDetails, create_organisation
 from tracker.services.periods import ensure_periods, grant_extension, period_by_slug
@@ -129,6 +130,19 @@ class Town:
 @pytest.fixture
 def town(app, db_session):  # type: ignore[no-untyped-def]
     return Town(app, db_session)
+
+
+def public_agrees(town, today: date) -> dict[str, ReportingStatus]:  # type: ignore[no-untyped-def]
+    """Each organisation's reporting status as its public page shows it, checked against the
+    one every list reads (the page works out when it joined from the commitments it shows)."""
+    everyone = service.reporting_statuses(today)
+    shown = {}
+    for name, organisation in town.orgs.items():
+        page = public.organisation_page(organisation.slug, today)
+        assert page is not None
+        shown[name] = page.summary.reporting_status
+        assert shown[name] == everyone[organisation.id], name
+    return shown
 
 
 def test_four_quarters_in_sequence(town, db_session):
@@ -280,6 +294,8 @@ def test_four_quarters_in_sequence(town, db_session):
     statuses = service.reporting_statuses(date(2025, 1, 24))
     assert statuses[newcomer.id] == ReportingStatus.ACTIVE
     assert statuses[town.orgs["Quiet"].id] == ReportingStatus.NON_COMMUNICATING
+    assert public_agrees(town, q3_overdue)["Newcomer"] == ReportingStatus.LATE
+    assert public_agrees(town, date(2025, 1, 24))["Quiet"] == ReportingStatus.NON_COMMUNICATING
 
     # --- 2024/25 Q4 opens on 17 March 2025 with Q3's review still to do -------------------------
     q4_opens = date(2025, 3, 17)

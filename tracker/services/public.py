@@ -63,7 +63,12 @@ from tracker.models import (
 )
 from tracker.models.pledge import commitment_themes
 from tracker.services.periods import first_quarter_of, reporting_began, state_on, the_place
-from tracker.services.returns import ReportingFacts, reporting_facts, reporting_statuses
+from tracker.services.returns import (
+    FROM_THE_START,
+    ReportingFacts,
+    reporting_facts,
+    reporting_statuses,
+)
 
 # The commitments a visitor reads: real promises still in the pledge (not lead-in headings).
 SHOWN = (Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None))
@@ -449,10 +454,18 @@ def organisation_summary(slug: str, today: date) -> OrganisationSummary | None:
 
 
 def _summary(
-    organisation: Organisation, counts: dict[DeliveryStatus, int], today: date
+    organisation: Organisation,
+    counts: dict[DeliveryStatus, int],
+    today: date,
+    shown: Sequence[Commitment] | None = None,
 ) -> OrganisationSummary:
-    """One organisation's summary, given its shown commitments' status counts."""
-    reporting = reporting_facts(today, [organisation.id])
+    """One organisation's summary, given its shown commitments' status counts (and, when they
+    are read already, the commitments: when it joined follows from them without a query)."""
+    joined = None
+    if shown is not None:
+        first = min((c.reports_from or FROM_THE_START for c in shown), default=None)
+        joined = {organisation.id: (organisation.reports_from, first)}
+    reporting = reporting_facts(today, [organisation.id], joined=joined)
     return _summaries([organisation], reporting, {organisation.id: counts})[0]
 
 
@@ -1065,7 +1078,7 @@ def _organisation_page_statements() -> tuple[Select, Select]:
 def organisation_page(slug: str, today: date) -> OrganisationPage | None:
     """An organisation's pledge: its statement and commitments by priority, accepted progress.
 
-    Ten statements whatever its size; the status counts are the listed commitments'.
+    Nine statements whatever its size; the status counts are the listed commitments'.
     """
     organisation_sql, commitments_sql = _organisation_page_statements()
     found = db.session.execute(organisation_sql, {"slug": slug}).first()
@@ -1079,7 +1092,7 @@ def organisation_page(slug: str, today: date) -> OrganisationPage | None:
         key = item.priority.id if item.priority else None
         groups.setdefault(key, PriorityGroup(item.priority, [])).commitments.append(item)
     return OrganisationPage(
-        summary=_summary(organisation, dict(counts), today),
+        summary=_summary(organisation, dict(counts), today, shown=commitments),
         statement=statement,
         groups=list(groups.values()),
     )

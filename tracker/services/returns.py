@@ -16,7 +16,7 @@ Services flush; the request commits.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -83,7 +83,7 @@ class StaleUpdate(ReturnError):
 
 
 # Stands for "reported on from the start" where a date is compared (no real quarter is this old).
-_FROM_THE_START = date(1900, 1, 1)
+FROM_THE_START = date(1900, 1, 1)
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -1128,7 +1128,11 @@ def reporting_statuses(
 
 
 def reporting_facts(
-    today: date, organisation_ids: Collection[int] | None = None, *, last_accepted: bool = True
+    today: date,
+    organisation_ids: Collection[int] | None = None,
+    *,
+    last_accepted: bool = True,
+    joined: Mapping[int, tuple[date | None, date | None]] | None = None,
 ) -> dict[int, ReportingFacts]:
     """Each organisation's reporting status today and latest accepted quarter (three queries).
 
@@ -1137,6 +1141,10 @@ def reporting_facts(
     each return that the rule needs, so the whole region is a few hundred kilobytes;
     ``organisation_ids`` narrows it to the organisations asked about. Without
     ``last_accepted`` the returns are read without their state (and it is always None).
+    ``joined`` gives, for the organisations asked about, what the third query would read: each
+    one's ``reports_from`` and the earliest ``reports_from`` of its reportable commitments (None
+    for one with none, ``FROM_THE_START`` for one reported on from the start), for a caller that
+    has both in hand already.
     """
     # Every quarter once, with whether it counts: the returns name theirs by id, so the latest
     # accepted one is found without joining each return to its quarter (a third of the time
@@ -1152,7 +1160,7 @@ def reporting_facts(
     # When its first commitment is reported on: the earliest quarter any tracked one is (one
     # from the start stands for all of them); none at all while it has not pledged.
     first_commitment = (
-        select(func.min(func.coalesce(Commitment.reports_from, _FROM_THE_START)))
+        select(func.min(func.coalesce(Commitment.reports_from, FROM_THE_START)))
         .where(
             Commitment.organisation_id == Organisation.id,
             Commitment.is_heading.is_(False),
@@ -1181,8 +1189,13 @@ def reporting_facts(
         for period_id, _, quarter, due_on, closes_on in dated
     }
     facts = {}
-    for organisation_id, reports_from, first in db.session.execute(organisations):
-        if first is not None and first > _FROM_THE_START:
+    joining = (
+        [(organisation_id, *dates) for organisation_id, dates in joined.items()]
+        if joined is not None
+        else db.session.execute(organisations)
+    )
+    for organisation_id, reports_from, first in joining:
+        if first is not None and first > FROM_THE_START:
             reports_from = max(reports_from or first, first)
         history = []
         for period_id, starts_on, quarter, due_on, closes_on in dated:
