@@ -282,6 +282,80 @@ def test_saving_an_organisation_opened_from_a_search_goes_back_to_that_search_an
     assert caption(back) == "61 organisations match ‘trust’, showing 51 to 61"
 
 
+def the_way_back(page, text: str = "Back to organisations") -> dict[str, list[str]]:
+    return query(page.link(text))
+
+
+def test_changing_the_pledge_of_an_organisation_opened_from_a_search_keeps_the_way_back(
+    client, admin, organisations, db_session
+):
+    make_place(db_session)
+    opened = get_page(client, "/admin/organisations?q=trust&page=2").link("Org 110 Trust")
+    organisation = get_page(client, opened)
+    left = {"q": ["trust"], "page": ["2"]}
+
+    url = urljoin(opened, organisation.link("Edit the statement"))
+    statement = get_page(client, url)
+    assert the_way_back(statement, "Back to Org 110 Trust") == left
+    response = client.post(form_action(statement, url), data={"statement": "We plant trees."})
+    assert response.status_code == 302
+    organisation = get_page(client, response.location)
+    assert banner(organisation) == "Saved the pledge statement"
+    assert the_way_back(organisation) == left
+
+    for text in ("Plant 500 trees", "Insulate 200 homes"):
+        url = urljoin(opened, organisation.link("Add a commitment"))
+        new = get_page(client, url)
+        assert the_way_back(new, "Back to Org 110 Trust") == left
+        priority = new.soup.find("input", {"name": "primary_priority"})["value"]
+        response = client.post(
+            form_action(new, url), data={"text": text, "primary_priority": priority}
+        )
+        assert response.status_code == 302
+        organisation = get_page(client, response.location)
+        assert banner(organisation) == "Added a commitment to Org 110 Trust's pledge"
+        assert the_way_back(organisation) == left
+
+    move_up = organisation.soup.find(string="Move up").find_parent("form")
+    organisation = get_page(client, client.post(urljoin(opened, move_up["action"])).location)
+    assert banner(organisation) == "Moved the commitment"
+    assert the_way_back(organisation) == left
+
+    url = urljoin(opened, organisation.link("Retire Plant 500 trees"))
+    retire = get_page(client, url)
+    assert the_way_back(retire, "Back to Org 110 Trust") == left
+    response = client.post(form_action(retire, url), data={"reason": "Done by the council"})
+    organisation = get_page(client, response.location)
+    assert banner(organisation) == "Retired the commitment: its history is kept"
+
+    back = get_page(client, urljoin(opened, organisation.link("Back to organisations")))
+    assert caption(back) == "61 organisations match ‘trust’, showing 51 to 61"
+    assert back.soup.find("input", {"name": "q"})["value"] == "trust"
+
+
+@pytest.mark.parametrize(
+    ("crafted", "kept"),
+    [
+        ("q=trust&page=2&next=//evil.example", {"q": ["trust"], "page": ["2"]}),
+        ("q=" + "x" * 101 + "&page=2", {"page": ["2"]}),
+        ("q=trust&page=-2", {"q": ["trust"]}),
+        ("q=trust&page=//evil.example&return_to=https://evil.example/", {"q": ["trust"]}),
+    ],
+    ids=["another site", "a search too long", "a negative page", "an address for a page"],
+)
+def test_a_pledge_change_keeps_only_the_lists_own_search_and_page(
+    client, admin, organisations, crafted, kept
+):
+    url = f"/admin/organisations/place-110/statement?{crafted}"
+    for back in (
+        get_page(client, url).link("Back to Org 110 Trust"),
+        client.post(url, data={"statement": "We plant trees."}).location,
+    ):
+        where = urlsplit(back)
+        assert where[:3] == ("", "", "/admin/organisations/place-110")  # scheme, host, path
+        assert parse_qs(where.query) == kept
+
+
 @pytest.mark.parametrize(
     "crafted",
     [

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from tracker.admin.forms import OrganisationSearchForm
 from tracker.admin.pledge_forms import (
     CommitmentTextForm,
     ConfirmImportForm,
@@ -21,7 +22,7 @@ from tracker.admin.pledge_forms import (
     RetireForm,
     StatementForm,
 )
-from tracker.admin.routes import actor, admin_only, bp
+from tracker.admin.routes import _list_asked, actor, admin_only, bp
 from tracker.extensions import db
 from tracker.forms import whole_number
 from tracker.models import Commitment, CommitmentProposal, Organisation
@@ -239,6 +240,7 @@ def review_lead_in(commitment_id: int) -> ResponseReturnValue:
 @admin_only
 def edit_statement(slug: str) -> ResponseReturnValue:
     organisation = _organisation_or_404(slug)
+    list_args = _list_asked(OrganisationSearchForm)
     form = StatementForm()
     if request.method == "GET":
         pledge = pledges.pledge_of(organisation)
@@ -247,14 +249,19 @@ def edit_statement(slug: str) -> ResponseReturnValue:
         pledges.set_statement(organisation, form.statement.data, actor=actor())
         db.session.commit()
         flash("Saved the pledge statement", "success")
-        return redirect(url_for("admin.edit_organisation", slug=slug, _anchor="pledge"))
-    return render_template("admin/statement_form.html", form=form, organisation=organisation)
+        return redirect(
+            url_for("admin.edit_organisation", slug=slug, _anchor="pledge", **list_args)
+        )
+    return render_template(
+        "admin/statement_form.html", form=form, organisation=organisation, list_args=list_args
+    )
 
 
 @bp.route("/organisations/<slug>/commitments/new", methods=["GET", "POST"])
 @admin_only
 def add_commitment(slug: str) -> ResponseReturnValue:
     organisation = _organisation_or_404(slug)
+    list_args = _list_asked(OrganisationSearchForm)
     form = CommitmentTextForm()
     form.set_priorities(place_priorities())
     if form.validate_on_submit():
@@ -274,9 +281,16 @@ def add_commitment(slug: str) -> ResponseReturnValue:
             db.session.commit()
             flash(f"Added a commitment to {organisation.name}'s pledge", "success")
             return redirect(
-                url_for("admin.edit_organisation", slug=slug, _anchor=f"c{commitment.id}")
+                url_for(
+                    "admin.edit_organisation",
+                    slug=slug,
+                    _anchor=f"c{commitment.id}",
+                    **list_args,
+                )
             )
-    return render_template("admin/commitment_new.html", form=form, organisation=organisation)
+    return render_template(
+        "admin/commitment_new.html", form=form, organisation=organisation, list_args=list_args
+    )
 
 
 @bp.post("/organisations/<slug>/commitments/<int:commitment_id>/move")
@@ -284,6 +298,7 @@ def add_commitment(slug: str) -> ResponseReturnValue:
 def move_commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
     organisation = _organisation_or_404(slug)
     commitment = _commitment_or_404(commitment_id, organisation)
+    list_args = _list_asked(OrganisationSearchForm)
     try:
         moved = pledges.move_commitment(
             commitment, up=request.form.get("direction") != "down", actor=actor()
@@ -294,7 +309,9 @@ def move_commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
         db.session.commit()
         if moved:
             flash("Moved the commitment", "success")
-    return redirect(url_for("admin.edit_organisation", slug=slug, _anchor=f"c{commitment_id}"))
+    return redirect(
+        url_for("admin.edit_organisation", slug=slug, _anchor=f"c{commitment_id}", **list_args)
+    )
 
 
 @bp.route("/organisations/<slug>/commitments/<int:commitment_id>/retire", methods=["GET", "POST"])
@@ -302,6 +319,7 @@ def move_commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
 def retire_commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
     organisation = _organisation_or_404(slug)
     commitment = _commitment_or_404(commitment_id, organisation)
+    list_args = _list_asked(OrganisationSearchForm)
     form = RetireForm()
     if form.validate_on_submit():
         try:
@@ -311,9 +329,15 @@ def retire_commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
         else:
             db.session.commit()
             flash("Retired the commitment: its history is kept", "success")
-            return redirect(url_for("admin.edit_organisation", slug=slug, _anchor="pledge"))
+            return redirect(
+                url_for("admin.edit_organisation", slug=slug, _anchor="pledge", **list_args)
+            )
     return render_template(
-        "admin/commitment_retire.html", form=form, organisation=organisation, commitment=commitment
+        "admin/commitment_retire.html",
+        form=form,
+        organisation=organisation,
+        commitment=commitment,
+        list_args=list_args,
     )
 
 

@@ -87,7 +87,8 @@ def _list_asked(search_form: type[ListSearchForm]) -> dict[str, str | int]:
     back, shows it again. Only the list's own arguments, each read as the list reads it, go
     into the ``url_for`` that leads back: never an address taken whole, so nothing can send
     the admin off the site. A page that no longer exists is the list's to handle, as any old
-    link to it."""
+    link to it. The organisation's pledge pages (admin.pledges) carry it on the same way, so
+    its page still leads back to the list after them."""
     return _list_args(search_form(request.args).search(), _page_asked())
 
 
