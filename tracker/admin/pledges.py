@@ -22,7 +22,7 @@ from tracker.admin.pledge_forms import (
     RetireForm,
     StatementForm,
 )
-from tracker.admin.routes import _list_asked, actor, admin_only, bp
+from tracker.admin.routes import actor, admin_only, bp, list_asked
 from tracker.extensions import db
 from tracker.forms import whole_number
 from tracker.models import Commitment, CommitmentProposal, Organisation
@@ -240,7 +240,7 @@ def review_lead_in(commitment_id: int) -> ResponseReturnValue:
 @admin_only
 def edit_statement(slug: str) -> ResponseReturnValue:
     organisation = _organisation_or_404(slug)
-    list_args = _list_asked(OrganisationSearchForm)
+    list_args = list_asked(OrganisationSearchForm)
     form = StatementForm()
     if request.method == "GET":
         pledge = pledges.pledge_of(organisation)
@@ -261,7 +261,7 @@ def edit_statement(slug: str) -> ResponseReturnValue:
 @admin_only
 def add_commitment(slug: str) -> ResponseReturnValue:
     organisation = _organisation_or_404(slug)
-    list_args = _list_asked(OrganisationSearchForm)
+    list_args = list_asked(OrganisationSearchForm)
     form = CommitmentTextForm()
     form.set_priorities(place_priorities())
     if form.validate_on_submit():
@@ -298,7 +298,7 @@ def add_commitment(slug: str) -> ResponseReturnValue:
 def move_commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
     organisation = _organisation_or_404(slug)
     commitment = _commitment_or_404(commitment_id, organisation)
-    list_args = _list_asked(OrganisationSearchForm)
+    list_args = list_asked(OrganisationSearchForm)
     try:
         moved = pledges.move_commitment(
             commitment, up=request.form.get("direction") != "down", actor=actor()
@@ -319,7 +319,7 @@ def move_commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
 def retire_commitment(slug: str, commitment_id: int) -> ResponseReturnValue:
     organisation = _organisation_or_404(slug)
     commitment = _commitment_or_404(commitment_id, organisation)
-    list_args = _list_asked(OrganisationSearchForm)
+    list_args = list_asked(OrganisationSearchForm)
     form = RetireForm()
     if form.validate_on_submit():
         try:

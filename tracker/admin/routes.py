@@ -82,7 +82,7 @@ def _list_args(search: str, page: int | None) -> dict[str, str | int]:
     return args
 
 
-def _list_asked(search_form: type[ListSearchForm]) -> dict[str, str | int]:
+def list_asked(search_form: type[ListSearchForm]) -> dict[str, str | int]:
     """The list a person's or organisation's page was opened from, so that saving, or going
     back, shows it again. Only the list's own arguments, each read as the list reads it, go
     into the ``url_for`` that leads back: never an address taken whole, so nothing can send
@@ -154,7 +154,7 @@ def _offer_organisations(form: UserForm, leads_now: list[Organisation]) -> None:
 @admin_only
 def invite_user() -> ResponseReturnValue:
     form = InviteForm()
-    list_args = _list_asked(PeopleSearchForm)
+    list_args = list_asked(PeopleSearchForm)
     _offer_organisations(form, leads_now=[])
     if form.validate_on_submit():
         try:
@@ -188,7 +188,7 @@ def _user_or_404(user_id: int) -> User:
 @admin_only
 def edit_user(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
-    list_args = _list_asked(PeopleSearchForm)
+    list_args = list_asked(PeopleSearchForm)
     form = EditUserForm(obj=None if request.method == "POST" else user)
     _offer_organisations(form, leads_now=list(user.organisations))
     if request.method == "GET":
@@ -218,7 +218,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
 @admin_only
 def deactivate_user(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
-    list_args = _list_asked(PeopleSearchForm)
+    list_args = list_asked(PeopleSearchForm)
     try:
         accounts.set_active(user, False, actor=actor(), now=now())
     except accounts.AccountError as error:
@@ -236,14 +236,14 @@ def reactivate_user(user_id: int) -> ResponseReturnValue:
     accounts.set_active(user, True, actor=actor(), now=now())
     db.session.commit()
     flash(f"{user.name} can sign in again", "success")
-    return redirect(url_for("admin.users", **_list_asked(PeopleSearchForm)))
+    return redirect(url_for("admin.users", **list_asked(PeopleSearchForm)))
 
 
 @bp.post("/users/<int:user_id>/invitation")
 @admin_only
 def resend_invitation(user_id: int) -> ResponseReturnValue:
     user = _user_or_404(user_id)
-    list_args = _list_asked(PeopleSearchForm)
+    list_args = list_asked(PeopleSearchForm)
     if user.password_hash is not None:
         flash(f"{user.name} has already set up their account")
         return redirect(url_for("admin.edit_user", user_id=user.id, **list_args))
@@ -304,7 +304,7 @@ def new_organisation() -> ResponseReturnValue:
     from tracker.services.periods import joining_quarter
 
     form = NewOrganisationForm()
-    list_args = _list_asked(OrganisationSearchForm)
+    list_args = list_asked(OrganisationSearchForm)
     quarters = _quarters(form)
     if request.method == "GET":
         joins = joining_quarter(today_in_place())
@@ -340,7 +340,7 @@ def edit_organisation(slug: str) -> ResponseReturnValue:
     organisation = organisation_by_slug(slug)
     if organisation is None:
         abort(404)
-    list_args = _list_asked(OrganisationSearchForm)
+    list_args = list_asked(OrganisationSearchForm)
     form = OrganisationForm()
     quarters = _quarters(form)
     if request.method == "GET":
