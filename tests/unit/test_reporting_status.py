@@ -13,6 +13,7 @@ from tracker.domain.reporting_status import (
     consecutive_missed,
     reporting_status,
     reporting_status_tag,
+    settled_by,
 )
 
 ACTIVE = ReportingStatus.ACTIVE
@@ -204,3 +205,51 @@ def test_status_agrees_with_the_count_of_missed_periods(delays, today_offset):
         assert missed == 0
     if past_deadline and not past_deadline[-1].submitted_by(today):
         assert missed >= 1 or any(record.submitted_by(today) for record in history)
+
+
+@given(
+    returns=st.lists(
+        st.tuples(
+            st.none() | st.integers(min_value=-30, max_value=60),  # submitted, from the due date
+            st.none() | st.integers(min_value=-10, max_value=120),  # extended to, from it
+        ),
+        min_size=8,
+        max_size=8,
+    ),
+    today_offset=st.integers(min_value=0, max_value=800),
+)
+def test_the_newest_records_that_settle_the_status_settle_it_whatever_came_before(
+    returns, today_offset
+):
+    # The services read an organisation's newest quarters first and older ones only when
+    # those have not settled it: any older history must then leave the status as it is.
+    history = []
+    for quarter, (delay, extension) in zip(QUARTERS, returns, strict=True):
+        due = quarter.window(WindowRules()).due_on
+        history.append(
+            period(
+                quarter,
+                submitted_on=None if delay is None else due + timedelta(days=delay),
+                extended_to=None if extension is None else due + timedelta(days=extension),
+            )
+        )
+    today = date(2023, 6, 1) + timedelta(days=today_offset)
+    whole = reporting_status(history, today)
+    for kept in range(len(history) + 1):
+        newest = history[len(history) - kept :]
+        if settled_by(newest, today):
+            assert reporting_status(newest, today) is whole, kept
+    assert settled_by(history, today) or reporting_status(history, today) is not SILENT
+
+
+def test_what_settles_a_status():
+    # Q1 to Q4 all past their deadlines on 1 June 2025.
+    today = date(2025, 6, 1)
+    assert settled_by([period(Q4, submitted_on=date(2025, 4, 1))], today)  # a return in
+    assert settled_by([period(Q3), period(Q4)], today)  # two missed: silent whatever came before
+    assert not settled_by([period(Q4)], today)  # one missed: late or silent, by Q3
+    assert not settled_by([], today)
+    # Still inside an extension, after a missed one: the run ends there.
+    assert settled_by([period(Q3, extended_to=date(2025, 7, 1)), period(Q4)], today)
+    # Not yet due and nothing before it read: Q4 decides.
+    assert not settled_by([period(NEXT_Q1)], today)

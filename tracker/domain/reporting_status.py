@@ -87,6 +87,27 @@ def consecutive_missed(history: Sequence[PeriodRecord], today: date) -> int:
     return count
 
 
+def settled_by(newest: Sequence[PeriodRecord], today: date) -> bool:
+    """Whether these records, an organisation's newest, decide its reporting status whatever
+    came before them (so older ones need not be read).
+
+    They do once the walk of ``consecutive_missed`` stops inside them: at a return submitted, at
+    a period not missed after one that was, or at the second missed in a row, past which the
+    count can only grow and the status is already non-communicating.
+    """
+    count = 0
+    for record in sorted(newest, key=lambda record: record.quarter, reverse=True):
+        if record.submitted_by(today):
+            return True
+        if record.missed(today):
+            count += 1
+            if count >= NON_COMMUNICATING_AFTER:
+                return True
+        elif count:
+            return True
+    return False
+
+
 def reporting_status(history: Sequence[PeriodRecord], today: date) -> ReportingStatus:
     """An organisation's reporting status on ``today``: active, late or non-communicating."""
     missed = consecutive_missed(history, today)

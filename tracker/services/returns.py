@@ -20,9 +20,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
@@ -36,7 +38,7 @@ from tracker.domain.enums import (
     Role,
 )
 from tracker.domain.history import Change, changes_between
-from tracker.domain.reporting_status import PeriodRecord, reporting_status
+from tracker.domain.reporting_status import PeriodRecord, reporting_status, settled_by
 from tracker.domain.updates import PreviousUpdate, carry_forward, check_update
 from tracker.domain.worklist import ReturnFacts
 from tracker.evidence import StoredFile
@@ -84,6 +86,12 @@ class StaleUpdate(ReturnError):
 
 # Stands for "reported on from the start" where a date is compared (no real quarter is this old).
 FROM_THE_START = date(1900, 1, 1)
+
+# How many of the newest quarters reporting_facts reads every organisation's returns for: nearly
+# always enough to settle a reporting status (two missed in a row, or one return in), so the read
+# stays the same size however many years of quarters there are; older quarters are read only for
+# the organisations they are not enough for.
+RECENT_QUARTERS = 4
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -1134,29 +1142,155 @@ def reporting_facts(
     last_accepted: bool = True,
     joined: Mapping[int, tuple[date | None, date | None]] | None = None,
 ) -> dict[int, ReportingFacts]:
-    """Each organisation's reporting status today and latest accepted quarter (three queries).
+    """Each organisation's reporting status today and latest accepted quarter (three queries,
+    and a fourth for the few whose newest quarters leave their status open).
 
     Only quarters the organisation owed count towards the status: none before reporting began
     or before it joined, and none while it has nothing to report on. Reads only the columns of
-    each return that the rule needs, so the whole region is a few hundred kilobytes;
-    ``organisation_ids`` narrows it to the organisations asked about. Without
-    ``last_accepted`` the returns are read without their state (and it is always None).
+    each return that the rule needs, and only the newest ``RECENT_QUARTERS`` quarters' for
+    everyone (older ones for those they do not settle), so the read does not grow with the
+    years; ``organisation_ids`` narrows it to the organisations asked about. Without
+    ``last_accepted`` the latest accepted quarters are not grouped (and each is None).
     ``joined`` gives, for the organisations asked about, what the third query would read: each
     one's ``reports_from`` and the earliest ``reports_from`` of its reportable commitments (None
     for one with none, ``FROM_THE_START`` for one reported on from the start), for a caller that
     has both in hand already.
     """
-    # Every quarter once, with whether it counts: the returns name theirs by id, so the latest
-    # accepted one is found without joining each return to its quarter (a third of the time
-    # over a region's 16,000 returns).
-    every = db.session.execute(select(ReportingPeriod, reporting_began())).all()
-    quarters = {p.id: (p.year, p.quarter, p.slug) for p, _ in every}
-    periods = [p for p, began in every if began and state_on(p, today) != PeriodState.UPCOMING]
-    returns = select(
-        Return.organisation_id, Return.period_id, Return.submitted_at, Return.extended_due_on
+    returns_sql, with_latest_sql, organisations_sql = _facts_statements(
+        organisation_ids is not None
     )
-    if last_accepted:
-        returns = returns.add_columns((Return.state == ReturnState.ACCEPTED).label("accepted"))
+    ids = {} if organisation_ids is None else {"organisations": list(organisation_ids)}
+    # Every quarter once, with whether it counts, newest first.
+    every = db.session.execute(_periods_sql()).all()
+    by_ordinal = {p.year * 4 + p.quarter: (p.slug, p.year, p.quarter) for p, _ in every}
+    periods = sorted(
+        (p for p, began in every if began and state_on(p, today) != PeriodState.UPCOMING),
+        key=lambda p: p.as_quarter,
+        reverse=True,
+    )
+    recent, older = periods[:RECENT_QUARTERS], periods[RECENT_QUARTERS:]
+
+    reading = with_latest_sql if last_accepted else returns_sql
+    found: dict[tuple[int, int], tuple[datetime | None, date | None]] = {}
+    accepted: dict[int, tuple[str, int, int]] = {}
+
+    def take(rows: Any) -> None:
+        for organisation_id, period_id, submitted_at, extended_to, accepted_ordinal in rows:
+            if period_id is None:
+                accepted[organisation_id] = by_ordinal[accepted_ordinal]
+            else:
+                found[(organisation_id, period_id)] = (submitted_at, extended_to)
+
+    take(db.session.execute(reading, {**ids, "periods": [p.id for p in recent]}))
+    # Each period's own facts once, not once per organisation; a missing return's record is
+    # the same for everyone.
+    dated = {p.id: (p.starts_on, p.as_quarter, p.due_on, p.closes_on) for p in periods}
+    nothing = {
+        period_id: PeriodRecord(quarter, due_on, None, None, closes_on)
+        for period_id, (_, quarter, due_on, closes_on) in dated.items()
+    }
+
+    def history_of(
+        organisation_id: int, reports_from: date | None, chosen: Sequence[ReportingPeriod]
+    ) -> list[PeriodRecord]:
+        history = []
+        for period in chosen:
+            starts_on, quarter, due_on, closes_on = dated[period.id]
+            if reports_from is not None and starts_on < reports_from:
+                continue
+            row = found.get((organisation_id, period.id))
+            if row is None:
+                history.append(nothing[period.id])
+                continue
+            submitted_at, extended_to = row
+            history.append(
+                PeriodRecord(
+                    quarter=quarter,
+                    due_on=due_on,
+                    extended_to=extended_to,
+                    submitted_on=submitted_at.date() if submitted_at else None,
+                    closes_on=closes_on,
+                )
+            )
+        return history
+
+    joining = (
+        [(organisation_id, *dates) for organisation_id, dates in joined.items()]
+        if joined is not None
+        else db.session.execute(organisations_sql, ids)
+    )
+    histories: dict[int, list[PeriodRecord]] = {}
+    owed_from: dict[int, date | None] = {}
+    for organisation_id, reports_from, first in joining:
+        if first is None:  # nothing to report on: it owes no return
+            histories[organisation_id] = []
+            continue
+        if first > FROM_THE_START:
+            reports_from = max(reports_from or first, first)
+        owed_from[organisation_id] = reports_from
+        histories[organisation_id] = history_of(organisation_id, reports_from, recent)
+    # The few whose newest quarters leave their status open, and who owed older ones: their
+    # older returns, in one more statement (domain.reporting_status.settled_by).
+    deeper = [
+        organisation_id
+        for organisation_id, history in histories.items()
+        if organisation_id in owed_from
+        and not settled_by(history, today)
+        and any(
+            owed_from[organisation_id] is None or p.starts_on >= owed_from[organisation_id]
+            for p in older
+        )
+    ]
+    if deeper:
+        filtered_sql = _facts_statements(True)[0]
+        take(
+            db.session.execute(
+                filtered_sql, {"organisations": deeper, "periods": [p.id for p in older]}
+            )
+        )
+        for organisation_id in deeper:
+            histories[organisation_id] = history_of(
+                organisation_id, owed_from[organisation_id], periods
+            )
+    return {
+        organisation_id: ReportingFacts(
+            reporting_status(history, today), accepted.get(organisation_id)
+        )
+        for organisation_id, history in histories.items()
+    }
+
+
+@cache
+def _periods_sql() -> Select:
+    """Every reporting period with whether reporting had begun by it (built once)."""
+    return select(ReportingPeriod, reporting_began())
+
+
+@cache
+def _facts_statements(filtered: bool) -> tuple[Select, Any, Select]:
+    """``reporting_facts``'s SQL, built once (as the public pages' statements are): the returns
+    of the quarters bound as ``periods``; the same with each organisation's latest accepted
+    quarter, grouped in the database, after them in one statement; and when each organisation
+    joined. ``filtered``: only the organisations bound as ``organisations``."""
+    returns = select(
+        Return.organisation_id,
+        Return.period_id,
+        Return.submitted_at,
+        Return.extended_due_on,
+        sa.cast(sa.null(), sa.Integer).label("accepted_ordinal"),
+    ).where(Return.period_id.in_(bindparam("periods", expanding=True)))
+    latest = (
+        select(
+            Return.organisation_id,
+            sa.cast(sa.null(), sa.Integer),
+            sa.cast(sa.null(), Return.submitted_at.type),
+            sa.cast(sa.null(), Return.extended_due_on.type),
+            func.max(ReportingPeriod.year * 4 + ReportingPeriod.quarter),
+        )
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(Return.state == ReturnState.ACCEPTED)
+        .group_by(Return.organisation_id)
+    )
     # When its first commitment is reported on: the earliest quarter any tracked one is (one
     # from the start stands for all of them); none at all while it has not pledged.
     first_commitment = (
@@ -1169,56 +1303,12 @@ def reporting_facts(
         .scalar_subquery()
     )
     organisations = select(Organisation.id, Organisation.reports_from, first_commitment)
-    if organisation_ids is not None:
-        returns = returns.where(Return.organisation_id.in_(organisation_ids))
-        organisations = organisations.where(Organisation.id.in_(organisation_ids))
-    found: dict[tuple[int, int], tuple[datetime | None, date | None]] = {}
-    accepted: dict[int, tuple[str, int, int]] = {}
-    for row in db.session.execute(returns):
-        found[(row.organisation_id, row.period_id)] = (row.submitted_at, row.extended_due_on)
-        if last_accepted and row.accepted:
-            year, number, slug = quarters[row.period_id]
-            latest = accepted.get(row.organisation_id)
-            if latest is None or (year, number) > latest[1:]:
-                accepted[row.organisation_id] = (slug, year, number)
-    # Each period's own facts once, not once per organisation; a missing return's record is
-    # the same for everyone.
-    dated = [(p.id, p.starts_on, p.as_quarter, p.due_on, p.closes_on) for p in periods]
-    nothing = {
-        period_id: PeriodRecord(quarter, due_on, None, None, closes_on)
-        for period_id, _, quarter, due_on, closes_on in dated
-    }
-    facts = {}
-    joining = (
-        [(organisation_id, *dates) for organisation_id, dates in joined.items()]
-        if joined is not None
-        else db.session.execute(organisations)
-    )
-    for organisation_id, reports_from, first in joining:
-        if first is not None and first > FROM_THE_START:
-            reports_from = max(reports_from or first, first)
-        history = []
-        for period_id, starts_on, quarter, due_on, closes_on in dated:
-            if first is None or (reports_from is not None and starts_on < reports_from):
-                continue
-            row = found.get((organisation_id, period_id))
-            if row is None:
-                history.append(nothing[period_id])
-                continue
-            submitted_at, extended_to = row
-            history.append(
-                PeriodRecord(
-                    quarter=quarter,
-                    due_on=due_on,
-                    extended_to=extended_to,
-                    submitted_on=submitted_at.date() if submitted_at else None,
-                    closes_on=closes_on,
-                )
-            )
-        facts[organisation_id] = ReportingFacts(
-            reporting_status(history, today), accepted.get(organisation_id)
-        )
-    return facts
+    if filtered:
+        chosen = bindparam("organisations", expanding=True)
+        returns = returns.where(Return.organisation_id.in_(chosen))
+        latest = latest.where(Return.organisation_id.in_(chosen))
+        organisations = organisations.where(Organisation.id.in_(chosen))
+    return returns, sa.union_all(returns, latest), organisations
 
 
 def leads_by_organisation(ids: list[int]) -> dict[int, list[User]]:
