@@ -901,9 +901,15 @@ def test_an_organisation_page_keeps_to_its_budget_of_statements(app, db_session)
     # update, goalposts with their quarters), its reporting status and latest accepted quarter
     # (two: when it joined follows from the commitments shown; once four) and the place.
     client = app.test_client()
-    build_world(db_session)
+    world = build_world(db_session)
     statements_for(client, "/organisations/greenway-trust")  # what a first request does once
     assert statements_for(client, "/organisations/greenway-trust") <= 9
+    # Its retired commitments come with the same statements as the rest.
+    world["trees"].removed_from_page_at = datetime(2024, 9, 2, 9, 0, tzinfo=UTC)
+    world["trees"].retired_reason = "The land was sold"
+    db_session.flush()
+    assert statements_for(client, "/organisations/greenway-trust") <= 9
+    assert "The land was sold" in get_page(client, "/organisations/greenway-trust").text
 
 
 def build_more(session) -> int:

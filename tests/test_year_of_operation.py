@@ -23,11 +23,19 @@ from tests.support.pages import get_page
 from tracker.config import ladder_rules, window_rules
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, ReportingStatus, ReturnState, Role
-from tracker.models import Notification, Organisation, ReportingPeriod, Return, ReturnEvent
+from tracker.models import (
+    Commitment,
+    Notification,
+    Organisation,
+    ReportingPeriod,
+    Return,
+    ReturnEvent,
+)
 from tracker.services import public
 from tracker.services import returns as service
 from tracker.services.organisations import OrganisationDetails, create_organisation
 from tracker.services.periods import ensure_periods, grant_extension, period_by_slug
+from tracker.services.pledges import retire_commitment
 from tracker.services.reminders import send_reminders
 from tracker.services.worklist import work_list
 
@@ -498,3 +506,72 @@ def test_the_command_line_sets_when_reporting_began(tmp_path):
     bad = run_tracker("periods", "start", "2025-q3", instance=instance, DATABASE_URL=url)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "is not a reporting period" in bad.stderr
+
+
+def test_a_commitment_retired_mid_year_stays_on_the_public_record(town, db_session, client):
+    # Prompt reports on both commitments in Q1; in August the programme team retires the wage
+    # commitment, with a reason; Prompt's Q2 return covers the homes alone. A resident who read
+    # about the wage in Q1 still finds it: apart from the pledge, with why and when it went.
+    town.day(date(2024, 6, 16))
+    assert town.file("Prompt", Q1, date(2024, 7, 10)).submitted
+    town.accept("Prompt", Q1, date(2024, 7, 12))
+    homes, wage = (
+        db_session.scalars(select(Commitment).where(Commitment.title == f"Prompt's {what}")).one()
+        for what in ("homes", "wage")
+    )
+    retire_commitment(
+        wage,
+        "Paid through the council's scheme from August",
+        actor=town.admin,
+        now=at(date(2024, 8, 15)),
+    )
+    town.day(date(2024, 9, 16))
+    view = service.return_view(town.orgs["Prompt"], town.period(Q2), date(2024, 9, 16))
+    assert [task.commitment.id for task in view.tasks] == [homes.id]
+    assert town.file("Prompt", Q2, date(2024, 10, 1)).submitted
+    town.accept("Prompt", Q2, date(2024, 10, 2))
+
+    page = get_page(client, "/organisations/prompt")
+    current = [h.get_text(strip=True) for h in page.soup.select("h3.govuk-summary-card__title")]
+    assert current == ["Prompt's homes", "Prompt's wage"]  # the wage under "Retired" alone
+    retired = page.soup.select_one("#retired ~ .govuk-summary-card")
+    assert retired is not None and "Prompt's wage" in retired.get_text()
+    assert retired.select_one("[data-field=retired]").get_text(strip=True) == "15 August 2024"
+    assert "council's scheme" in retired.select_one("[data-field=reason]").get_text()
+    assert "On track reported for 2024/25 Q1" in " ".join(retired.get_text(" ").split())
+    # Counted nowhere: one commitment, one on track, and the retired one's link still works.
+    assert "Commitments 1: 1 on track" in page.text
+    assert public.organisation_page("prompt", date(2024, 10, 2)).summary.commitment_count == 1
+
+    wage_page = get_page(client, page.link("Quarter by quarter for Prompt's wage"))
+    assert "Retired on 15 August 2024." in wage_page.text
+    assert "Reason: Paid through the council's scheme from August" in wage_page.text
+    # Its Q1 words stay; Q2's window opened after it was retired, so Q2 is not missing from it.
+    quarters = [li["data-quarter"] for li in wage_page.soup.select("#quarters > li")]
+    assert quarters == [Q1.slug]
+    assert "Prompt in 2024/25 Q1" in wage_page.text
+    homes_page = get_page(client, f"/organisations/prompt/progress/{homes.id}")
+    # Still on the pledge, the homes list every quarter whose window has opened since.
+    assert [li["data-quarter"] for li in homes_page.soup.select("#quarters > li")] == [
+        Q3.slug,
+        Q2.slug,
+        Q1.slug,
+    ]
+    assert "Retired" not in homes_page.text
+
+    # The feeds keep what was published for it.
+    feed = client.get("/organisations/prompt/updates.atom").get_data(as_text=True)
+    assert feed.count("Prompt in 2024/25 Q1") == 2 and "Prompt in 2024/25 Q2" in feed
+
+    # Re-imported onto the page by no one, retired by the import (no reason): said so.
+    wage.retired_reason = None
+    db_session.flush()
+    assert (
+        "Reason: No longer on the published pledge page"
+        in get_page(client, f"/organisations/prompt/progress/{wage.id}").text
+    )
+    # A lead-in heading is never a commitment page, on the pledge or off it.
+    heading = make_commitment(db_session, town.orgs["Prompt"], title="We will:", is_heading=True)
+    heading.removed_from_page_at = at(date(2024, 8, 15))
+    db_session.flush()
+    get_page(client, f"/organisations/prompt/progress/{heading.id}", status=404)

@@ -72,6 +72,9 @@ from tracker.services.returns import (
 
 # The commitments a visitor reads: real promises still in the pledge (not lead-in headings).
 SHOWN = (Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None))
+# Those taken off a pledge too: retired, a commitment stays on the public record with what was
+# accepted for it (its page, its organisation's list of retired ones, the feeds), counted nowhere.
+ON_RECORD = (Commitment.is_heading.is_(False),)
 QUERY_MAX = 100
 
 EVIDENCE_LABELS = {
@@ -604,6 +607,14 @@ class PublicCommitment:
         return DeliveryStatus(self.commitment.current_status or DeliveryStatus.NOT_STARTED)
 
     @property
+    def retired_on(self) -> date | None:
+        """The day (in the place's time) it was taken off the pledge; None while it is on it."""
+        retired = self.commitment.removed_from_page_at
+        if retired is None:
+            return None
+        return retired.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+    @property
     def smart(self) -> SmartScore:
         return self.commitment.smart
 
@@ -903,10 +914,14 @@ def commitment_list(
     return total, _public(commitments, known.priorities, with_history=True)
 
 
-def commitment_by_id(commitment_id: int, known: Catalogue) -> PublicCommitment | None:
-    """One shown commitment with every accepted quarter (None if there is no such one)."""
+def commitment_by_id(
+    commitment_id: int, known: Catalogue, *, retired: bool = False
+) -> PublicCommitment | None:
+    """One shown commitment with every accepted quarter (None if there is no such one);
+    ``retired`` finds one taken off its pledge as well."""
+    conditions = ON_RECORD if retired else SHOWN
     commitments = db.session.scalars(
-        _ordered(select(Commitment).where(Commitment.id == commitment_id, *SHOWN))
+        _ordered(select(Commitment).where(Commitment.id == commitment_id, *conditions))
     ).all()
     found = _public(commitments, known.priorities, with_history=True)
     return found[0] if found else None
@@ -942,12 +957,13 @@ class CommitmentTimeline:
 def commitment_timeline(
     slug: str, commitment_id: int, known: Catalogue, today: date
 ) -> CommitmentTimeline | None:
-    """A shown commitment of the organisation ``slug``, quarter by quarter, newest first.
+    """A commitment of the organisation ``slug``, quarter by quarter, newest first.
 
     Every quarter the organisation reports for whose window has opened is listed, with its
-    accepted update or without one; a fixed number of queries.
+    accepted update or without one; a fixed number of queries. A retired commitment keeps its
+    page: its quarters end with the last window that opened before it was retired.
     """
-    item = commitment_by_id(commitment_id, known)
+    item = commitment_by_id(commitment_id, known, retired=True)
     if item is None or item.organisation_slug != slug:
         return None
     first = first_quarter_of(item.commitment.organisation)
@@ -957,11 +973,14 @@ def commitment_timeline(
         .order_by(ReportingPeriod.year.desc(), ReportingPeriod.quarter.desc())
     ).all()
     accepted = {update.period.slug: update for update in item.history or []}
-    # Quarters before the organisation's first are left out, unless one has an accepted update.
+    retired = item.retired_on
+    # Quarters before the organisation's first, or whose window opened after the commitment was
+    # retired, are left out, unless one has an accepted update.
     quarters = [
         QuarterEntry(PeriodRef(p.slug, p.label), p.due_on, accepted.get(p.slug), today)
         for p in periods
-        if first is None or p.as_quarter >= first or p.slug in accepted
+        if p.slug in accepted
+        or ((first is None or p.as_quarter >= first) and (retired is None or p.opens_on <= retired))
     ]
     return CommitmentTimeline(item=item, quarters=quarters)
 
@@ -1006,7 +1025,7 @@ def feed_entries(organisation_id: int | None = None, limit: int = FEED_LENGTH) -
             Commitment.original_text,
         )
         .join(Organisation, Organisation.id == Commitment.organisation_id)
-        .where(Return.id.in_(newest.scalar_subquery()), *SHOWN)
+        .where(Return.id.in_(newest.scalar_subquery()), *ON_RECORD)
         .order_by(
             Return.reviewed_at.desc().nulls_last(),
             Return.id.desc(),
@@ -1046,6 +1065,8 @@ class OrganisationPage:
     summary: OrganisationSummary
     statement: str | None
     groups: list[PriorityGroup]
+    # Taken off the pledge, most recently first: listed apart, counted in no figure.
+    retired: list[PublicCommitment] = field(default_factory=list)
 
     @property
     def commitments(self) -> list[PublicCommitment]:
@@ -1063,11 +1084,11 @@ def _organisation_page_statements() -> tuple[Select, Select]:
     organisation = select(Organisation, _first_statement()).where(
         Organisation.slug == bindparam("slug")
     )
-    # One organisation's: the priority's place orders them, and each commitment's organisation
-    # is the one just read (from the session, not joined again to every row).
+    # One organisation's, retired ones too: the priority's place orders them, and each
+    # commitment's organisation is the one just read (from the session, not joined again).
     commitments = (
         select(Commitment)
-        .where(Commitment.organisation_id == bindparam("organisation"), *SHOWN)
+        .where(Commitment.organisation_id == bindparam("organisation"), *ON_RECORD)
         .outerjoin(Priority, Priority.id == Commitment.primary_priority_id)
         .order_by(func.coalesce(Priority.position, 99), Commitment.position, Commitment.id)
         .options(selectinload(Commitment.themes))
@@ -1085,16 +1106,23 @@ def organisation_page(slug: str, today: date) -> OrganisationPage | None:
     if found is None:
         return None
     organisation, statement = found
-    commitments = db.session.scalars(commitments_sql, {"organisation": organisation.id}).all()
+    on_record = db.session.scalars(commitments_sql, {"organisation": organisation.id}).all()
+    commitments = [c for c in on_record if not c.retired]
     counts = Counter(DeliveryStatus(c.current_status) for c in commitments)
     groups: dict[int | None, PriorityGroup] = {}
-    for item in _public(commitments, priorities()):
+    retired: list[PublicCommitment] = []
+    for item in _public(on_record, priorities()):
+        if item.retired_on is not None:
+            retired.append(item)
+            continue
         key = item.priority.id if item.priority else None
         groups.setdefault(key, PriorityGroup(item.priority, [])).commitments.append(item)
+    retired.sort(key=lambda item: (item.commitment.removed_from_page_at, item.id), reverse=True)
     return OrganisationPage(
         summary=_summary(organisation, dict(counts), today, shown=commitments),
         statement=statement,
         groups=list(groups.values()),
+        retired=retired,
     )
 
 
