@@ -187,6 +187,45 @@ def test_an_admin_can_edit_any_organisations_commitment(client, db_session):
     assert get_page(client, page_url(commitment)).link("Edit target and details")
 
 
+def breadcrumbs(page: Page) -> list[tuple[str, str | None]]:
+    return [
+        (item.get_text(" ", strip=True), item.a["href"] if item.a else None)
+        for item in page.soup.select(".govuk-breadcrumbs__list-item")
+    ]
+
+
+def test_the_breadcrumbs_lead_back_to_where_each_role_works_on_the_organisation(client, db_session):
+    # An admin saving an edit lands here: back to the organisation's pledge in the admin, not
+    # the site's home; a lead back to the organisation's returns; the board to its public page.
+    organisation, lead = a_lead(db_session)
+    net_zero = priority(db_session, "net-zero-town")
+    commitment = make_commitment(
+        db_session, organisation, title="Plant trees", primary_priority_id=net_zero.id
+    )
+    name, slug = organisation.name, organisation.slug
+    sign_in(client, make_user(db_session, Role.ADMIN))
+    edit(client, commitment, title="Plant 600 trees")
+    landed = get_page(client, page_url(commitment))
+    assert "Your changes have been saved" in landed.text
+    assert breadcrumbs(landed) == [
+        ("Organisations", "/admin/organisations"),
+        (name, f"/admin/organisations/{slug}"),
+        ("Plant 600 trees", None),
+    ]
+    client.post("/sign-out")
+    sign_in(client, lead)
+    assert breadcrumbs(get_page(client, page_url(commitment)))[:2] == [
+        ("Your returns", "/returns"),
+        (name, f"/organisations/{slug}/returns"),
+    ]
+    client.post("/sign-out")
+    sign_in(client, make_user(db_session, Role.BOARD))
+    assert breadcrumbs(get_page(client, page_url(commitment)))[:2] == [
+        ("Pledges", "/"),
+        (name, f"/organisations/{slug}"),
+    ]
+
+
 def test_another_organisations_lead_finds_nothing(client, db_session):
     commitment = make_commitment(db_session, title="Plant trees")
     _, stranger = a_lead(db_session)

@@ -195,6 +195,8 @@ def test_a_lead_proposes_a_revision_and_an_admin_approves_it(
 ):
     sign_in(page, live_server, people["lead"])
     page.goto(live_server + f"/organisations/browser-icb/commitments/{people['commitment']}")
+    expect(page.locator(".govuk-breadcrumbs")).to_contain_text("Your returns")
+    check_accessibility(page, "commitment-lead")
     page.get_by_role("link", name="Propose a change to the wording or target").click()
     check_accessibility(page, "proposal-form")
     page.get_by_role("button", name="Send the proposal").click()
