@@ -193,16 +193,6 @@ class CommitmentUpdate(Timestamped, Base):
         ),
         # The latest verification, for the API's Last-Modified (tracker/services/public.py).
         Index("ix_commitment_updates_verified_at", "verified_at"),
-        # Each commitment's updates in quarter order, with what the board summary reads of
-        # them: the summary's status rows come from this index alone, without joining returns
-        # or sorting every update (tracker/services/board.py). Also serves look-ups by
-        # commitment.
-        Index(
-            "ix_commitment_updates_commitment_id_period_ordinal",
-            "commitment_id",
-            "period_ordinal",
-            postgresql_include=["status", "progress_value", "no_change", "return_id"],
-        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -286,6 +276,18 @@ class EvidenceFile(Base):
 
     update: Mapped[CommitmentUpdate] = relationship(back_populates="evidence_files")
     uploaded_by: Mapped[User | None] = relationship()
+
+
+# Each commitment's updates newest quarter first, with what the board summary reads of them: the
+# summary's status rows come from this index alone, in the order its window numbers them, without
+# joining returns or sorting any update (tracker/services/board.py); the public pages' latest
+# accepted update is numbered the same way. Also serves look-ups by commitment.
+Index(
+    "ix_commitment_updates_commitment_id_period_ordinal",
+    CommitmentUpdate.commitment_id,
+    CommitmentUpdate.period_ordinal.desc(),
+    postgresql_include=["status", "progress_value", "no_change", "return_id"],
+)
 
 
 @event.listens_for(CommitmentUpdate, "before_insert")

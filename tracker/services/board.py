@@ -108,9 +108,10 @@ def _accepted_rows(ordinal: int) -> Any:
     status as an index (``code``), and its place in the commitment's history (``rn`` 1 for
     the latest, 2 for the one before…).
 
-    Read from ix_commitment_updates_commitment_id_period_ordinal alone: the quarter is on the
-    update, so nothing is joined and only each commitment's few updates are sorted; the few
-    returns not accepted are left out by a hashed list. A commitment has at most one update a
+    Read from ix_commitment_updates_commitment_id_period_ordinal alone, in its order: the
+    quarter is on the update, so nothing is joined, and the index keeps each commitment's
+    updates newest first, so nothing is sorted; the few returns not accepted are left out by a
+    hashed list. A commitment has at most one update a
     quarter (one return per organisation and quarter, one update per commitment and return).
     """
     code = case(
