@@ -107,6 +107,23 @@ def test_a_commitment_carries_its_accepted_update_and_moved_goalposts(client, wo
     assert "owner" not in str(data) and "risks" not in str(data)
 
 
+def test_a_retired_commitment_is_read_by_its_id_and_listed_nowhere(client, world, db_session):
+    trees = world["trees"]
+    assert client.get(f"/api/v1/commitments/{trees.id}").json["data"]["retired"] is None
+    trees.removed_from_page_at = datetime(2024, 9, 2, 23, 30, tzinfo=UTC)  # 3 September there
+    trees.retired_reason = "The land was sold"
+    db_session.flush()
+    data = client.get(f"/api/v1/commitments/{trees.id}").json["data"]
+    assert data["retired"] == {"on": "2024-09-03", "reason": "The land was sold"}
+    assert "removed_from_page" in data["flags"]
+    assert [update["status"] for update in data["accepted_updates"]] == ["completed"]
+    listed = client.get("/api/v1/commitments?organisation=greenway-trust").json["data"]
+    assert [c["title"] for c in listed] == ["Pay the Real Living Wage"]
+    assert listed[0]["retired"] is None
+    greenway = client.get("/api/v1/organisations/greenway-trust").json["data"]
+    assert greenway["commitment_count"] == 1
+
+
 def test_organisations_filter_and_detail(client, world):
     assert slugs(client.get("/api/v1/organisations?sector=education")) == ["harbour-college"]
     assert slugs(client.get("/api/v1/organisations?q=GREEN")) == ["greenway-trust"]

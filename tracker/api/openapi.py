@@ -183,6 +183,13 @@ def _schemas() -> dict[str, Any]:
                     }
                 ),
                 "flags": {"type": "array", "items": STRING},
+                "retired": {
+                    **_nullable(_object({"on": DATE, "reason": NULLABLE_STRING})),
+                    "description": "When and why the commitment was taken off its pledge; "
+                    "null while it is on it. Lists leave retired commitments out; each one "
+                    "stays readable by its id, with what was accepted for it. A null reason: "
+                    "the commitment is no longer on the published pledge page.",
+                },
                 "moved_goalposts": {
                     "type": "array",
                     "description": "Targets, baselines, deadlines or wording changed after "

@@ -287,6 +287,11 @@ def _commitment(item: service.PublicCommitment) -> dict[str, Any]:
         },
         "smart": {"score": score.score, "missing": list(score.missing)},
         "flags": c.flags,
+        "retired": (
+            {"on": item.retired_on.isoformat(), "reason": c.retired_reason}
+            if item.retired_on is not None
+            else None
+        ),
         "moved_goalposts": [
             {
                 "changed_at": change.changed_at.isoformat(timespec="seconds"),
@@ -503,7 +508,7 @@ def commitments() -> ResponseReturnValue:
 def commitment(commitment_id: int) -> ResponseReturnValue:
     _published()
     found = (
-        service.commitment_by_id(commitment_id, service.catalogue())
+        service.commitment_by_id(commitment_id, service.catalogue(), retired=True)
         if commitment_id <= ID_MAX
         else None
     )
