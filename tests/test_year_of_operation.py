@@ -575,3 +575,53 @@ def test_a_commitment_retired_mid_year_stays_on_the_public_record(town, db_sessi
     heading.removed_from_page_at = at(date(2024, 8, 15))
     db_session.flush()
     get_page(client, f"/organisations/prompt/progress/{heading.id}", status=404)
+
+
+def test_a_draft_left_on_a_commitment_retired_before_the_return_went_in_stays_private(
+    town, db_session, client
+):
+    # The lead drafts words on the wage, the programme team retires it, the return goes in
+    # without it and is accepted: the draft was never submitted nor reviewed, so it is never
+    # published and never the wage's status. Retired after the return went in, its update is
+    # part of what was submitted, and is published when the return is accepted.
+    town.day(date(2024, 6, 16))
+    prompt, q1 = town.orgs["Prompt"], town.period(Q1)
+    wage = db_session.scalars(select(Commitment).where(Commitment.title == "Prompt's wage")).one()
+    service.save_update(
+        prompt,
+        q1,
+        wage,
+        service.UpdateInput(status=DeliveryStatus.OFF_TRACK, narrative="DRAFT: thinking aloud"),
+        version=None,
+        complete=False,
+        actor=town.leads["Prompt"],
+        today=date(2024, 7, 1),
+    )
+    retire_commitment(wage, "Paid by the council", actor=town.admin, now=at(date(2024, 7, 2)))
+    assert town.file("Prompt", Q1, date(2024, 7, 10)).submitted
+    town.accept("Prompt", Q1, date(2024, 7, 12))
+    db_session.refresh(wage)
+    assert wage.current_status == DeliveryStatus.NOT_STARTED
+    for url in (
+        f"/organisations/prompt/progress/{wage.id}",
+        "/organisations/prompt",
+        "/organisations/prompt/updates.atom",
+        "/updates.atom",
+        f"/api/v1/commitments/{wage.id}",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200 and "DRAFT" not in response.get_data(as_text=True), url
+    assert "Prompt in 2024/25 Q1" in get_page(client, "/organisations/prompt").text  # the homes
+    assert client.get(f"/api/v1/commitments/{wage.id}").json["data"]["accepted_updates"] == []
+
+    # Slow's wage is retired after Slow's return went in: it stays in that return.
+    slow_wage = db_session.scalars(
+        select(Commitment).where(Commitment.title == "Slow's wage")
+    ).one()
+    assert town.file("Slow", Q1, date(2024, 7, 11)).submitted
+    retire_commitment(slow_wage, "Merged", actor=town.admin, now=at(date(2024, 7, 12)))
+    town.accept("Slow", Q1, date(2024, 7, 13))
+    db_session.refresh(slow_wage)
+    assert slow_wage.current_status == DeliveryStatus.ON_TRACK
+    page = get_page(client, f"/organisations/slow/progress/{slow_wage.id}")
+    assert "Slow in 2024/25 Q1" in page.text

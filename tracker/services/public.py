@@ -66,6 +66,7 @@ from tracker.services.periods import first_quarter_of, reporting_began, state_on
 from tracker.services.returns import (
     FROM_THE_START,
     ReportingFacts,
+    reported_in_its_return,
     reporting_facts,
     reporting_statuses,
 )
@@ -645,13 +646,18 @@ _ACCEPTED_COLUMNS = (
 
 
 def accepted_updates_query() -> Select:
-    """SQL: every update of a return accepted now, with a status, of a shown commitment."""
+    """SQL: every update, with a status, of a return accepted now that reported on it (never a
+    draft left for a commitment retired before the return went in)."""
     return (
         select(*_ACCEPTED_COLUMNS)
         .join(Return, Return.id == CommitmentUpdate.return_id)
         .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
         .join(Commitment, Commitment.id == CommitmentUpdate.commitment_id)
-        .where(Return.state == ReturnState.ACCEPTED, CommitmentUpdate.status.is_not(None))
+        .where(
+            Return.state == ReturnState.ACCEPTED,
+            CommitmentUpdate.status.is_not(None),
+            reported_in_its_return(),
+        )
     )
 
 
@@ -751,11 +757,14 @@ def _latest_accepted_statement(by_organisation: bool) -> Select:
             .label("rn"),
         )
         .join(Return, Return.id == CommitmentUpdate.return_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .join(Commitment, Commitment.id == CommitmentUpdate.commitment_id)
         .where(
             Return.state == ReturnState.ACCEPTED,
             CommitmentUpdate.status.is_not(None),
             CommitmentUpdate.commitment_id.in_(bindparam("commitments", expanding=True)),
             organisations,
+            reported_in_its_return(),
         )
         .subquery()
     )

@@ -426,6 +426,27 @@ def _reported_in(
     return rows
 
 
+def reported_in_its_return() -> ColumnElement[bool]:
+    """SQL: the update's commitment is one its return reports on (``_reported_in``), for a
+    query that joins the update's ``Commitment``, ``Return`` and ``ReportingPeriod``.
+
+    A draft kept for a commitment retired before the return went in, or for one that reports
+    only from a later quarter, is no part of what was submitted: accepting the return neither
+    publishes it nor takes its status.
+    """
+    return and_(
+        or_(
+            Commitment.reports_from.is_(None),
+            Commitment.reports_from <= ReportingPeriod.starts_on,
+        ),
+        or_(
+            Commitment.removed_from_page_at.is_(None),
+            Return.submitted_at.is_(None),
+            Commitment.removed_from_page_at >= Return.submitted_at,
+        ),
+    )
+
+
 def _files_loader(commitment_ids: Collection[int] | None) -> Any:
     """How updates' evidence files are read: for a few commitments (the update form's one),
     joined to the updates' own query; for whole returns, in one query of their own (a join
@@ -941,8 +962,11 @@ def accept(return_: Return, *, actor: User, now: datetime) -> bool:
     newer = _has_newer_accepted(return_)
     for row in db.session.scalars(
         select(CommitmentUpdate)
-        .where(CommitmentUpdate.return_id == return_.id)
-        .options(selectinload(CommitmentUpdate.commitment))
+        .join(CommitmentUpdate.commitment)
+        .join(Return, Return.id == CommitmentUpdate.return_id)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(CommitmentUpdate.return_id == return_.id, reported_in_its_return())
+        .options(contains_eager(CommitmentUpdate.commitment))
     ):
         # An older quarter accepted late never overrides a newer accepted status.
         if row.status is not None and row.commitment_id not in newer:
