@@ -33,9 +33,11 @@ from tracker.models import (
 )
 from tracker.services import public
 from tracker.services import returns as service
+from tracker.services.board import build_summary
+from tracker.services.figures import return_figures
 from tracker.services.organisations import OrganisationDetails, create_organisation
 from tracker.services.periods import ensure_periods, grant_extension, period_by_slug
-from tracker.services.pledges import retire_commitment
+from tracker.services.pledges import add_commitment, retire_commitment
 from tracker.services.reminders import send_reminders
 from tracker.services.worklist import work_list
 
@@ -625,3 +627,72 @@ def test_a_draft_left_on_a_commitment_retired_before_the_return_went_in_stays_pr
     assert slow_wage.current_status == DeliveryStatus.ON_TRACK
     page = get_page(client, f"/organisations/slow/progress/{slow_wage.id}")
     assert "Slow in 2024/25 Q1" in page.text
+
+
+def test_revising_a_pledge_never_rewrites_what_was_owed_before(town, db_session):
+    # Prompt reports Q1 and Q2; Quiet misses both. In November both revise their pledges: the
+    # old commitments retired, a reworded one added (from Q3). What was owed in Q1 and Q2 was
+    # owed then: Quiet's missed returns, and its not communicating, stay on the record, or a
+    # failing organisation could wipe its record by rewording its pledge.
+    town.day(date(2024, 6, 16))
+    for name in ("Prompt", "Slow"):
+        assert town.file(name, Q1, date(2024, 7, 10)).submitted
+        town.accept(name, Q1, date(2024, 7, 12))
+    town.day(date(2024, 9, 16))
+    for name in ("Prompt", "Slow"):
+        assert town.file(name, Q2, date(2024, 10, 10)).submitted
+        town.accept(name, Q2, date(2024, 10, 12))
+    today = date(2024, 11, 20)
+    town.day(today)
+
+    def record() -> tuple[object, ...]:
+        figures = [return_figures(town.period(q), today) for q in (Q1, Q2)]
+        statuses = service.reporting_statuses(today)
+        return (
+            [(f.expected, f.accepted, f.missed) for f in figures],
+            {name: statuses.get(org.id) for name, org in town.orgs.items()},
+            summary(today),
+        )
+
+    before = record()
+    assert before[0] == [(3, 2, 1), (3, 2, 1)]
+    assert before[1]["Quiet"] == ReportingStatus.NON_COMMUNICATING
+    for name in ("Prompt", "Quiet"):
+        organisation = town.orgs[name]
+        for commitment in db_session.scalars(
+            select(Commitment).where(Commitment.organisation_id == organisation.id)
+        ).all():
+            retire_commitment(commitment, "Pledge revised", actor=town.admin, now=at(today))
+        add_commitment(organisation, f"{name} builds 500 homes", actor=town.admin, today=today)
+    assert record() == before
+    # Q3's return is owed by all three, on their pledges as they stand.
+    town.day(date(2024, 12, 17))
+    assert return_figures(town.period(Q3), date(2024, 12, 17)).expected == 3
+
+
+def test_the_board_expects_a_return_only_where_every_other_page_does(town, db_session):
+    # Newcomer joins in September (Q2); its first commitment is typed in on 5 October, while
+    # Q2's window is open, so it reports from Q3. Nobody expects a Q2 return from it — nor
+    # may the board's Q2 summary call one missing and Newcomer late.
+    town.day(date(2024, 6, 16))
+    for name in ("Prompt", "Slow", "Quiet"):
+        assert town.file(name, Q1, date(2024, 7, 10)).submitted
+        town.accept(name, Q1, date(2024, 7, 11))
+    town.day(date(2024, 9, 10))
+    with town.app.test_request_context():
+        newcomer = create_organisation(
+            OrganisationDetails(name="Newcomer", sector=None, website=None),
+            actor=town.admin,
+            today=date(2024, 9, 10),
+        )
+    add_commitment(newcomer, "Build 50 homes", actor=town.admin, today=date(2024, 10, 5))
+    for name in ("Prompt", "Slow", "Quiet"):
+        assert town.file(name, Q2, date(2024, 10, 10)).submitted
+        town.accept(name, Q2, date(2024, 10, 11))
+    today = date(2024, 11, 12)
+    town.day(today)
+    assert return_figures(town.period(Q2), today).expected == 3
+    with town.app.test_request_context():
+        data = build_summary(town.period(Q2), actor=None, now=at(today)).data
+    assert data["headline"]["returns"]["missing"] == 0
+    assert "Newcomer" not in str(data)

@@ -43,7 +43,7 @@ from tracker.models import (
 from tracker.models.pledge import commitment_themes
 from tracker.services import audit
 from tracker.services.figures import commitment_figures
-from tracker.services.periods import joined_by, reporting_began, state_on
+from tracker.services.periods import expected_for, reporting_began, state_on
 
 
 class SummaryError(ValueError):
@@ -501,7 +501,6 @@ def _returns(
 ) -> list[shape.OrganisationReturn]:
     """Every organisation with something to report, with its returns for now and last quarter."""
     this, last = _THIS_RETURN, _LAST_RETURN
-    expected = select(Commitment.organisation_id).where(_reportable()).distinct()
     query = (
         select(
             Organisation.id,
@@ -512,7 +511,7 @@ def _returns(
             this.extended_due_on,
             last.submitted_at.label("previous_submitted_at"),
             last.extended_due_on.label("previous_extended_due_on"),
-            (joined_by(previous.starts_on) if previous is not None else sa.false()).label(
+            (expected_for(previous) if previous is not None else sa.false()).label(
                 "previous_expected"
             ),
         )
@@ -524,7 +523,8 @@ def _returns(
                 last.period_id == (previous.id if previous is not None else -1),
             ),
         )
-        .where(Organisation.id.in_(expected), joined_by(period.starts_on))
+        # Owed as every page counts it: joined by then, with a commitment that counted then.
+        .where(expected_for(period))
     )
     return [
         shape.OrganisationReturn(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import abort
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from tracker.domain.calendar import Quarter, WindowRules, period_for, quarters_between
 from tracker.domain.enums import PeriodState, ReturnEventKind
@@ -39,39 +39,63 @@ def reporting_began() -> ColumnElement[bool]:
     return or_(start.is_(None), ReportingPeriod.starts_on >= start)
 
 
+Day = date | ColumnElement[date]
+
+
 def reportable_commitment_exists(
-    starts_on: date | ColumnElement[date] | None = None,
+    starts_on: Day | None = None, closes_on: Day | None = None
 ) -> ColumnElement[bool]:
-    """SQL: the ``Organisation`` in the query has a commitment to report on (in the quarter
-    starting ``starts_on``: one added later is reported on from the quarter it was added)."""
+    """SQL: the ``Organisation`` in the query has a commitment to report on: on its pledge now,
+    or, for the quarter starting ``starts_on`` whose window closes on ``closes_on``, one that
+    counted in that quarter (``counted_in``)."""
     return exists().where(
         Commitment.organisation_id == Organisation.id,
         Commitment.is_heading.is_(False),
-        Commitment.removed_from_page_at.is_(None),
-        true() if starts_on is None else commitment_reported_in(starts_on),
+        Commitment.removed_from_page_at.is_(None)
+        if starts_on is None or closes_on is None
+        else counted_in(starts_on, closes_on),
     )
 
 
-def commitment_reported_in(starts_on: date | ColumnElement[date]) -> ColumnElement[bool]:
+def commitment_reported_in(starts_on: Day) -> ColumnElement[bool]:
     """SQL: the ``Commitment`` in the query is reported on in the quarter starting ``starts_on``."""
     return or_(Commitment.reports_from.is_(None), Commitment.reports_from <= starts_on)
+
+
+def counted_in(starts_on: Day, closes_on: Day) -> ColumnElement[bool]:
+    """SQL: the ``Commitment`` in the query counts towards the return of the quarter starting
+    ``starts_on`` whose window closes on ``closes_on``: it was reported on from then (one added
+    later is, from the quarter it was added) and was still on the pledge when the window
+    closed. One retired later still owed that quarter's return: revising a pledge never
+    rewrites what was owed before. One retired while the window was open did not, as the
+    return no longer lists it unless it was submitted first."""
+    return and_(
+        commitment_reported_in(starts_on),
+        or_(
+            Commitment.removed_from_page_at.is_(None),
+            func.date(Commitment.removed_from_page_at) > closes_on,
+        ),
+    )
 
 
 def expected_to_report() -> ColumnElement[bool]:
     """SQL: the ``Organisation`` owes a return for the ``ReportingPeriod`` in the query.
 
-    It has something to report on, reporting had begun, and the organisation had joined.
+    It had something to report on then, reporting had begun, and the organisation had joined.
     """
     return and_(
         reporting_began(),
         joined_by(ReportingPeriod.starts_on),
-        reportable_commitment_exists(ReportingPeriod.starts_on),
+        reportable_commitment_exists(ReportingPeriod.starts_on, ReportingPeriod.closes_on),
     )
 
 
 def expected_for(period: ReportingPeriod) -> ColumnElement[bool]:
     """SQL: the ``Organisation`` in the query owes a return for ``period``, a reporting period."""
-    return and_(joined_by(period.starts_on), reportable_commitment_exists(period.starts_on))
+    return and_(
+        joined_by(period.starts_on),
+        reportable_commitment_exists(period.starts_on, period.closes_on),
+    )
 
 
 def joined_by(starts_on: date | ColumnElement[date]) -> ColumnElement[bool]:

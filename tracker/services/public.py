@@ -461,13 +461,18 @@ def _summary(
     organisation: Organisation,
     counts: dict[DeliveryStatus, int],
     today: date,
-    shown: Sequence[Commitment] | None = None,
+    on_record: Sequence[Commitment] | None = None,
 ) -> OrganisationSummary:
     """One organisation's summary, given its shown commitments' status counts (and, when they
-    are read already, the commitments: when it joined follows from them without a query)."""
+    are read already, all its commitments, retired ones too: when it joined follows from them
+    without a query, as ``reporting_facts`` reads it)."""
     joined = None
-    if shown is not None:
-        first = min((c.reports_from or FROM_THE_START for c in shown), default=None)
+    if on_record is not None:
+        first = (
+            min(c.reports_from or FROM_THE_START for c in on_record)
+            if any(not c.retired for c in on_record)
+            else None
+        )
         joined = {organisation.id: (organisation.reports_from, first)}
     reporting = reporting_facts(today, [organisation.id], joined=joined)
     return _summaries([organisation], reporting, {organisation.id: counts})[0]
@@ -1128,7 +1133,7 @@ def organisation_page(slug: str, today: date) -> OrganisationPage | None:
         groups.setdefault(key, PriorityGroup(item.priority, [])).commitments.append(item)
     retired.sort(key=lambda item: (item.commitment.removed_from_page_at, item.id), reverse=True)
     return OrganisationPage(
-        summary=_summary(organisation, dict(counts), today, shown=commitments),
+        summary=_summary(organisation, dict(counts), today, on_record=on_record),
         statement=statement,
         groups=list(groups.values()),
         retired=retired,

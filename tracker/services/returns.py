@@ -24,7 +24,19 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
@@ -1176,9 +1188,9 @@ def reporting_facts(
     years; ``organisation_ids`` narrows it to the organisations asked about. Without
     ``last_accepted`` the latest accepted quarters are not grouped (and each is None).
     ``joined`` gives, for the organisations asked about, what the third query would read: each
-    one's ``reports_from`` and the earliest ``reports_from`` of its reportable commitments (None
-    for one with none, ``FROM_THE_START`` for one reported on from the start), for a caller that
-    has both in hand already.
+    one's ``reports_from`` and the earliest ``reports_from`` of its commitments, retired ones
+    included (None for one with none on its pledge, ``FROM_THE_START`` for one reported on from
+    the start), for a caller that has both in hand already.
     """
     returns_sql, with_latest_sql, organisations_sql = _facts_statements(
         organisation_ids is not None
@@ -1316,17 +1328,21 @@ def _facts_statements(filtered: bool) -> tuple[Select, Any, Select]:
         .group_by(Return.organisation_id)
     )
     # When its first commitment is reported on: the earliest quarter any tracked one is (one
-    # from the start stands for all of them); none at all while it has not pledged.
+    # from the start stands for all of them), retired ones included, so a revised pledge keeps
+    # the quarters owed before it; none at all while nothing is on its pledge.
     first_commitment = (
         select(func.min(func.coalesce(Commitment.reports_from, FROM_THE_START)))
-        .where(
-            Commitment.organisation_id == Organisation.id,
-            Commitment.is_heading.is_(False),
-            Commitment.removed_from_page_at.is_(None),
-        )
+        .where(Commitment.organisation_id == Organisation.id, Commitment.is_heading.is_(False))
         .scalar_subquery()
     )
-    organisations = select(Organisation.id, Organisation.reports_from, first_commitment)
+    on_pledge = exists().where(
+        Commitment.organisation_id == Organisation.id,
+        Commitment.is_heading.is_(False),
+        Commitment.removed_from_page_at.is_(None),
+    )
+    organisations = select(
+        Organisation.id, Organisation.reports_from, case((on_pledge, first_commitment))
+    )
     if filtered:
         chosen = bindparam("organisations", expanding=True)
         returns = returns.where(Return.organisation_id.in_(chosen))

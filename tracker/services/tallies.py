@@ -55,7 +55,7 @@ from tracker.extensions import db
 from tracker.models import Commitment, Organisation, Place, ReportingPeriod, Return, Tally
 
 PLEDGES = "commitments"
-FORMAT = 2  # of the stored data: a tally kept in another shape is counted again
+FORMAT = 3  # of the stored data and its rules: a tally kept by others is counted again
 _RETURN_PREFIX = "returns:"
 # What a return's tally reads of it, and what decides whether an organisation owes a return.
 _RETURN_FACTS = ("state", "submitted_at", "extended_due_on", "missed_at", "organisation_id")
