@@ -548,7 +548,7 @@ def test_a_commitment_retired_mid_year_stays_on_the_public_record(town, db_sessi
     wage_page = get_page(client, page.link("Quarter by quarter for Prompt's wage"))
     assert "Retired on 15 August 2024." in wage_page.text
     assert "Reason: Paid through the council's scheme from August" in wage_page.text
-    # Its Q1 words stay; Q2's window opened after it was retired, so Q2 is not missing from it.
+    # Its Q1 words stay; Q2's window closed after it was retired, so Q2 is not missing from it.
     quarters = [li["data-quarter"] for li in wage_page.soup.select("#quarters > li")]
     assert quarters == [Q1.slug]
     assert "Prompt in 2024/25 Q1" in wage_page.text

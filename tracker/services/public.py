@@ -975,7 +975,7 @@ def commitment_timeline(
 
     Every quarter the organisation reports for whose window has opened is listed, with its
     accepted update or without one; a fixed number of queries. A retired commitment keeps its
-    page: its quarters end with the last window that opened before it was retired.
+    page: its quarters end with the last it counted in, or with its last accepted update.
     """
     item = commitment_by_id(commitment_id, known, retired=True)
     if item is None or item.organisation_slug != slug:
@@ -988,13 +988,14 @@ def commitment_timeline(
     ).all()
     accepted = {update.period.slug: update for update in item.history or []}
     retired = item.retired_on
-    # Quarters before the organisation's first, or whose window opened after the commitment was
-    # retired, are left out, unless one has an accepted update.
+    # Quarters before the organisation's first are left out, and so are those a retired one no
+    # longer counted in (``periods.counted_in``: its window had not closed when it was
+    # retired), unless one has an accepted update.
     quarters = [
         QuarterEntry(PeriodRef(p.slug, p.label), p.due_on, accepted.get(p.slug), today)
         for p in periods
         if p.slug in accepted
-        or ((first is None or p.as_quarter >= first) and (retired is None or p.opens_on <= retired))
+        or ((first is None or p.as_quarter >= first) and (retired is None or p.closes_on < retired))
     ]
     return CommitmentTimeline(item=item, quarters=quarters)
 
