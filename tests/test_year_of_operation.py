@@ -696,3 +696,107 @@ def test_the_board_expects_a_return_only_where_every_other_page_does(town, db_se
         data = build_summary(town.period(Q2), actor=None, now=at(today)).data
     assert data["headline"]["returns"]["missing"] == 0
     assert "Newcomer" not in str(data)
+
+
+def test_no_change_chosen_from_an_answer_later_corrected_must_be_checked_again(
+    town, db_session, client
+):
+    # Prompt's Q1 return (on track) waits for review when the lead chooses "no change" for
+    # every Q2 commitment. The programme team sends Q1 back; the lead corrects it to off track.
+    # Q2's copies now say what last quarter no longer does: the lead is asked to check them
+    # again, cannot submit until they do, and the reviewer is told if it went in before.
+    town.day(date(2024, 6, 16))
+    prompt, lead = town.orgs["Prompt"], town.leads["Prompt"]
+    assert town.file("Prompt", Q1, date(2024, 7, 10)).submitted
+    town.day(date(2024, 9, 16))
+    q1, q2 = town.period(Q1), town.period(Q2)
+
+    def no_change_for_all(today: date) -> None:
+        for task in service.return_view(prompt, q2, today).tasks:
+            service.save_update(
+                prompt,
+                q2,
+                task.commitment,
+                service.carried_forward(prompt, q2, task.commitment),
+                version=task.update.version if task.update else None,
+                complete=True,
+                actor=lead,
+                today=today,
+            )
+
+    no_change_for_all(date(2024, 9, 16))
+    town.send_back("Prompt", Q1, date(2024, 9, 17), "Your board paused the wage.")
+    # Sent back, Q1 is no longer last quarter's answer: nothing to repeat.
+    assert {t.state for t in service.return_view(prompt, q2, date(2024, 9, 17)).tasks} == {
+        "check_again"
+    }
+    for task in service.return_view(prompt, q1, date(2024, 9, 18)).tasks:
+        service.save_update(
+            prompt,
+            q1,
+            task.commitment,
+            service.UpdateInput(
+                status=DeliveryStatus.OFF_TRACK,
+                narrative="Paused by our board",
+                progress_value=Decimal(100) if task.commitment.target_value else None,
+            ),
+            version=task.update.version,
+            complete=True,
+            actor=lead,
+            today=date(2024, 9, 18),
+        )
+    with town.app.test_request_context():
+        assert service.submit(prompt, q1, actor=lead, now=at(date(2024, 9, 18))).submitted
+
+    with time_machine.travel(at(date(2024, 9, 18)), tick=False):
+        sign_in(client, lead)
+        tasks = get_page(client, f"/organisations/prompt/returns/{Q2.slug}")
+        assert tasks.text.count("Check again") == 2
+        assert "Last quarter's answer changed after you chose “no change”" in tasks.text
+    with town.app.test_request_context():
+        refused = service.submit(prompt, q2, actor=lead, now=at(date(2024, 9, 18)))
+    assert not refused.submitted
+    assert refused.message == (
+        "Last quarter's answer changed after you chose “no change” for 2 commitments: "
+        "check them again"
+    )
+
+    # Chosen again, "no change" repeats the corrected answer, and Q2 goes in.
+    no_change_for_all(date(2024, 9, 18))
+    with town.app.test_request_context():
+        assert service.submit(prompt, q2, actor=lead, now=at(date(2024, 9, 18))).submitted
+    town.accept("Prompt", Q1, date(2024, 9, 19))
+    town.accept("Prompt", Q2, date(2024, 9, 20))
+    q2_updates = [t.update for t in service.return_view(prompt, q2, date(2024, 9, 20)).tasks]
+    assert {(u.status, u.narrative, u.no_change) for u in q2_updates} == {
+        (DeliveryStatus.OFF_TRACK, "Paused by our board", True)
+    }
+
+
+def test_the_reviewer_is_told_when_a_no_change_answer_no_longer_repeats_last_quarter(town, client):
+    # Q2 went in with "no change" before Q1 was sent back and corrected: the Q2 review says so.
+    town.day(date(2024, 6, 16))
+    prompt, lead = town.orgs["Prompt"], town.leads["Prompt"]
+    assert town.file("Prompt", Q1, date(2024, 7, 10)).submitted
+    town.day(date(2024, 9, 16))
+    q2 = town.period(Q2)
+    for task in service.return_view(prompt, q2, date(2024, 9, 16)).tasks:
+        service.save_update(
+            prompt,
+            q2,
+            task.commitment,
+            service.carried_forward(prompt, q2, task.commitment),
+            version=None,
+            complete=True,
+            actor=lead,
+            today=date(2024, 9, 16),
+        )
+    with town.app.test_request_context():
+        assert service.submit(prompt, q2, actor=lead, now=at(date(2024, 9, 16))).submitted
+    town.send_back("Prompt", Q1, date(2024, 9, 17), "Your board paused the wage.")
+    with time_machine.travel(at(date(2024, 9, 17)), tick=False):
+        sign_in(client, town.admin)
+        review = get_page(client, f"/admin/returns/{Q2.slug}/prompt")
+    warnings = review.soup.select("[data-warning=no-change-outdated]")
+    assert len(warnings) == 2
+    assert "Last quarter's answer has changed since “no change” was chosen" in review.text

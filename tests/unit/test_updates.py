@@ -15,6 +15,7 @@ from tracker.domain.updates import (
     current_status,
     evidence_grade,
     is_stalled,
+    no_change_holds,
     status_tag,
 )
 
@@ -288,6 +289,39 @@ def test_the_run_of_unchanged_quarters_grows():
     )
     assert (first.unchanged_quarters, second.unchanged_quarters) == (1, 2)
     assert check(status=second.status, progress_value=second.progress_value) == []
+
+
+def test_no_change_holds_while_last_quarter_says_the_same():
+    first = PreviousUpdate(status=S.ON_TRACK, progress_value=D("40"), narrative="Forty staff")
+    carried = carry_forward(first)
+    assert no_change_holds(carried, first)
+    # The same figure written differently is the same answer; a later run count is no change.
+    assert no_change_holds(carried, PreviousUpdate(**{**vars(first), "progress_value": D("40.0")}))
+    assert no_change_holds(carried, PreviousUpdate(**{**vars(first), "unchanged_quarters": 3}))
+
+
+@pytest.mark.parametrize(
+    "corrected",
+    [
+        {"status": S.OFF_TRACK, "narrative": "Paused by our board"},
+        {"progress_value": D("35")},
+        {"narrative": "Thirty-five staff"},
+        {"evidence_url": "https://example.org/wages"},
+        {"risks": "The budget"},
+    ],
+)
+def test_no_change_no_longer_holds_once_last_quarter_says_otherwise(corrected):
+    first = PreviousUpdate(status=S.ON_TRACK, progress_value=D("40"), narrative="Forty staff")
+    carried = carry_forward(first)
+    assert not no_change_holds(carried, PreviousUpdate(**{**vars(first), **corrected}))
+
+
+def test_no_change_from_nothing_holds_until_last_quarter_has_an_answer():
+    carried = carry_forward(None)
+    assert no_change_holds(carried, None)
+    assert not no_change_holds(carried, PreviousUpdate(status=S.ON_TRACK))
+    # And one carried from an answer since sent back (no longer last quarter's) does not hold.
+    assert not no_change_holds(carry_forward(PreviousUpdate(status=S.ON_TRACK)), None)
 
 
 def test_current_status_is_the_latest_accepted():

@@ -204,6 +204,29 @@ def carry_forward(previous: PreviousUpdate | None) -> CarriedForward:
     )
 
 
+def no_change_holds(answer: CarriedForward, previous: PreviousUpdate | None) -> bool:
+    """Whether an answer of "no change since last quarter" still says what last quarter's says.
+
+    It was copied when the lead chose it, perhaps from a return still waiting for review; if
+    that return was then sent back and corrected, or is back with its organisation, the copy
+    says what last quarter no longer does, and must be chosen (or written) again.
+    """
+    carried = carry_forward(previous)
+    return (
+        answer.status,
+        answer.progress_value,
+        answer.narrative,
+        answer.evidence_url,
+        answer.risks,
+    ) == (
+        carried.status,
+        carried.progress_value,
+        carried.narrative,
+        carried.evidence_url,
+        carried.risks,
+    )
+
+
 def current_status(
     accepted_statuses_newest_first: Sequence[DeliveryStatus | str],
 ) -> DeliveryStatus:

@@ -51,7 +51,13 @@ from tracker.domain.enums import (
 )
 from tracker.domain.history import Change, changes_between
 from tracker.domain.reporting_status import PeriodRecord, reporting_status, settled_by
-from tracker.domain.updates import PreviousUpdate, carry_forward, check_update
+from tracker.domain.updates import (
+    CarriedForward,
+    PreviousUpdate,
+    carry_forward,
+    check_update,
+    no_change_holds,
+)
 from tracker.domain.worklist import ReturnFacts
 from tracker.evidence import StoredFile
 from tracker.extensions import db, insert_ignoring_conflicts
@@ -211,7 +217,26 @@ class Task:
     def state(self) -> str:
         if self.update is None:
             return "not_started"
+        if self.no_change_outdated:
+            return "check_again"
         return "completed" if self.update.complete else "in_progress"
+
+    @property
+    def no_change_outdated(self) -> bool:
+        """ "No change" was chosen, and last quarter's answer has changed (or been sent back)
+        since: the copy no longer says what last quarter does (``no_change_holds``)."""
+        update = self.update
+        if update is None or not update.no_change or update.status is None:
+            return False
+        answer = CarriedForward(
+            status=DeliveryStatus(update.status),
+            progress_value=update.progress_value,
+            narrative=update.narrative,
+            evidence_url=update.evidence_url,
+            risks=update.risks,
+            unchanged_quarters=update.unchanged_quarters,
+        )
+        return not no_change_holds(answer, _as_previous(self.previous))
 
 
 @dataclass
@@ -604,23 +629,26 @@ def problems_with(
     ]
 
 
+def _as_previous(last: CommitmentUpdate | None) -> PreviousUpdate | None:
+    """Last quarter's update as carrying forward reads it (None: nothing to carry)."""
+    if last is None or last.status is None:
+        return None
+    return PreviousUpdate(
+        status=last.status,
+        progress_value=last.progress_value,
+        narrative=last.narrative,
+        evidence_url=last.evidence_url,
+        risks=last.risks,
+        unchanged_quarters=last.unchanged_quarters,
+    )
+
+
 def carried_forward(
     organisation: Organisation, period: ReportingPeriod, commitment: Commitment
 ) -> UpdateInput:
     """ "No change since last quarter": last quarter's words, carried into this one."""
     last = previous_updates(organisation, period).get(commitment.id)
-    carried = carry_forward(
-        PreviousUpdate(
-            status=last.status,
-            progress_value=last.progress_value,
-            narrative=last.narrative,
-            evidence_url=last.evidence_url,
-            risks=last.risks,
-            unchanged_quarters=last.unchanged_quarters,
-        )
-        if last is not None and last.status is not None
-        else None
-    )
+    carried = carry_forward(_as_previous(last))
     return UpdateInput(
         status=carried.status,
         progress_value=carried.progress_value,
@@ -792,6 +820,14 @@ def submit(
             False,
             f"The window for this return closed on {view.closes_on:%-d %B %Y}. "
             "Ask the programme team for an extension",
+        )
+    outdated = sum(1 for task in view.tasks if task.no_change_outdated)
+    if outdated:
+        return SubmitOutcome(
+            False,
+            f"Last quarter's answer changed after you chose “no change” for {outdated} "
+            f"commitment{'s' if outdated != 1 else ''}: check {'them' if outdated != 1 else 'it'}"
+            " again",
         )
     if not view.ready_to_submit:
         missing = len(view.tasks) - view.completed_count
