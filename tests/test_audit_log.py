@@ -17,7 +17,7 @@ from tests.factories import (
     make_user,
 )
 from tests.support.auth import sign_in
-from tests.support.pages import get_page
+from tests.support.pages import get_page, version_on
 from tracker.domain.enums import Role
 from tracker.extensions import db
 from tracker.models import Organisation, User
@@ -102,7 +102,9 @@ def test_a_quarters_work_reads_as_sentences(client, db_session):
     client.post("/sign-out")
 
     sign_in(client, admin)
-    client.post(f"/admin/returns/{Q1}/active-luton", data={"comment": "Say what is at risk"})
+    review = f"/admin/returns/{Q1}/active-luton"
+    version = version_on(get_page(client, review))
+    client.post(review, data={"comment": "Say what is at risk", "version": version})
     client.post("/sign-out")
 
     sign_in(client, lead)
@@ -111,7 +113,8 @@ def test_a_quarters_work_reads_as_sentences(client, db_session):
     client.post("/sign-out")
 
     sign_in(client, admin)
-    client.post(f"/admin/returns/{Q1}/active-luton/accept")
+    version = version_on(get_page(client, review), review + "/accept")
+    client.post(review + "/accept", data={"version": version})
     page = get_page(client, "/admin/audit")
     found = rows(page)
     said = [what for what, _ in found]

@@ -147,7 +147,8 @@ def test_the_etag_changes_with_everything_published(client, db_session, world, f
     seen = [etags(client)]
     assert etags(client) == seen[0]  # and stays put while nothing changes
 
-    accept(world["waiting"], actor=world["admin"], now=datetime.now(UTC))
+    waiting = world["waiting"]
+    accept(waiting, version=waiting.version, actor=world["admin"], now=datetime.now(UTC))
     db_session.flush()
     seen.append(etags(client))
 
@@ -240,7 +241,7 @@ def test_a_stale_file_is_bypassed_and_the_job_rebuilds_it(client, db_session, wo
         db_session.get(Return, world["waiting_id"]),
         db_session.get(User, world["admin_id"]),
     )
-    accept(waiting, actor=admin, now=datetime.now(UTC))
+    accept(waiting, version=waiting.version, actor=admin, now=datetime.now(UTC))
     db_session.flush()
     # Before the job runs: the live build, with the new narrative.
     for url in URLS:

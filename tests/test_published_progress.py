@@ -30,7 +30,7 @@ from tests.factories import (
     make_user,
 )
 from tests.support.auth import sign_in
-from tests.support.pages import get_page
+from tests.support.pages import get_page, version_on
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, Direction, EvidenceGrade, ReturnState, Role
 from tracker.models import CommitmentUpdate
@@ -169,7 +169,7 @@ def test_the_form_says_what_is_published_and_the_note_stays_with_the_reviewer(
     review = f"/admin/returns/{setting['period'].slug}/active-luton"
     page = get_page(client, review)
     assert f"Note for the reviewer (not published): Figures confirmed {NOTE}" in page.text
-    client.post(review, data={"comment": "Which site?"})
+    client.post(review, data={"comment": "Which site?", "version": version_on(page)})
     client.post("/sign-out")
     assert "Marsh Farm" not in public_text(client, setting)  # sent back: not public
 
@@ -197,7 +197,8 @@ def test_the_form_says_what_is_published_and_the_note_stays_with_the_reviewer(
     changes = page.soup.select_one(f"#changes-{setting['homes'].id}-submission").find_parent("div")
     assert "Note for the reviewer" in changes.get_text(" ", strip=True)
     assert f"It is the Marsh Farm site {NOTE}" in changes.get_text(" ", strip=True)
-    assert client.post(review + "/accept").status_code == 302
+    version = version_on(page, review + "/accept")
+    assert client.post(review + "/accept", data={"version": version}).status_code == 302
     client.post("/sign-out")
 
     published = public_text(client, setting)

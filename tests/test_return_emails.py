@@ -10,6 +10,7 @@ import time_machine
 
 from tests.factories import make_commitment, make_organisation, make_period, make_place, make_user
 from tests.support.auth import sign_in
+from tests.support.pages import get_page, version_on
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, Role
 from tracker.extensions import db
@@ -72,12 +73,19 @@ def submit(client, town) -> None:
         client.post("/sign-out")
 
 
-def accept(client, town) -> None:
+REVIEW = "/admin/returns/2024-25-q1/active-luton"
+
+
+def accept(client, town, version: str | None = None) -> str:
+    """The admin presses Accept on the return's page, or on one opened earlier (its version);
+    the version pressed on."""
     with time_machine.travel(ACCEPTED_AT, tick=False):
         sign_in(client, town["admin"])
-        response = client.post("/admin/returns/2024-25-q1/active-luton/accept")
+        version = version or version_on(get_page(client, REVIEW), REVIEW + "/accept")
+        response = client.post(REVIEW + "/accept", data={"version": version})
         assert response.status_code == 302
         client.post("/sign-out")
+    return version
 
 
 def test_submitting_sends_every_active_lead_a_receipt(client, db_session, town):
@@ -100,7 +108,7 @@ def test_submitting_sends_every_active_lead_a_receipt(client, db_session, town):
 
 def test_accepting_tells_the_active_leads_who_accepted_it(client, db_session, town):
     submit(client, town)
-    accept(client, town)
+    version = accept(client, town)
     notices = emails("return_accepted")
     assert sorted(n.recipient_email for n in notices) == ["dee@example.org", "lee@example.org"]
     notice = notices[0]
@@ -111,7 +119,7 @@ def test_accepting_tells_the_active_leads_who_accepted_it(client, db_session, to
         assert "counts on the Place Board's summary" in body
         assert BASE + TASK_LIST in body
     # Pressing accept again changes nothing and sends nothing more.
-    accept(client, town)
+    accept(client, town, version)
     assert len(emails("return_accepted")) == 2
 
 
@@ -128,9 +136,8 @@ def test_a_return_submitted_again_after_a_send_back_gets_a_second_receipt(client
     submit(client, town)
     with time_machine.travel(SUBMITTED_AT, tick=False):
         sign_in(client, town["admin"])
-        client.post(
-            "/admin/returns/2024-25-q1/active-luton", data={"comment": "Add the evidence link"}
-        )
+        version = version_on(get_page(client, REVIEW))
+        client.post(REVIEW, data={"comment": "Add the evidence link", "version": version})
         client.post("/sign-out")
     sent_back = sorted(e.recipient_email for e in emails("return_sent_back"))
     assert sent_back == ["dee@example.org", "lee@example.org"]

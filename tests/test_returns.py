@@ -11,7 +11,7 @@ import time_machine
 
 from tests.factories import make_commitment, make_organisation, make_period, make_place, make_user
 from tests.support.auth import sign_in
-from tests.support.pages import get_page
+from tests.support.pages import get_page, version_on
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import DeliveryStatus, EvidenceGrade, ReturnState, Role
 from tracker.extensions import db
@@ -136,9 +136,13 @@ def test_the_whole_cycle(client, db_session, setting, smtp_server, monkeypatch, 
     sign_in(client, setting["admin"])
     page = get_page(client, f"/admin/returns/{setting['period'].slug}")
     assert "1 waiting for review" in page.text
+    review = f"/admin/returns/{setting['period'].slug}/active-luton"
     response = client.post(
-        f"/admin/returns/{setting['period'].slug}/active-luton",
-        data={"comment": "Say how many homes are affordable"},
+        review,
+        data={
+            "comment": "Say how many homes are affordable",
+            "version": version_on(get_page(client, review)),
+        },
     )
     assert response.status_code == 302
     mail = db.session.scalar(sa.select(Notification).where(Notification.kind == "return_sent_back"))
@@ -156,10 +160,8 @@ def test_the_whole_cycle(client, db_session, setting, smtp_server, monkeypatch, 
     # Accepting sets each commitment's current status.
     client.post("/sign-out")
     sign_in(client, setting["admin"])
-    assert (
-        client.post(f"/admin/returns/{setting['period'].slug}/active-luton/accept").status_code
-        == 302
-    )
+    version = version_on(get_page(client, review), review + "/accept")
+    assert client.post(review + "/accept", data={"version": version}).status_code == 302
     statuses = dict(
         db.session.execute(sa.select(Commitment.title, Commitment.current_status)).all()
     )

@@ -74,7 +74,8 @@ def story(app, db_session):
 
     report(q1, date(2024, 7, 10), DeliveryStatus.ON_TRACK, "104.4", "Two sites started.")
     with app.test_request_context():
-        assert service.accept(service.find_return(org, q1), actor=admin, now=at(date(2024, 7, 12)))
+        first = service.find_return(org, q1)
+        assert service.accept(first, version=first.version, actor=admin, now=at(date(2024, 7, 12)))
 
     # In Q2 the board raised the target: a moved goalpost, with its reason.
     update_commitment(
@@ -96,9 +97,11 @@ def story(app, db_session):
     )
     first = report(q2, date(2024, 10, 1), DeliveryStatus.ON_TRACK, "181", "Third site.")
     with app.test_request_context():
+        second = service.find_return(org, q2)
         assert service.send_back(
-            service.find_return(org, q2),
+            second,
             "Is the third site really on track? The planning report says otherwise.",
+            version=second.version,
             actor=admin,
             now=at(date(2024, 10, 3)),
         )

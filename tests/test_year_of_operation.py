@@ -128,12 +128,14 @@ class Town:
 
     def accept(self, name: str, quarter: Quarter, today: date) -> None:
         with self.app.test_request_context():
-            assert service.accept(self.the_return(name, quarter), actor=self.admin, now=at(today))
+            return_ = self.the_return(name, quarter)
+            assert service.accept(return_, version=return_.version, actor=self.admin, now=at(today))
 
     def send_back(self, name: str, quarter: Quarter, today: date, comment: str) -> None:
         with self.app.test_request_context():
+            return_ = self.the_return(name, quarter)
             assert service.send_back(
-                self.the_return(name, quarter), comment, actor=self.admin, now=at(today)
+                return_, comment, version=return_.version, actor=self.admin, now=at(today)
             )
 
 

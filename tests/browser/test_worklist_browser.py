@@ -65,7 +65,8 @@ def history(browser_app):
             return row
 
         report(first, first.due_on - timedelta(days=3), DeliveryStatus.ON_TRACK, 100, "Started.")
-        service.accept(service.find_return(org, first), actor=admin, now=at(first.due_on))
+        accepted = service.find_return(org, first)
+        service.accept(accepted, version=accepted.version, actor=admin, now=at(first.due_on))
         update_commitment(
             homes,
             CommitmentDetails(
@@ -83,9 +84,11 @@ def history(browser_app):
         )
         sent = second.due_on - timedelta(days=5)
         row = report(second, sent, DeliveryStatus.ON_TRACK, 180, "Third site.")
+        sent_back = service.find_return(org, second)
         service.send_back(
-            service.find_return(org, second),
+            sent_back,
             "Is the third site really on track?",
+            version=sent_back.version,
             actor=admin,
             now=at(sent + timedelta(days=1)),
         )

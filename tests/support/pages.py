@@ -53,6 +53,13 @@ class Page:
         raise AssertionError(f"no link {text!r} on {self.title!r}")
 
 
+def version_on(page: Page, action: str = "") -> str:
+    """The version the form posting to ``action`` sends back: what its user read."""
+    form = page.soup.find("form", action=action)
+    assert form is not None, f"no form posting to {action!r} on {page.title!r}"
+    return form.find("input", {"name": "version"})["value"]
+
+
 def get_page(client: FlaskClient, url: str, *, status: int = 200) -> Page:
     response = client.get(url)
     assert response.status_code == status, (

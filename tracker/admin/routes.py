@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -48,6 +49,11 @@ from tracker.services.organisations import (
     update_organisation,
 )
 from tracker.services.periods import period_or_404
+
+if TYPE_CHECKING:
+    from tracker.models import ReportingPeriod
+    from tracker.returns.forms import SendBackForm
+    from tracker.services.returns import ReturnView
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 QUEUE_PAGE_SIZE = 100
@@ -699,34 +705,77 @@ def review_return(period: str, slug: str) -> ResponseReturnValue:
     view = service.return_view(organisation, reporting_period, now().date())
     form = SendBackForm()
     if form.validate_on_submit():
-        if view.return_ is None or not service.send_back(
-            view.return_, form.comment.data, actor=actor(), now=now()
-        ):
+        try:
+            sent = view.return_ is not None and service.send_back(
+                view.return_,
+                form.comment.data,
+                version=_version_read(form.version.data),
+                actor=actor(),
+                now=now(),
+            )
+        except service.StaleReview as error:
+            # Their comment stays in the box, beside the submission it has not read yet.
+            form.comment.errors = [str(error)]
+            return _review_page(organisation, reporting_period, form), 409
+        if not sent:
             flash("Only a submitted return can be sent back")
         else:
             db.session.commit()
             flash(f"Sent back to {organisation.name} with your comment", "success")
         return redirect(url_for("admin.review_queue", period=reporting_period.slug))
-    return render_template(
-        "admin/review_return.html", view=view, form=form, history=service.review_history(view)
-    )
+    return _review_page(organisation, reporting_period, form, view=view)
 
 
 @bp.post("/returns/<period>/<slug>/accept")
 @admin_only
 def accept_return(period: str, slug: str) -> ResponseReturnValue:
+    from tracker.returns.forms import SendBackForm
     from tracker.services import returns as service
 
     reporting_period, organisation = _period_and_organisation_or_404(period, slug)
     return_ = service.find_return(organisation, reporting_period)
     if return_ is None:
         abort(404)
-    if service.accept(return_, actor=actor(), now=now()):
+    try:
+        accepted = service.accept(
+            return_, version=_version_read(request.form.get("version")), actor=actor(), now=now()
+        )
+    except service.StaleReview as error:
+        form = SendBackForm(formdata=None)
+        return _review_page(organisation, reporting_period, form, accept_error=str(error)), 409
+    if accepted:
         db.session.commit()
         flash(f"Accepted {organisation.name}'s {reporting_period.label} return", "success")
     else:
         flash("Only a submitted return can be accepted")
     return redirect(url_for("admin.review_queue", period=reporting_period.slug))
+
+
+def _version_read(text: str | None) -> int:
+    """The version of the return the review page showed; a missing or tampered one matches no
+    version, so the admin is shown the return as it is now."""
+    version = whole_number(text)
+    return -1 if version is None else version
+
+
+def _review_page(
+    organisation: Organisation,
+    period: ReportingPeriod,
+    form: SendBackForm,
+    *,
+    view: ReturnView | None = None,
+    accept_error: str | None = None,
+) -> str:
+    from tracker.services import returns as service
+
+    view = view or service.return_view(organisation, period, now().date())
+    return render_template(
+        "admin/review_return.html",
+        view=view,
+        form=form,
+        history=service.review_history(view),
+        accept_error=accept_error,
+    )
 
 
 @bp.post("/returns/<period>/<slug>/missed")

@@ -130,6 +130,8 @@ class SendBackForm(Form):
         ],
     )
     submit = SubmitField("Send back to the organisation", widget=GovSubmitInput())
+    # The version of the return the admin read: a decision applies to that submission only.
+    version = HiddenField()
 
 
 class DayMonthYearField(DateField):

@@ -872,7 +872,7 @@ class _Story:
             return  # not reviewed yet: it waits in the admins' queue
         reviewed_at = self.moment(review_day, after=submitted_at)
         with db.session.no_autoflush:  # as for submit(): the notice comes after the audit row
-            accept(return_, actor=self.admin, now=reviewed_at)
+            accept(return_, version=return_.version, actor=self.admin, now=reviewed_at)
         self.stamp(reviewed_at)
         _mark_return_emails_sent(return_, reviewed_at)
         for row in rows:
@@ -987,7 +987,9 @@ class _Story:
         ]
         comment = _SEND_BACK_RISKS if worrying else _SEND_BACK_EVIDENCE
         with _request_context():
-            assert send_back(return_, comment, actor=self.admin, now=reviewed_at)
+            assert send_back(
+                return_, comment, version=return_.version, actor=self.admin, now=reviewed_at
+            )
         self.stamp(reviewed_at)
         _mark_return_emails_sent(return_, reviewed_at)
         fixed_at = self.moment(reviewed_at.date() + timedelta(days=1), after=reviewed_at)

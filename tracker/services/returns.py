@@ -91,6 +91,30 @@ class ReturnError(ValueError):
     """The return cannot change that way now; the message says why, for the person asking."""
 
 
+class StaleReview(ReturnError):
+    """The return changed after the reviewer opened it, most often sent back by someone else
+    and submitted again: their decision would apply to answers they have not read."""
+
+    def __init__(self, return_: Return) -> None:
+        from tracker.templating import london_time
+
+        latest = db.session.scalars(
+            select(ReturnEvent)
+            .where(ReturnEvent.return_id == return_.id)
+            .order_by(ReturnEvent.occurred_at.desc(), ReturnEvent.id.desc())
+            .limit(1)
+        ).first()
+        read_it = "before you accept it or send it back."
+        if latest is not None and latest.kind == ReturnEventKind.SUBMITTED:
+            super().__init__(
+                f"{return_.organisation.name} submitted this return again on "
+                f"{london_time(latest.occurred_at)}, after you opened it. Read what they sent "
+                + read_it
+            )
+        else:
+            super().__init__(f"This return changed after you opened it. Read it again {read_it}")
+
+
 class StaleUpdate(ReturnError):
     """Someone else saved this update after the form was opened."""
 
@@ -982,11 +1006,27 @@ def add_event(
 
 
 def _review(
-    return_: Return, state: ReturnState, *, actor: User, now: datetime, comment: str | None
+    return_: Return,
+    state: ReturnState,
+    *,
+    version: int,
+    actor: User,
+    now: datetime,
+    comment: str | None,
 ) -> bool:
+    """Move a submitted return to ``state``, if it is still the version the reviewer read.
+
+    One conditional UPDATE: of two decisions on one submission the first wins, and a decision
+    made on a page opened before the return was sent back and submitted again changes nothing
+    (``StaleReview``). False: the return is no longer waiting for review.
+    """
     result = db.session.execute(
         update(Return)
-        .where(Return.id == return_.id, Return.state == ReturnState.SUBMITTED)
+        .where(
+            Return.id == return_.id,
+            Return.state == ReturnState.SUBMITTED,
+            Return.version == version,
+        )
         .values(
             state=state,
             reviewed_at=now,
@@ -1000,12 +1040,17 @@ def _review(
     if result.rowcount == 1:
         tallies.returns_changed([return_.period_id])  # an UPDATE the flush does not see
     db.session.refresh(return_)
+    if result.rowcount != 1 and return_.state == ReturnState.SUBMITTED:
+        raise StaleReview(return_)
     return result.rowcount == 1
 
 
-def accept(return_: Return, *, actor: User, now: datetime) -> bool:
-    """Accept a submitted return: each commitment's current status becomes its update's."""
-    if not _review(return_, ReturnState.ACCEPTED, actor=actor, now=now, comment=None):
+def accept(return_: Return, *, version: int, actor: User, now: datetime) -> bool:
+    """Accept the submitted return at ``version``, the one the admin read: each commitment's
+    current status becomes its update's."""
+    if not _review(
+        return_, ReturnState.ACCEPTED, version=version, actor=actor, now=now, comment=None
+    ):
         return False
     newer = _has_newer_accepted(return_)
     for row in db.session.scalars(
@@ -1045,12 +1090,15 @@ def _has_newer_accepted(return_: Return) -> set[int]:
     return set(db.session.scalars(newer))
 
 
-def send_back(return_: Return, comment: str, *, actor: User, now: datetime) -> bool:
-    """Return a submitted return to its leads with a comment; they are emailed."""
+def send_back(return_: Return, comment: str, *, version: int, actor: User, now: datetime) -> bool:
+    """Return the submitted return at ``version``, the one the admin read, to its leads with a
+    comment; they are emailed."""
     comment = comment.strip()
     if not comment:
         raise ReturnError("Say what needs changing")
-    if not _review(return_, ReturnState.RETURNED, actor=actor, now=now, comment=comment):
+    if not _review(
+        return_, ReturnState.RETURNED, version=version, actor=actor, now=now, comment=comment
+    ):
         return False
     add_event(return_, ReturnEventKind.SENT_BACK, actor=actor, now=now, comment=comment)
     organisation = return_.organisation
