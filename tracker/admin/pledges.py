@@ -23,6 +23,7 @@ from tracker.admin.pledge_forms import (
     StatementForm,
 )
 from tracker.admin.routes import actor, admin_only, bp, list_asked
+from tracker.domain.calendar import period_for
 from tracker.extensions import db
 from tracker.forms import whole_number
 from tracker.models import Commitment, CommitmentProposal, Organisation
@@ -257,6 +258,18 @@ def edit_statement(slug: str) -> ResponseReturnValue:
     )
 
 
+def _added_message(organisation: Organisation, commitment: Commitment) -> str:
+    """Says so when the commitment waits for next quarter: this quarter's return is already in."""
+    added = f"Added a commitment to {organisation.name}'s pledge"
+    first = period_for(commitment.reports_from) if commitment.reports_from else None
+    if first is None or first <= period_for(_today()):
+        return added
+    return (
+        f"{added}. {organisation.name} has already sent this quarter's return, so it is first "
+        f"reported on in {first.label}"
+    )
+
+
 @bp.route("/organisations/<slug>/commitments/new", methods=["GET", "POST"])
 @admin_only
 def add_commitment(slug: str) -> ResponseReturnValue:
@@ -279,7 +292,7 @@ def add_commitment(slug: str) -> ResponseReturnValue:
             form.text.errors = [*form.text.errors, str(error)]
         else:
             db.session.commit()
-            flash(f"Added a commitment to {organisation.name}'s pledge", "success")
+            flash(_added_message(organisation, commitment), "success")
             return redirect(
                 url_for(
                     "admin.edit_organisation",

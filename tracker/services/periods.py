@@ -16,7 +16,7 @@ from flask import abort
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from tracker.domain.calendar import Quarter, WindowRules, period_for, quarters_between
-from tracker.domain.enums import PeriodState, ReturnEventKind
+from tracker.domain.enums import PeriodState, ReturnEventKind, ReturnState
 from tracker.extensions import db, insert_ignoring_conflicts
 from tracker.models import Commitment, Organisation, Place, ReportingPeriod, Return, User
 from tracker.services import audit
@@ -148,6 +148,37 @@ def joining_quarter(today: date) -> date | None:
     start = reporting_start()
     joined = period_for(today)
     return joined.starts_on if start is not None and joined > start else None
+
+
+def commitment_joining_quarter(organisation: Organisation, today: date) -> date | None:
+    """``reports_from`` for a commitment added to ``organisation``'s pledge on ``today`` (by an
+    admin, a lead's approved proposal or an import): the quarter it was added
+    (``joining_quarter``), or the next one when the organisation's return for this quarter has
+    already gone in.
+
+    A submitted or accepted return cannot report on a commitment its lead never saw: it would
+    sit in it as an unanswered "Not started" row, accepted and public. A return still with the
+    lead (not started, draft, sent back) takes it, and cannot be submitted until it is answered.
+    The return is locked while this reads it (``SELECT … FOR UPDATE``), as a submit locks it
+    first, so a submit and an addition at the same moment are decided one after the other.
+    """
+    quarter = period_for(today)
+    this_quarters = db.session.scalars(
+        select(Return)
+        .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
+        .where(
+            Return.organisation_id == organisation.id,
+            ReportingPeriod.starts_on == quarter.starts_on,
+        )
+        .with_for_update(of=Return)
+        .execution_options(populate_existing=True)
+    ).first()
+    if this_quarters is not None and this_quarters.state in {
+        ReturnState.SUBMITTED,
+        ReturnState.ACCEPTED,
+    }:
+        return quarter.next().starts_on
+    return joining_quarter(today)
 
 
 class StartError(ValueError):

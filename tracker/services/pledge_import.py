@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,7 +36,7 @@ from tracker.domain.targets import extract_target
 from tracker.extensions import db
 from tracker.models import Commitment, Organisation, Place, Pledge, Priority, Theme, User
 from tracker.services import audit
-from tracker.services.periods import joining_quarter
+from tracker.services.periods import commitment_joining_quarter, joining_quarter
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -206,7 +206,9 @@ class _Importer:
         self.now = now
         self.report = ImportReport(source=source, bullets_seen=page.bullet_count)
         self.source = source
-        self.joins_from = joining_quarter(now.astimezone(LONDON).date())
+        self.today = now.astimezone(LONDON).date()
+        self.joins_from = joining_quarter(self.today)
+        self.commitments_join_from: dict[int, date | None] = {}
 
     def run(self, progress: Callable[[ParsedOrganisation], None] | None) -> ImportReport:
         slugs = [parsed.slug for parsed in self.page.organisations]
@@ -296,8 +298,10 @@ class _Importer:
             commitment = existing.get(item.key)
             if commitment is None:
                 commitment = self._new_commitment(organisation, pledge, item)
-                # Added to a pledge already reporting: reported on from this quarter.
-                commitment.reports_from = None if created else self.joins_from
+                # Added to a pledge already reporting: reported on from this quarter, or the
+                # next if the organisation has sent this quarter's return.
+                if not created:
+                    commitment.reports_from = self._commitments_join(organisation)
                 self.report.commitments_created += 1
                 self.report.commitments_new.append((organisation.name, item.text))
             elif self._refresh_commitment(organisation, commitment, item):
@@ -335,6 +339,14 @@ class _Importer:
             self.report.organisations_updated.append(organisation.name)
         else:
             self.report.organisations_unchanged += 1
+
+    def _commitments_join(self, organisation: Organisation) -> date | None:
+        """``reports_from`` for the commitments new on an organisation's pledge (read once)."""
+        if organisation.id not in self.commitments_join_from:
+            self.commitments_join_from[organisation.id] = commitment_joining_quarter(
+                organisation, self.today
+            )
+        return self.commitments_join_from[organisation.id]
 
     def _new_commitment(
         self, organisation: Organisation, pledge: Pledge, item: ParsedCommitment

@@ -5,7 +5,8 @@ A commitment is never deleted: retiring one sets ``removed_from_page_at`` (as an
 when the wording leaves the page) with the admin's reason, so its earlier updates, past board
 summaries and the public record keep it, as retired. Commitments made here are
 ``maintained_in_app``: a later import of the page leaves them be. One added once reporting has
-begun is reported on from the quarter it was added (``reports_from``), never in earlier returns.
+begun is reported on from the quarter it was added (``reports_from``), never in earlier returns,
+nor in this quarter's once the organisation has sent it.
 Every change is audited. Services flush; the request commits.
 """
 
@@ -28,7 +29,7 @@ from tracker.extensions import db
 from tracker.models import Commitment, Organisation, Pledge, Priority, TargetChange, Theme, User
 from tracker.services import audit
 from tracker.services.commitments import _period_id, has_been_reported
-from tracker.services.periods import joining_quarter
+from tracker.services.periods import commitment_joining_quarter
 
 TEXT_MAX = 2000
 TITLE_MAX = 500
@@ -114,7 +115,8 @@ def add_commitment(
     """Add a commitment in the organisation's own words (audited).
 
     Its priority is the one chosen, or the importer's guess flagged for review. Once reporting
-    has begun it is reported on from this quarter (``periods.joining_quarter``).
+    has begun it is reported on from this quarter, or the next if the organisation's return for
+    this one has already gone in (``periods.commitment_joining_quarter``).
     """
     text = " ".join(text.split())
     if not text:
@@ -144,7 +146,7 @@ def add_commitment(
         original_text=text,
         title=(title or text)[:TITLE_MAX],
         maintained_in_app=True,
-        reports_from=joining_quarter(today),
+        reports_from=commitment_joining_quarter(organisation, today),
     )
     db.session.add(commitment)
     if primary_priority_id is not None:
