@@ -63,6 +63,27 @@ def quarter(browser_app):
         }
 
 
+def resubmit(browser_app, quarter) -> None:  # type: ignore[no-untyped-def]
+    """Another admin sends Journey Trust's return back; its lead submits it again, unchanged."""
+    from tracker.models import Organisation, User
+    from tracker.services import returns as service
+    from tracker.services.periods import period_by_slug
+
+    with browser_app.app_context(), browser_app.test_request_context():
+        org = db.session.query(Organisation).filter_by(slug="journey-trust").one()
+        period = period_by_slug(quarter["period"])
+        lead = db.session.query(User).filter_by(email=quarter["lead"]).one()
+        admin = db.session.query(User).filter_by(email=quarter["admin"]).one()
+        return_ = service.find_return(org, period)
+        now = datetime.now(UTC)
+        assert service.send_back(
+            return_, "Which sites?", version=return_.version, actor=admin, now=now
+        )
+        assert service.submit(org, period, actor=lead, now=now + timedelta(minutes=1)).submitted
+        db.session.commit()
+        db.session.remove()
+
+
 def sign_in(page, live_server, email):
     page.goto(live_server + "/sign-in")
     page.get_by_label("Email address").fill(email)
@@ -71,7 +92,9 @@ def sign_in(page, live_server, email):
     pass_second_factor(page)
 
 
-def test_the_leads_quarter_then_the_admins_review(live_server, page, check_accessibility, quarter):
+def test_the_leads_quarter_then_the_admins_review(
+    live_server, page, check_accessibility, quarter, browser_app
+):
     sign_in(page, live_server, quarter["lead"])
     assert page.url.endswith("/returns")
     check_accessibility(page, "returns-mine")
@@ -109,6 +132,14 @@ def test_the_leads_quarter_then_the_admins_review(live_server, page, check_acces
     page.get_by_role("link", name="Review Journey Trust").click()
     page.get_by_text("Note for the reviewer (not published): The planning officer left.").wait_for()
     check_accessibility(page, "admin-review-return")
+
+    # Meanwhile another admin sends it back and the lead submits it again: this page's Accept
+    # is refused, and the page shows the return as it is now.
+    resubmit(browser_app, quarter)
+    page.get_by_role("button", name="Accept").click()
+    expect(page).to_have_title(re.compile("^Error:"))
+    expect(page.locator(".govuk-error-summary")).to_contain_text("submitted this return again")
+    check_accessibility(page, "admin-review-return-conflict")
     page.get_by_role("button", name="Accept").click()
     page.get_by_text("Accepted Journey Trust").wait_for()  # is_visible() would not wait
     for path, name in [("/admin/periods", "admin-periods"), ("/admin", "admin-overview-period")]:
