@@ -22,11 +22,12 @@ from tests.support.commands import run_tracker
 from tests.support.pages import get_page
 from tracker.config import ladder_rules, window_rules
 from tracker.domain.calendar import Quarter
-from tracker.domain.enums import DeliveryStatus, ReportingStatus, ReturnState, Role
+from tracker.domain.enums import ContactRole, DeliveryStatus, ReportingStatus, ReturnState, Role
 from tracker.models import (
     Commitment,
     Notification,
     Organisation,
+    OrganisationContact,
     ReportingPeriod,
     Return,
     ReturnEvent,
@@ -38,7 +39,7 @@ from tracker.services.figures import return_figures
 from tracker.services.organisations import OrganisationDetails, create_organisation
 from tracker.services.periods import ensure_periods, grant_extension, period_by_slug
 from tracker.services.pledges import add_commitment, retire_commitment
-from tracker.services.reminders import send_reminders
+from tracker.services.reminders import chaseable, send_reminders
 from tracker.services.worklist import work_list
 
 Q1, Q2, Q3, Q4 = (Quarter(2024, n) for n in (1, 2, 3, 4))
@@ -345,6 +346,69 @@ def test_four_quarters_in_sequence(town, db_session, monkeypatch):
     }
     facts_agree(monkeypatch, date(2025, 4, 10))
     facts_agree(monkeypatch, date(2025, 5, 1))
+
+
+def outbox(session) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    """Every email queued so far, as (kind, to, subject), in the order queued."""
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Notification.kind, Notification.recipient_email, Notification.subject).order_by(
+                Notification.id
+            )
+        )
+    ]
+
+
+def test_a_return_sent_back_after_it_was_in_on_time_is_never_chased_as_overdue(town, db_session):
+    # Prompt, which has a deputy, sends its Q1 return on 10 July; the reviewer sends it back on
+    # the afternoon of 20 July, the day before it is due. It was on time: every page says so, and
+    # it waits on the admins' list as sent back. Its leads were told by the send-back email, so
+    # the ladder says nothing more: no "due in 0 days" on the due date, no "overdue" to the
+    # leads, no escalation to the deputy and no place in the admins' overdue digest.
+    db_session.add(
+        OrganisationContact(
+            organisation=town.orgs["Prompt"],
+            role=ContactRole.DEPUTY,
+            name="Dee Deputy",
+            email="deputy@example.org",
+        )
+    )
+    town.day(date(2024, 6, 16))
+    for name in ("Slow", "Quiet"):
+        assert town.file(name, Q1, date(2024, 7, 5)).submitted
+        town.accept(name, Q1, date(2024, 7, 6))
+    day = date(2024, 6, 17)
+    while day <= date(2024, 8, 11):
+        town.day(day)
+        if day == date(2024, 7, 10):
+            assert town.file("Prompt", Q1, day).submitted
+        if day == date(2024, 7, 20):
+            town.send_back("Prompt", Q1, day, "Please add the figure for the wage.")
+        day += timedelta(days=1)
+
+    assert summary(date(2024, 8, 11))["quarters"] == {
+        "2024/25 Q1 (latest)": {"sent_back": ["Prompt"]}
+    }
+    assert chaseable(town.period(Q1), date(2024, 8, 11)) == []  # nothing to chase as overdue
+    prompt = [
+        (kind, to, subject)
+        for kind, to, subject in outbox(db_session)
+        if to in {"prompt@example.org", "deputy@example.org", "ada@example.org"}
+    ]
+    assert prompt == [
+        ("reminder_opened", "prompt@example.org", "Prompt: your 2024/25 Q1 return is open"),
+        (
+            "return_submitted",
+            "prompt@example.org",
+            "Prompt: your 2024/25 Q1 return has been submitted",
+        ),
+        (
+            "return_sent_back",
+            "prompt@example.org",
+            "Prompt: your 2024/25 Q1 return needs changes",
+        ),
+    ]
 
 
 def test_no_return_or_lateness_exists_before_reporting_began(town, db_session, client):

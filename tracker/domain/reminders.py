@@ -8,8 +8,11 @@ once. Every job must be safe to re-run or to run late.
 
 :func:`ladder` lists every step with its date; :func:`steps_due` picks what to send today:
 
-- Nothing once the return is submitted, and nothing after the window closes (a reminder about
-  a return that can no longer be sent helps nobody).
+- Nothing once the return has been submitted, and nothing after the window closes (a reminder
+  about a return that can no longer be sent helps nobody). Submitted means ever submitted: a
+  return sent back for changes was in, on time or late by its first submission, so it is never
+  overdue (``domain.worklist``); its leads had the reviewer's comment by email, and the admins
+  see it on their work list as sent back.
 - A step is due when its date has come and its key is not in ``already_sent``.
 - **Catch-up**: when the scheduler was down and several lead steps fell due meanwhile, only the
   most recent is sent — one email, not a burst — and the others are returned as *superseded*,

@@ -47,7 +47,6 @@ from tracker.models import (
 from tracker.services import audit
 from tracker.services.periods import commitment_reported_in, expected_for, reporting_began
 
-SUBMITTED = {ReturnState.SUBMITTED, ReturnState.ACCEPTED}
 # How many of the missing commitments an email names before saying "and N more".
 MISSING_LISTED = 10
 CHASE_NOTE_MAX = 1000
@@ -98,11 +97,17 @@ class Outstanding:
         return self.return_.state if self.return_ else ReturnState.NOT_STARTED
 
     @property
-    def submitted(self) -> bool:
-        return self.state in SUBMITTED
+    def ever_submitted(self) -> bool:
+        """Submitted at least once, whether waiting, accepted or sent back for changes.
+
+        The work list and the figures judge a return by its first submission
+        (``domain.worklist``): one sent back after it was in is not overdue, so the ladder, the
+        digest and chasing leave it alone. Its leads had the reviewer's comment by email.
+        """
+        return self.return_ is not None and self.return_.submitted_at is not None
 
     def days_overdue(self, today: date) -> int:
-        return 0 if self.submitted else days_overdue(self.deadline, today)
+        return 0 if self.ever_submitted else days_overdue(self.deadline, today)
 
 
 # The job -------------------------------------------------------------------------------------
@@ -175,7 +180,7 @@ def _remind_one(
     due = steps_due(
         ladder=steps,
         today=today,
-        submitted=item.submitted,
+        submitted=item.ever_submitted,
         already_sent=done[organisation.id],
         has_contact=bool(organisation.contacts),
         closes_on=max(period.closes_on, item.deadline),
@@ -502,7 +507,8 @@ def overdue(period: ReportingPeriod, today: date) -> list[Outstanding]:
         )
         .where(
             expected_for(period),
-            or_(Return.id.is_(None), Return.state.not_in([s.value for s in SUBMITTED])),
+            # Never submitted: one sent back after it was in is not overdue (the work list's rule).
+            or_(Return.id.is_(None), Return.submitted_at.is_(None)),
             or_(Return.id.is_(None), deadline < today),
             period.due_on < today,
         )
@@ -534,7 +540,7 @@ def chase(
     note = note.strip()
     if len(note) > CHASE_NOTE_MAX:
         raise ChaseError(f"Your note must be {CHASE_NOTE_MAX} characters or fewer")
-    if item.submitted:
+    if item.ever_submitted:
         raise ChaseError(f"{item.organisation.name} has already submitted its return")
     closes_on = max(period.closes_on, item.deadline)
     if today > closes_on:
