@@ -287,6 +287,29 @@ def test_after_downtime_only_the_latest_reminder_goes_and_the_rest_never_do(
     ]
 
 
+def test_a_reminder_caught_up_on_the_due_date_says_it_is_due_today(
+    app, db_session, smtp_server, smtp_config
+):
+    make_town(db_session)
+    due_today = "your 2024/25 Q1 return is due today"
+    quarter = Quarter(app, smtp_server, smtp_config)
+    quarter.day(OPENS)
+    # The scheduler was down from 14 to 20 July: on the due date itself the newest rung,
+    # "due tomorrow", goes late, and it says what is true that morning.
+    quarter.day(DUE)
+    assert sorted(quarter.received[DUE]) == [
+        ("prompt-lead@example.org", f"Prompt plc: {due_today}"),
+        ("quiet-lead@example.org", f"Quiet Ltd: {due_today}"),
+    ]
+    [message] = [m for m in smtp_server.messages if m["Subject"] == "Quiet Ltd: " + due_today]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "return for 2024/25 Q1 is due today, on 21 July 2024." in text
+    assert "return for 2024/25 Q1 is due today, on <strong>21 July 2024</strong>." in html
+    for body in (text, html):
+        assert "0 days" not in body
+
+
 def test_an_smtp_outage_delays_reminders_and_each_arrives_exactly_once(
     app, db_session, smtp_server, smtp_config
 ):

@@ -381,7 +381,7 @@ def _context(
         "period": period,
         "deadline": item.deadline,
         "extended": item.deadline > period.due_on,
-        "days_left": (item.deadline - today).days,
+        "due_when": _due_when((item.deadline - today).days),
         "days_overdue": item.days_overdue(today),
         "missing": item.missing[:MISSING_LISTED],
         "missing_more": max(len(item.missing) - MISSING_LISTED, 0),
@@ -398,14 +398,12 @@ def _context(
 def _subject(kind: str, context: dict[str, object]) -> str:
     organisation = context["organisation"].name  # type: ignore[attr-defined]
     period = context["period"].label  # type: ignore[attr-defined]
-    days_left = int(context["days_left"])  # type: ignore[call-overload]
     overdue = int(context["days_overdue"])  # type: ignore[call-overload]
     match kind:
         case ReminderKind.OPENED:
             subject = f"{organisation}: your {period} return is open"
         case ReminderKind.DUE_SOON:
-            when = "tomorrow" if days_left == 1 else f"in {days_left} days"
-            subject = f"{organisation}: your {period} return is due {when}"
+            subject = f"{organisation}: your {period} return is due {context['due_when']}"
         case ReminderKind.OVERDUE:
             subject = f"{organisation}: your {period} return is {_days(overdue)} overdue"
         case ReminderKind.CONTACT_OVERDUE:
@@ -424,6 +422,15 @@ def _short(title: str, limit: int = 120) -> str:
 
 def _days(count: int) -> str:
     return f"{count} day{'s' if count != 1 else ''}"
+
+
+def _due_when(days_left: int) -> str:
+    """When a return is due, counted from today, for "is due …": never "in 0 days"."""
+    if days_left == 0:
+        return "today"
+    if days_left == 1:
+        return "tomorrow"
+    return f"in {_days(days_left)}"
 
 
 def _send_admin_digest(
