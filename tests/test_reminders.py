@@ -310,6 +310,24 @@ def test_a_reminder_caught_up_on_the_due_date_says_it_is_due_today(
         assert "0 days" not in body
 
 
+def test_no_due_soon_reminder_goes_once_the_deadline_has_passed(
+    app, db_session, smtp_server, smtp_config, monkeypatch
+):
+    # The first overdue reminder three days after the deadline; the scheduler is down on 20 July,
+    # so "due tomorrow" was never sent. Back on the 22nd, it would say "due in -1 days".
+    monkeypatch.setitem(app.config, "REMINDER_RULES", {"days_after_due": 3})
+    make_town(db_session)
+    quarter = Quarter(app, smtp_server, smtp_config)
+    for today in (*days(OPENS, date(2024, 7, 19)), *days(date(2024, 7, 22), date(2024, 7, 24))):
+        quarter.day(today)
+    quiet = {day: s for day, got in quarter.received.items() for to, s in got if to.startswith("q")}
+    assert quiet == {
+        OPENS: "Quiet Ltd: your 2024/25 Q1 return is open",
+        date(2024, 7, 14): "Quiet Ltd: your 2024/25 Q1 return is due in 7 days",
+        date(2024, 7, 24): "Quiet Ltd: your 2024/25 Q1 return is 3 days overdue",
+    }
+
+
 def test_an_smtp_outage_delays_reminders_and_each_arrives_exactly_once(
     app, db_session, smtp_server, smtp_config
 ):

@@ -210,6 +210,38 @@ def test_catch_up_is_safe_even_if_the_caller_forgets_the_superseded_keys():
     assert set(superseded) == {"due-in-7", "due-in-1"}
 
 
+def test_a_reminder_that_the_return_is_due_soon_is_never_sent_once_it_is_overdue():
+    # The first overdue reminder three days after the deadline: the scheduler, down on 20 July,
+    # is back on the 22nd, when "due tomorrow" is no longer true and nothing newer has come.
+    steps = q1_ladder(rules=LadderRules(days_after_due=3))
+    sent = {"opened", "due-in-7"}
+    for today in (d(7, 22), d(7, 23)):
+        due = steps_due(
+            ladder=steps, today=today, submitted=False, already_sent=sent, has_contact=True
+        )
+        assert due.send == []
+        assert [step.key for step in due.superseded] == ["due-in-1"]
+    # Caught up on the due date itself it still goes: "due today" is true and still useful.
+    due = steps_due(ladder=steps, today=DUE, submitted=False, already_sent=sent, has_contact=True)
+    assert [step.key for step in due.send] == ["due-in-1"]
+    # And the first overdue reminder comes as usual.
+    due = steps_due(
+        ladder=steps, today=d(7, 24), submitted=False, already_sent=sent, has_contact=True
+    )
+    assert [step.key for step in due.send] == ["overdue-3", "contact-overdue-3"]
+
+
+def test_an_opening_email_is_never_sent_once_the_return_is_overdue():
+    # Down from before the window opened until after the deadline, with the first overdue
+    # reminder a week late: "your return is open, due by 21 July" would be wrong on 23 July.
+    steps = q1_ladder(rules=LadderRules(days_after_due=7, contact_after_days=None))
+    due = steps_due(
+        ladder=steps, today=d(7, 23), submitted=False, already_sent=(), has_contact=True
+    )
+    assert due.send == []
+    assert [step.key for step in due.superseded] == ["opened", "due-in-7", "due-in-1"]
+
+
 def test_a_scheduler_back_after_the_window_closed_sends_nothing():
     down = {d(8, 3) + timedelta(days=n) for n in range(10)}  # 3 to 12 August
     sent_on, superseded = travel(down=down)

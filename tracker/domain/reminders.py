@@ -18,6 +18,8 @@ once. Every job must be safe to re-run or to run late.
   most recent is sent — one email, not a burst — and the others are returned as *superseded*,
   for the caller to record so they are never sent later. A lead step older than one already
   sent is superseded too, so a caller that did not record the skipped keys is still safe.
+- A step that says the return is open or due soon is true only until the deadline: one caught
+  up on the due date still goes (it says "due today"), one caught up later is superseded.
 - The contact and admin steps are separate audiences: each is sent once when due (the
   contact's only when the organisation has one; it is sent later if one is added while the
   return is still overdue and the window open).
@@ -91,6 +93,8 @@ class ReminderStep:
     audience: Audience
     kind: str
     on: date
+    # The last day the email is still true, if it has one ("due tomorrow" is not once overdue).
+    until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -118,12 +122,14 @@ def ladder(
 
     steps = []
     if rules.remind_on_open:
-        steps.append(ReminderStep("opened", "leads", ReminderKind.OPENED, opens_on))
+        steps.append(ReminderStep("opened", "leads", ReminderKind.OPENED, opens_on, deadline))
     for days in sorted(rules.days_before_due, reverse=True):
         on = deadline - timedelta(days=days)
         # "Due in 7 days" means nothing before the window is open.
         if on >= opens_on:
-            steps.append(ReminderStep(f"{prefix}due-in-{days}", "leads", ReminderKind.DUE_SOON, on))
+            steps.append(
+                ReminderStep(f"{prefix}due-in-{days}", "leads", ReminderKind.DUE_SOON, on, deadline)
+            )
     first_overdue = deadline + timedelta(days=rules.days_after_due)
     steps.append(
         ReminderStep(
@@ -183,8 +189,10 @@ def steps_due(
     position = {step.key: index for index, step in enumerate(steps)}
     come = [step for step in steps if step.on <= today and step.key not in already_sent]
 
-    send, superseded = [], []
-    leads = [step for step in come if step.audience == "leads"]
+    send: list[ReminderStep] = []
+    # Caught up too late to be true: never sent.
+    superseded = [step for step in come if step.until is not None and today > step.until]
+    leads = [step for step in come if step.audience == "leads" and step not in superseded]
     if leads:
         newest = leads[-1]
         latest_sent = max(
@@ -200,6 +208,7 @@ def steps_due(
         if step.audience == "admins" or (step.audience == "contact" and has_contact):
             send.append(step)
     send.sort(key=lambda step: position[step.key])
+    superseded.sort(key=lambda step: position[step.key])
     return Due(send=send, superseded=superseded)
 
 
