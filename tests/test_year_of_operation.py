@@ -360,7 +360,9 @@ def outbox(session) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-de
     ]
 
 
-def test_a_return_sent_back_after_it_was_in_on_time_is_never_chased_as_overdue(town, db_session):
+def test_a_return_sent_back_after_it_was_in_on_time_is_never_chased_as_overdue(
+    town, db_session, client
+):
     # Prompt, which has a deputy, sends its Q1 return on 10 July; the reviewer sends it back on
     # the afternoon of 20 July, the day before it is due. It was on time: every page says so, and
     # it waits on the admins' list as sent back. Its leads were told by the send-back email, so
@@ -409,6 +411,17 @@ def test_a_return_sent_back_after_it_was_in_on_time_is_never_chased_as_overdue(t
             "Prompt: your 2024/25 Q1 return needs changes",
         ),
     ]
+    # Nor does the lead's own task list call it overdue.
+    with time_machine.travel(at(date(2024, 8, 11)), tick=False):
+        sign_in(client, town.leads["Prompt"])
+        page = get_page(client, f"/organisations/prompt/returns/{Q1.slug}")
+    assert "overdue" not in page.text
+    assert (
+        page.soup.select_one("#sent-back-status")
+        .get_text(" ", strip=True)
+        .startswith("First submitted on 10 July 2024")
+    )
+    assert "on time. The programme team sent it back" in page.text
 
 
 def test_no_return_or_lateness_exists_before_reporting_began(town, db_session, client):
