@@ -14,12 +14,13 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from tests.factories import make_commitment, make_organisation, make_place, make_user
 from tests.support.auth import sign_in
 from tests.support.commands import run_tracker
-from tests.support.pages import get_page
+from tests.support.pages import Page, get_page
 from tracker.config import ladder_rules, window_rules
 from tracker.domain.calendar import Quarter
 from tracker.domain.enums import ContactRole, DeliveryStatus, ReportingStatus, ReturnState, Role
@@ -879,3 +880,14 @@ def test_the_reviewer_is_told_when_a_no_change_answer_no_longer_repeats_last_qua
     warnings = review.soup.select("[data-warning=no-change-outdated]")
     assert len(warnings) == 2
     assert "Last quarter's answer has changed since “no change” was chosen" in review.text
+    # Accepting it would make the stale copy the newer quarter's status: refused, and why.
+    version = review.soup.select_one("form input[name=version]")["value"]
+    with time_machine.travel(at(date(2024, 9, 17)), tick=False):
+        response = client.post(f"/admin/returns/{Q2.slug}/prompt/accept", data={"version": version})
+    assert response.status_code == 422
+    refused = Page(response, BeautifulSoup(response.get_data(as_text=True), "html.parser"))
+    assert refused.errors == [
+        "Last quarter's answer changed after this return chose “no change” for 2 commitments: "
+        "send it back so Prompt can check them again"
+    ]
+    assert service.find_return(prompt, q2).state == ReturnState.SUBMITTED

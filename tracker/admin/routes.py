@@ -743,6 +743,9 @@ def accept_return(period: str, slug: str) -> ResponseReturnValue:
     except service.StaleReview as error:
         form = SendBackForm(formdata=None)
         return _review_page(organisation, reporting_period, form, accept_error=str(error)), 409
+    except service.ReturnError as error:  # not acceptable as it stands: the page says why
+        form = SendBackForm(formdata=None)
+        return _review_page(organisation, reporting_period, form, accept_error=str(error)), 422
     if accepted:
         db.session.commit()
         flash(f"Accepted {organisation.name}'s {reporting_period.label} return", "success")

@@ -1047,7 +1047,21 @@ def _review(
 
 def accept(return_: Return, *, version: int, actor: User, now: datetime) -> bool:
     """Accept the submitted return at ``version``, the one the admin read: each commitment's
-    current status becomes its update's."""
+    current status becomes its update's.
+
+    Not while a "no change" in it no longer repeats last quarter's answer (corrected since):
+    accepted, the newer quarter's stale copy would become the status (``ReturnError``).
+    """
+    if return_.version == version and return_.state == ReturnState.SUBMITTED:
+        view = return_view(return_.organisation, return_.period, now.date())
+        outdated = sum(1 for task in view.tasks if task.no_change_outdated)
+        if outdated:
+            several = outdated != 1
+            raise ReturnError(
+                f"Last quarter's answer changed after this return chose “no change” for "
+                f"{outdated} commitment{'s' if several else ''}: send it back so "
+                f"{return_.organisation.name} can check {'them' if several else 'it'} again"
+            )
     if not _review(
         return_, ReturnState.ACCEPTED, version=version, actor=actor, now=now, comment=None
     ):
