@@ -22,6 +22,7 @@ from tests.factories import make_organisation, make_period, make_place, make_ret
 from tests.support.auth import sign_in
 from tests.support.pages import get_page, version_on
 from tests.support.seed import luton_page, luton_place
+from tests.test_pledge_admin import PAGE
 from tests.test_tallies import assert_true
 from tests.test_year_of_operation import Q1, Q2, Q3, START, at
 from tracker.config import window_rules
@@ -33,19 +34,6 @@ from tracker.services.figures import return_figures
 from tracker.services.periods import ensure_periods, period_by_slug
 from tracker.services.pledge_import import import_pledge_page
 from tracker.services.pledges import add_commitment
-
-PAGE = """Luton 2040 pledges
-
-Alpha Trust
-We are a charity in Luton and we pledge to support the 2040 vision.
-- Pay the Real Living Wage to all our staff
-- Plant 100 trees in Luton by 2030
-
-Beta College
-Our college will support the vision of the town.
-- Offer 50 apprenticeships to young people each year
-- Cut our carbon emissions to net zero by 2040
-"""
 
 # The page again in September, with one more commitment for each organisation.
 SEPTEMBER_PAGE = PAGE.replace(
