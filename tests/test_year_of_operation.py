@@ -745,6 +745,22 @@ def test_revising_a_pledge_never_rewrites_what_was_owed_before(town, db_session)
             retire_commitment(commitment, "Pledge revised", actor=town.admin, now=at(today))
         add_commitment(organisation, f"{name} builds 500 homes", actor=town.admin, today=today)
     assert record() == before
+    # Given an extension for Q1, Quiet reports on what its pledge said then, and it counts.
+    with town.app.test_request_context():
+        grant_extension(
+            town.orgs["Quiet"],
+            town.period(Q1),
+            new_due=date(2024, 11, 29),
+            reason="Catching up after the revision",
+            actor=town.admin,
+            today=today,
+            now=at(today),
+        )
+    view = service.return_view(town.orgs["Quiet"], town.period(Q1), today)
+    assert sorted(t.commitment.title for t in view.tasks) == ["Quiet's homes", "Quiet's wage"]
+    assert town.file("Quiet", Q1, date(2024, 11, 21)).submitted
+    town.accept("Quiet", Q1, date(2024, 11, 22))
+    assert return_figures(town.period(Q1), date(2024, 11, 22)).accepted == 3
     # Q3's return is owed by all three, on their pledges as they stand.
     town.day(date(2024, 12, 17))
     assert return_figures(town.period(Q3), date(2024, 12, 17)).expected == 3

@@ -366,8 +366,12 @@ def task_view(
     it the slowest of the lead's pages. The view's state, window and deadline are the whole
     return's; its tasks, counts and readiness are not, so it is for that one form only.
     """
-    # The commitment is in hand: whether it is reported on needs no second read of it.
-    listed = not commitment.is_heading and commitment.removed_from_page_at is None
+    # The commitment is in hand: whether it is reported on needs no second read of it (one
+    # retired after this quarter's window closed is still asked for: ``_reported_in``).
+    removed = commitment.removed_from_page_at
+    listed = not commitment.is_heading and (
+        removed is None or removed.astimezone(UTC).date() > period.closes_on
+    )
     view = return_views(
         [(organisation, period)],
         today,
@@ -420,12 +424,24 @@ def return_views(
     previous = _previous_updates_of(
         organisation_ids, [period for _, period in wanted], commitment_ids
     )
-    commitments = (
+    # A quarter whose window has closed still counts commitments retired since
+    # (``periods.counted_in``): its return, if still to be sent, asks for them too.
+    closed = [p.closes_on for _, p in wanted if p.closes_on < today]
+    on_record = (
         reportable
         if reportable is not None
-        else _reportable_commitments_of(organisation_ids, commitment_ids)
+        else _reportable_commitments_of(
+            organisation_ids, commitment_ids, retired_after=min(closed, default=None)
+        )
     )
+    commitments = {
+        organisation_id: [c for c in rows if c.removed_from_page_at is None]
+        for organisation_id, rows in on_record.items()
+    }
     retired = _retired_with_updates(commitments, updates)
+    retired.update(
+        (c.id, c) for rows in on_record.values() for c in rows if c.removed_from_page_at is not None
+    )
     views = []
     for organisation, period in wanted:
         return_ = returns.get((organisation.id, period.id))
@@ -433,7 +449,7 @@ def return_views(
         before = previous.get((organisation.id, period.id), {})
         groups: dict[int | None, TaskGroup] = {}
         for commitment in _reported_in(
-            commitments.get(organisation.id, []), retired, period, return_, found
+            organisation.id, commitments.get(organisation.id, []), retired, period, return_, found
         ):
             key = commitment.primary_priority_id
             group = groups.setdefault(key, TaskGroup(priority=commitment.primary_priority))
@@ -463,6 +479,7 @@ def _retired_with_updates(
 
 
 def _reported_in(
+    organisation_id: int,
     commitments: list[Commitment],
     retired: dict[int, Commitment],
     period: ReportingPeriod,
@@ -472,17 +489,29 @@ def _reported_in(
     """The commitments a return reports on (DESIGN.md "A year of operation").
 
     One added during the year is reported on from the quarter it was added, never in an earlier
-    return; one retired after the return was submitted stays in it with its update.
+    return; one retired after the return was submitted stays in it with its update, and one
+    retired after the quarter's window closed stays in a return not yet sent (that quarter
+    counted it: ``periods.counted_in``).
     """
     rows = [c for c in commitments if c.reports_from is None or c.reports_from <= period.starts_on]
     submitted_at = return_.submitted_at if return_ is not None else None
+
+    def still_in(c: Commitment) -> bool:
+        removed = c.removed_from_page_at
+        return removed is not None and (
+            (submitted_at is not None and removed >= submitted_at)
+            or removed.astimezone(UTC).date() > period.closes_on
+        )
+
     if submitted_at is not None:
+        rows += [retired[cid] for cid in found if cid in retired and still_in(retired[cid])]
+    else:
         rows += [
-            retired[cid]
-            for cid in found
-            if cid in retired
-            and retired[cid].removed_from_page_at is not None
-            and retired[cid].removed_from_page_at >= submitted_at
+            c
+            for c in retired.values()
+            if c.organisation_id == organisation_id
+            and (c.reports_from is None or c.reports_from <= period.starts_on)
+            and still_in(c)
         ]
     return rows
 
@@ -504,6 +533,7 @@ def reported_in_its_return() -> ColumnElement[bool]:
             Commitment.removed_from_page_at.is_(None),
             Return.submitted_at.is_(None),
             Commitment.removed_from_page_at >= Return.submitted_at,
+            func.date(Commitment.removed_from_page_at) > ReportingPeriod.closes_on,
         ),
     )
 
@@ -521,9 +551,14 @@ def _among(column: Any, ids: Collection[int] | None) -> ColumnElement[bool]:
 
 
 def _reportable_commitments_of(
-    organisation_ids: set[int], commitment_ids: Collection[int] | None = None
+    organisation_ids: set[int],
+    commitment_ids: Collection[int] | None = None,
+    *,
+    retired_after: date | None = None,
 ) -> dict[int, list[Commitment]]:
-    """``reportable_commitments`` of several organisations, in one query, in the same order."""
+    """``reportable_commitments`` of several organisations, in one query, in the same order;
+    with ``retired_after``, those retired after that day as well (in the same statement)."""
+    on_pledge = Commitment.removed_from_page_at.is_(None)
     found: dict[int, list[Commitment]] = defaultdict(list)
     for commitment in db.session.scalars(
         select(Commitment)
@@ -531,7 +566,9 @@ def _reportable_commitments_of(
         .where(
             Commitment.organisation_id.in_(organisation_ids),
             Commitment.is_heading.is_(False),
-            Commitment.removed_from_page_at.is_(None),
+            on_pledge
+            if retired_after is None
+            else or_(on_pledge, func.date(Commitment.removed_from_page_at) > retired_after),
             _among(Commitment.id, commitment_ids),
         )
         .order_by(func.coalesce(Priority.position, 99), Commitment.position, Commitment.id)
