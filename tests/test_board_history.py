@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -84,29 +84,32 @@ def history(db_session):
                     )
                 )
             db_session.flush()
-    # One retired, one heading: neither is counted.
-    commitments[3].removed_from_page_at = NOW
+    # One retired while the sixth quarter's window was open: it counts in the five quarters
+    # before (their windows had closed) and not since (periods.counted_in). A heading never.
+    commitments[3].removed_from_page_at = datetime.combine(periods[5].opens_on, time(9), UTC)
     make_commitment(db_session, organisations[0], title="Our pledge:", is_heading=True)
     db_session.flush()
     return periods
 
 
-def accepted_history(session, upto: int) -> dict[int, list[tuple[int, CommitmentUpdate]]]:
-    """Each reportable commitment's accepted updates with a status, newest first, by joining
-    returns and periods (not the copied quarter)."""
+def accepted_history(
+    session, period: ReportingPeriod
+) -> dict[int, list[tuple[int, CommitmentUpdate]]]:
+    """Each commitment the quarter counted, with its accepted updates with a status up to it,
+    newest first, by joining returns and periods (not the copied quarter)."""
+    upto = ordinal(period.as_quarter)
     rows = session.execute(
         sa.select(ReportingPeriod.year, ReportingPeriod.quarter, CommitmentUpdate)
         .join(Return, Return.id == CommitmentUpdate.return_id)
         .join(ReportingPeriod, ReportingPeriod.id == Return.period_id)
         .where(Return.state == ReturnState.ACCEPTED, CommitmentUpdate.status.is_not(None))
     ).all()
-    reportable = set(
-        session.scalars(
-            sa.select(Commitment.id).where(
-                Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None)
-            )
-        )
-    )
+    reportable = {
+        c.id
+        for c in session.scalars(sa.select(Commitment).where(Commitment.is_heading.is_(False)))
+        if c.removed_from_page_at is None
+        or c.removed_from_page_at.astimezone(UTC).date() > period.closes_on
+    }
     history: dict[int, list[tuple[int, CommitmentUpdate]]] = {c: [] for c in reportable}
     for year, quarter, update in rows:
         at = year * 4 + quarter
@@ -123,7 +126,7 @@ def status_at(updates: list[tuple[int, CommitmentUpdate]], at: int) -> str | Non
 
 def expected_figures(session, period: ReportingPeriod) -> dict:
     now = ordinal(period.as_quarter)
-    history = accepted_history(session, now)
+    history = accepted_history(session, period)
     status = {c: status_at(u, now) or "not_started" for c, u in history.items()}
     previous = {c: status_at(u, now - 1) or "not_started" for c, u in history.items()}
     stalled = {
@@ -171,6 +174,8 @@ def test_every_status_figure_matches_a_recomputation_from_accepted_updates(
         "narratives"
     ]
     assert {p["slug"]: p["status_counts"] for p in data["trend"]} == expected["trend"]
+    # The commitment retired in the sixth quarter's window is counted in the fifth, not after.
+    assert headline["commitments"] == (12 if which == 4 else 11)
     # The history is long enough to matter: something stalled, something moved, and the
     # trend's first quarter starts from statuses reported before it.
     if which == -1:

@@ -907,3 +907,39 @@ def test_the_reviewer_is_told_when_a_no_change_answer_no_longer_repeats_last_qua
         "send it back so Prompt can check them again"
     ]
     assert service.find_return(prompt, q2).state == ReturnState.SUBMITTED
+
+
+def test_a_rebuilt_summary_counts_the_pledge_as_it_stood_that_quarter(town, db_session):
+    # Q1's summary is built when its window closes; Quiet's late return is accepted after it.
+    # In Q2 Prompt's wage (accepted on track in Q1) is retired and Slow adds a commitment.
+    # Rebuilt for Quiet's return, Q1's summary still counts the wage and not the newcomer.
+    town.day(date(2024, 6, 16))
+    for name in ("Prompt", "Slow"):
+        assert town.file(name, Q1, date(2024, 7, 10)).submitted
+        town.accept(name, Q1, date(2024, 7, 12))
+    town.day(date(2024, 8, 12))
+    q1 = town.period(Q1)
+    with town.app.test_request_context():
+        first = build_summary(q1, actor=town.admin, now=at(date(2024, 8, 13))).data
+        grant_extension(
+            town.orgs["Quiet"],
+            q1,
+            new_due=date(2024, 8, 30),
+            reason="Staff illness",
+            actor=town.admin,
+            today=date(2024, 8, 14),
+            now=at(date(2024, 8, 14)),
+        )
+    assert town.file("Quiet", Q1, date(2024, 8, 20)).submitted
+    town.accept("Quiet", Q1, date(2024, 8, 21))
+    wage = db_session.scalars(select(Commitment).where(Commitment.title == "Prompt's wage")).one()
+    retire_commitment(wage, "Merged", actor=town.admin, now=at(date(2024, 8, 25)))
+    add_commitment(town.orgs["Slow"], "Slow's new one", actor=town.admin, today=date(2024, 8, 25))
+    with town.app.test_request_context():
+        rebuilt = build_summary(
+            q1, actor=town.admin, reason="Quiet's late return", now=at(date(2024, 8, 26))
+        ).data
+    assert first["headline"]["commitments"] == rebuilt["headline"]["commitments"] == 6
+    assert rebuilt["headline"]["status_counts"]["on_track"] == 6
+    assert rebuilt["headline"]["status_counts"].get("not_started", 0) == 0
+    assert "Slow's new one" not in str(rebuilt)

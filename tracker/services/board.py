@@ -43,7 +43,7 @@ from tracker.models import (
 from tracker.models.pledge import commitment_themes
 from tracker.services import audit
 from tracker.services.figures import commitment_figures
-from tracker.services.periods import expected_for, reporting_began, state_on
+from tracker.services.periods import counted_in, expected_for, reporting_began, state_on
 
 
 class SummaryError(ValueError):
@@ -73,8 +73,11 @@ def _info(period: ReportingPeriod) -> shape.PeriodInfo:
     )
 
 
-def _reportable() -> ColumnElement[bool]:
-    return and_(Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_(None))
+def _reportable(period: ReportingPeriod) -> ColumnElement[bool]:
+    """The commitments a quarter's summary counts: those that counted in that quarter
+    (``periods.counted_in``), so a rebuild of an earlier quarter keeps one retired since and
+    leaves out one added later."""
+    return and_(Commitment.is_heading.is_(False), counted_in(period.starts_on, period.closes_on))
 
 
 # Each reportable commitment's status for the quarter being summarised: made once per build by
@@ -137,7 +140,7 @@ def _accepted_rows(ordinal: int) -> Any:
     )
 
 
-def _status_rows(ordinal: int) -> Any:
+def _status_rows(period: ReportingPeriod, ordinal: int) -> Any:
     """Each reportable commitment's status now and last quarter, from accepted updates.
 
     One row per commitment, made inside the database by one grouping of its accepted updates,
@@ -234,7 +237,7 @@ def _status_rows(ordinal: int) -> Any:
         )
         .select_from(Commitment)
         .outerjoin(latest, latest.c.commitment_id == Commitment.id)
-        .where(_reportable())
+        .where(_reportable(period))
     )
 
 
@@ -244,12 +247,14 @@ def _core(statement: Any) -> sa.CursorResult[Any]:
     return db.session.connection().execute(statement)
 
 
-def _fill_board_rows(ordinal: int) -> None:
+def _fill_board_rows(period: ReportingPeriod, ordinal: int) -> None:
     connection = db.session.connection()
     BOARD_ROWS.drop(connection, checkfirst=True)
     BOARD_ROWS.create(connection)
     connection.execute(
-        BOARD_ROWS.insert().from_select([c.name for c in BOARD_ROWS.c], _status_rows(ordinal))
+        BOARD_ROWS.insert().from_select(
+            [c.name for c in BOARD_ROWS.c], _status_rows(period, ordinal)
+        )
     )
 
 
@@ -293,7 +298,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
         for t in db.session.scalars(select(Theme).order_by(Theme.name))
     ]
 
-    _fill_board_rows(ordinal)
+    _fill_board_rows(period, ordinal)
     board = BOARD_ROWS
     status_groups = [
         shape.StatusGroup(
@@ -410,7 +415,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
             .where(named)
         ).all()
     ]
-    smart_groups = _smart_groups()
+    smart_groups = _smart_groups(period)
     returns = _returns(period, previous)
     trend_groups = _trend_groups(
         ordinal, {_ordinal_of(p.as_quarter): p.slug for p in trend_periods}
@@ -462,7 +467,7 @@ def summary_inputs(period: ReportingPeriod, today: date) -> shape.SummaryInputs:
     )
 
 
-def _smart_groups() -> list[shape.SmartGroup]:
+def _smart_groups(period: ReportingPeriod) -> list[shape.SmartGroup]:
     def filled(column: Any) -> ColumnElement[bool]:
         return func.length(func.trim(func.coalesce(column, ""))) > 0
 
@@ -477,7 +482,7 @@ def _smart_groups() -> list[shape.SmartGroup]:
     flags = [case((condition, 1), else_=0).label(letter) for letter, condition in letters.items()]
     rows = _core(
         select(Commitment.primary_priority_id, *flags, func.count().label("n"))
-        .where(_reportable())
+        .where(_reportable(period))
         .group_by(Commitment.primary_priority_id, *flags)
     )
     return [
