@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import JSON, CheckConstraint, Date, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.sql.functions import FunctionElement
 
 from tracker.domain.enums import values
 
@@ -49,6 +51,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class utc_date(FunctionElement[date]):
+    """SQL: the day, in UTC, of a stored timestamp, whatever the database session's time zone
+    (``UTCDateTime`` stores UTC): ``date(x)`` on SQLite, ``(x AT TIME ZONE 'UTC')::date`` on
+    PostgreSQL. Python's side of the same comparison is ``value.astimezone(UTC).date()``."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(utc_date)
+def _utc_date_sqlite(element: utc_date, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_date, "postgresql")
+def _utc_date_postgresql(element: utc_date, compiler: Any, **kw: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
 
 
 def utcnow() -> datetime:

@@ -19,6 +19,7 @@ from tracker.domain.calendar import Quarter, WindowRules, period_for, quarters_b
 from tracker.domain.enums import PeriodState, ReturnEventKind, ReturnState
 from tracker.extensions import db, insert_ignoring_conflicts
 from tracker.models import Commitment, Organisation, Place, ReportingPeriod, Return, User
+from tracker.models.base import utc_date
 from tracker.services import audit
 
 # Where periods start when no place has said otherwise (a database without a place): the ICB's
@@ -73,7 +74,7 @@ def counted_in(starts_on: Day, closes_on: Day) -> ColumnElement[bool]:
         commitment_reported_in(starts_on),
         or_(
             Commitment.removed_from_page_at.is_(None),
-            func.date(Commitment.removed_from_page_at) > closes_on,
+            utc_date(Commitment.removed_from_page_at) > closes_on,
         ),
     )
 

@@ -73,6 +73,7 @@ from tracker.models import (
     TargetChange,
     User,
 )
+from tracker.models.base import utc_date
 from tracker.services import audit, return_emails, tallies
 from tracker.services.periods import (
     expected_for,
@@ -533,7 +534,7 @@ def reported_in_its_return() -> ColumnElement[bool]:
             Commitment.removed_from_page_at.is_(None),
             Return.submitted_at.is_(None),
             Commitment.removed_from_page_at >= Return.submitted_at,
-            func.date(Commitment.removed_from_page_at) > ReportingPeriod.closes_on,
+            utc_date(Commitment.removed_from_page_at) > ReportingPeriod.closes_on,
         ),
     )
 
@@ -568,7 +569,7 @@ def _reportable_commitments_of(
             Commitment.is_heading.is_(False),
             on_pledge
             if retired_after is None
-            else or_(on_pledge, func.date(Commitment.removed_from_page_at) > retired_after),
+            else or_(on_pledge, utc_date(Commitment.removed_from_page_at) > retired_after),
             _among(Commitment.id, commitment_ids),
         )
         .order_by(func.coalesce(Priority.position, 99), Commitment.position, Commitment.id)
