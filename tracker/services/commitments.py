@@ -30,6 +30,7 @@ from tracker.domain.smart import ADVICE
 from tracker.domain.updates import current_status, status_tag
 from tracker.extensions import db
 from tracker.models import (
+    AuditEvent,
     Commitment,
     CommitmentUpdate,
     Milestone,
@@ -45,6 +46,9 @@ from tracker.services import audit
 
 # A commitment "has been reported against" once an update for it is in a return in one of these.
 REPORTED_STATES = frozenset({ReturnState.SUBMITTED, ReturnState.RETURNED, ReturnState.ACCEPTED})
+
+# The audit action of every save of a commitment's details by a person (``update_commitment``).
+EDITED = "updated"
 
 LETTER_NAMES = {
     "S": "Specific",
@@ -498,7 +502,7 @@ def update_commitment(
     db.session.add_all(recorded)
     db.session.flush()
     audit.record(
-        "updated",
+        EDITED,
         "commitment",
         commitment.id,
         actor=actor,
@@ -508,6 +512,23 @@ def update_commitment(
         | ({"reason for change": reason} if moved else {}),
     )
     return recorded
+
+
+def fields_decided(commitment_id: int) -> frozenset[str]:
+    """The fields of a commitment that a person has set, changed or cleared in the app.
+
+    Every such save, an admin's or a lead's edit or an approved proposal, goes through
+    ``update_commitment``, whose audit row names each field it changed. An empty field named
+    here was cleared by a person, not left unset, so an import must not fill it again.
+    """
+    rows = db.session.scalars(
+        select(AuditEvent.after).where(
+            AuditEvent.entity_type == "commitment",
+            AuditEvent.entity_id == str(commitment_id),
+            AuditEvent.action == EDITED,
+        )
+    )
+    return frozenset(name for after in rows for name in after or {})
 
 
 def _check(details: CommitmentDetails) -> None:

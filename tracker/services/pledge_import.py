@@ -5,7 +5,8 @@ the normalised wording), so loading the same page again changes nothing. An edit
 what changed and adds what is new; a commitment no longer on the page is marked, never deleted
 (it may have quarterly updates, and its history matters). The importer fills working fields
 (title, priority, targets, sector) only where they are empty or were set by the importer
-itself, so a person's edits survive a re-import. Flushes only: the caller commits.
+itself, so a person's edits survive a re-import; a target field a person cleared in the app
+(``commitments.fields_decided``) stays empty. Flushes only: the caller commits.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tracker.domain.targets import extract_target
 from tracker.extensions import db
 from tracker.models import Commitment, Organisation, Place, Pledge, Priority, Theme, User
 from tracker.services import audit
+from tracker.services.commitments import fields_decided
 from tracker.services.periods import commitment_joining_quarter, joining_quarter
 
 LONDON = ZoneInfo("Europe/London")
@@ -389,15 +391,22 @@ class _Importer:
             title = classification.title if classification.title != item.text else item.title
             commitment.title = title[:500]
         target = extract_target(item.text)
-        for attribute, value in (
-            ("target_value", target.value),
-            ("unit", target.unit),
-            ("metric", target.metric),
-            ("baseline_value", target.baseline),
-            ("direction", target.direction),
-            ("target_date", target.due),
-        ):
-            if value is not None and getattr(commitment, attribute) is None:
+        empty = {
+            attribute: value
+            for attribute, value in (
+                ("target_value", target.value),
+                ("unit", target.unit),
+                ("metric", target.metric),
+                ("baseline_value", target.baseline),
+                ("direction", target.direction),
+                ("target_date", target.due),
+            )
+            if value is not None and getattr(commitment, attribute) is None
+        }
+        # An empty field may be one a person cleared (a target removed with a reason): theirs.
+        decided = fields_decided(commitment.id) if empty and commitment.id else frozenset()
+        for attribute, value in empty.items():
+            if attribute not in decided:
                 setattr(commitment, attribute, value)
         wanted = [self.themes[slug] for slug in theme_catalogue.themes_for(item.text)]
         for theme in wanted:
