@@ -40,7 +40,8 @@ BACKENDS = ["sqlite", "postgresql"]
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec and callspec.params.get("database_url") == "postgresql":
+        params = callspec.params if callspec else {}
+        if "postgresql" in (params.get("database_url"), params.get("command_app")):
             item.add_marker(pytest.mark.postgres)
 
 
@@ -167,6 +168,22 @@ def postgres_app(instance_path: Path, **overrides: object) -> Iterator[Flask]:
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def command_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a migrated database of its own, on SQLite and on PostgreSQL, for tests that run
+    the ``tracker`` command in a child process: what the test sets up must be committed, since
+    the command reads the database from outside the test's transaction. Run commands with
+    ``DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"]`` and ``instance=tmp_path / "instance"``.
+    """
+    if request.param == "sqlite":
+        app = make_test_app(f"sqlite:///{tmp_path / 'command.db'}", tmp_path / "instance")
+        migrate_to_head(app)
+        yield app
+        return
+    with postgres_app(tmp_path / "instance") as app:
+        yield app
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,9 @@
 ``tracker summary build --period 2024-25-q1 [--reason TEXT] [--pdf FILE]`` builds a revision
 (the first needs no reason; a rebuild does) and can write the board pack too;
 ``tracker summary publish --period 2024-25-q1`` publishes the latest revision and emails the
-board. Each command is one transaction: it commits only when everything worked.
+board. Each command is one transaction: it commits only when everything worked, and with
+``--pdf`` that includes writing the pack, so a path that cannot be written leaves no revision
+behind (running the same command again then needs no ``--reason``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from flask.cli import AppGroup
 
 
-@click.group()
+# An AppGroup, like the groups made with ``@cli.group()``: each command runs inside the app's
+# context. A plain click group added to the Flask CLI runs its commands without one.
+@click.group(cls=AppGroup)
 def summary() -> None:
     """Build and publish the Place Board's quarterly summary."""
 
@@ -56,12 +61,12 @@ def build(slug: str, reason: str | None, pdf: Path | None) -> None:
     except SummaryError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
-    headline = made.data["headline"]
-    pack = None
     if pdf is not None:
         with current_app.test_request_context():
             pack = render_pack(view_of(made))
+        _write_pack(pdf, pack)
     db.session.commit()
+    headline = made.data["headline"]
     click.echo(
         f"Built revision {made.revision} of the {period.label} summary in "
         f"{time.perf_counter() - started:.1f} s: {headline['commitments']} commitments, "
@@ -69,12 +74,22 @@ def build(slug: str, reason: str | None, pdf: Path | None) -> None:
         f"{headline['status_counts']['at_risk']} at risk, "
         f"{headline['returns']['missing']} returns missing."
     )
-    if pdf is not None and pack is not None:
-        try:
-            pdf.write_bytes(pack)
-        except OSError as error:
-            raise click.ClickException(f"{pdf}: cannot write it ({error.strerror})") from None
+    if pdf is not None:
         click.echo(f"Wrote {pdf}")
+
+
+def _write_pack(pdf: Path, pack: bytes) -> None:
+    """Write the pack before the revision is committed; a reader never sees half a file."""
+    from tracker.extensions import db
+
+    partial = pdf.with_name(pdf.name + ".partial")
+    try:
+        partial.write_bytes(pack)
+        partial.replace(pdf)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        db.session.rollback()
+        raise click.ClickException(f"{pdf}: cannot write it ({error.strerror})") from None
 
 
 @summary.command("publish")
