@@ -11,11 +11,12 @@ import time_machine
 
 from tests.factories import PASSWORD, make_organisation, make_user
 from tests.support.auth import fresh_code, sign_in
-from tests.support.pages import get_page
+from tests.support.pages import get_page, post_page
 from tracker.domain.enums import Role
 from tracker.extensions import db
 from tracker.mail import deliver_queued
 from tracker.models import AuditEvent, Notification, SignInAttempt, User, UserToken
+from tracker.services import accounts
 
 NEW_PASSWORD = "a brand new long passphrase"
 
@@ -144,6 +145,56 @@ def test_the_invitee_cannot_choose_their_own_role(client, db_session, mail_to):
     user = db.session.scalar(sa.select(User).filter_by(email="m@example.org"))
     assert user.role == Role.BOARD
     assert user.organisations == []
+
+
+BAD_ADDRESSES = [
+    "not-an-email",
+    "bad-address",
+    "name@",
+    "@example.org",
+    "two@signs@example.org",
+    "name@localhost",
+    "a b@example.org",
+    "name@example..org",
+    "josé@example.org",  # the web form's rule lets it through; the outbox cannot send to it
+]
+
+
+@pytest.mark.parametrize("address", BAD_ADDRESSES)
+def test_an_account_needs_an_email_address_it_can_be_emailed_at(db_session, address):
+    # QA round 2, #2: the command line made board members called "not-an-email", and every
+    # board summary publish then failed for the whole board.
+    with pytest.raises(accounts.AccountError) as refused:
+        accounts.create_user(
+            email=address, name="Bo Board", role=Role.BOARD, actor_label="command line"
+        )
+    assert address in str(refused.value) and "\n" not in str(refused.value)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
+
+
+def test_an_empty_or_overlong_address_is_refused_in_words(db_session):
+    for address, message in [
+        ("  ", "Enter an email address"),
+        ("a" * 310 + "@example.org", "Email address must be 320 characters or fewer"),
+    ]:
+        with pytest.raises(accounts.AccountError, match=message):
+            accounts.create_user(email=address, name="Bo", role=Role.BOARD)
+    made = accounts.create_user(email="  Bo.Board+pack@Example.ORG ", name="Bo", role=Role.BOARD)
+    assert made.email == "bo.board+pack@example.org"
+
+
+def test_the_invitation_form_names_an_address_it_cannot_email(client, db_session):
+    sign_in(client, make_user(db_session, Role.ADMIN))
+    page = post_page(
+        client,
+        "/admin/users/new",
+        {"email": "josé@example.org", "name": "José", "role": "board"},
+    )
+    assert page.errors == [
+        "josé@example.org cannot be emailed from this service: enter another address"
+    ]
+    assert db_session.scalar(sa.select(User).filter_by(name="José")) is None
 
 
 # Password reset ----------------------------------------------------------------------------------

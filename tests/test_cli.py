@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+import sqlalchemy as sa
+
 from tests.support.commands import run_tracker
+from tracker.extensions import db
+from tracker.models import User
 
 
 def test_db_upgrade_creates_the_schema_and_a_second_run_changes_nothing(tmp_path):
@@ -230,3 +235,29 @@ def test_demo_accounts_need_the_seed_and_are_printed(tmp_path):
     assert "lead@example.org     lead of active-luton" in demo.stdout
     again = run_tracker("users", "demo", instance=instance, DATABASE_URL=url)
     assert again.returncode == 0  # safe to repeat
+
+
+@pytest.mark.parametrize(
+    "password",
+    [None, "purple elephant trombone weather\n"],
+    ids=["invitation-link", "password-stdin"],
+)
+def test_users_create_refuses_an_address_that_is_not_one_in_one_line(
+    command_app, tmp_path, password
+):
+    # QA round 2, #2: with --password-stdin the account was made; without, a traceback.
+    args = ["users", "create", "not-an-email", "--name", "Bo Board", "--role", "board"]
+    result = run_tracker(
+        *args,
+        *(["--password-stdin"] if password else []),
+        instance=tmp_path / "instance",
+        DATABASE_URL=command_app.config["SQLALCHEMY_DATABASE_URI"],
+        input=password,
+    )
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "Error: not-an-email is not an email address in the correct format, like name@example.com"
+    ]
+    with command_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+        db.session.remove()

@@ -260,6 +260,19 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"kind must be lower-case letters, digits, '_', '-' or '.': {kind!r}")
 
 
+def address_problem(address: str) -> str | None:
+    """Why the outbox would refuse to send to ``address``; None if it would not.
+
+    For callers that skip one recipient rather than fail for all of them (an address stored
+    before accounts' addresses were checked), and for checking an address before it is kept.
+    """
+    try:
+        _check_address(address)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def _check_address(address: str) -> None:
     _check_header("to_email", address)
     if _PLAIN_ADDRESS.fullmatch(address):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template, url_for
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
@@ -25,6 +26,7 @@ from tracker.domain.enums import Role
 from tracker.domain.paging import Pagination
 from tracker.domain.tokens import LINK_PLACEHOLDER, link_token, token_hash
 from tracker.extensions import begin_reading, db
+from tracker.mail import address_problem
 from tracker.models import Organisation, SignInAttempt, TokenPurpose, User, UserToken
 from tracker.services import audit, throttle
 from tracker.services.paging import containing, page_of
@@ -62,6 +64,32 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+# As on the web forms (tracker.forms.email_field).
+EMAIL_MAX = 320
+
+
+def email_problem(email: str) -> str | None:
+    """Why an account cannot have this (normalised) address, in words; None if it can.
+
+    The rule the web forms apply (WTForms' Email validator: email-validator, without looking
+    the domain up), so the command line keeps no address the invitation form would refuse; and
+    the outbox's, which must be able to send the invitation and every later email to it (the
+    form lets ``josé@example.org`` through; the outbox cannot send to it).
+    """
+    if not email:
+        return "Enter an email address"
+    if len(email) > EMAIL_MAX:
+        return f"Email address must be {EMAIL_MAX} characters or fewer"
+    shown = email if email.isprintable() else repr(email)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        return f"{shown} is not an email address in the correct format, like name@example.com"
+    if address_problem(email) is not None:
+        return f"{shown} cannot be emailed from this service: enter another address"
+    return None
+
+
 def _absolute_url(endpoint: str, **values: object) -> str:
     return current_app.config["PUBLIC_BASE_URL"] + url_for(endpoint, **values)
 
@@ -97,6 +125,9 @@ def create_user(
 ) -> User:
     """Add a person (without a password until they accept their invitation)."""
     email = normalise_email(email)
+    problem = email_problem(email)
+    if problem:
+        raise AccountError(problem)
     if find_user(email) is not None:
         raise AccountError(f"{email} already has an account")
     if role != Role.LEAD and organisations:
