@@ -305,8 +305,8 @@ def test_publishing_emails_each_active_board_member_once(region, db_session):
     make_user(db_session, Role.BOARD, active=False)
     make_user(db_session, Role.LEAD)
     summary = build(region["q2"])
-    assert service.publish_summary(summary, actor=None, now=AFTER_Q2) == 2
-    assert service.publish_summary(summary, actor=None, now=AFTER_Q2) == 0
+    assert service.publish_summary(summary, actor=None, now=AFTER_Q2).queued == 2
+    assert service.publish_summary(summary, actor=None, now=AFTER_Q2).queued == 0
     mails = db_session.scalars(
         sa.select(Notification).where(Notification.kind == "board_published")
     ).all()
@@ -319,6 +319,34 @@ def test_publishing_emails_each_active_board_member_once(region, db_session):
         sa.select(AuditEvent.action).where(AuditEvent.entity_type == "board_summary")
     ).all()
     assert actions == ["built board summary", "published board summary"]
+
+
+def test_one_board_member_with_an_address_that_is_not_one_does_not_stop_the_rest(
+    region, db_session
+):
+    # QA round 2, #2: an account made before addresses were checked made every publish fail.
+    first = make_user(db_session, Role.BOARD, name="Ann Able", email="ann@example.org")
+    broken = make_user(db_session, Role.BOARD, name="Bo Board", email="not-an-email")
+    last = make_user(db_session, Role.BOARD, name="Cy Clear", email="cy@example.org")
+    summary = build(region["q2"])
+    published = service.publish_summary(summary, actor=None, now=AFTER_Q2)
+    assert published.queued == 2
+    assert published.not_emailed == (broken,)
+    assert published.warning() == (
+        "Not emailed, because the email address on their account is not valid: "
+        "Bo Board (not-an-email). Deactivate the account and invite them again "
+        "with the right address."
+    )
+    mails = db_session.scalars(
+        sa.select(Notification.recipient_email).where(Notification.kind == "board_published")
+    ).all()
+    assert sorted(mails) == [first.email, last.email]
+    assert summary.published_at == AFTER_Q2
+    event = db_session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "published board summary")
+    )
+    assert event.after["emails"] == 2
+    assert event.after["not_emailed"] == ["not-an-email"]
 
 
 def test_a_summary_cannot_be_published_while_its_window_is_open(region):

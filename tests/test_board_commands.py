@@ -203,3 +203,26 @@ def test_a_pack_that_cannot_be_written_leaves_no_revision_behind(
     assert pack.read_bytes().startswith(b"%PDF")
     assert not list(tmp_path.glob("*.partial"))
     assert revisions(command_app, closed) == [1]
+
+
+def test_a_board_member_whose_address_is_not_one_is_named_and_the_rest_are_emailed(
+    tracker, command_app, quarters
+):
+    # Made before addresses were checked (QA round 2, #2): publishing used to fail for everyone.
+    with command_app.app_context():
+        make_user(db.session, Role.BOARD, name="Dee Typo", email="not-an-email")
+        db.session.commit()
+        db.session.remove()
+    closed = quarters["closed"]
+    assert tracker("summary", "build", "--period", closed.slug).returncode == 0
+    published = tracker("summary", "publish", "--period", closed.slug)
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.strip() == (
+        f"Published revision 1 of {closed.label}: 1 email(s) queued."
+    )
+    assert published.stderr.strip() == (
+        "Not emailed, because the email address on their account is not valid: "
+        "Dee Typo (not-an-email). Deactivate the account and invite them again with the "
+        "right address."
+    )
+    assert stored(command_app, sa.select(Notification.recipient_email)) == ["bo@example.org"]

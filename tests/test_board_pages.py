@@ -168,6 +168,28 @@ def test_an_admin_builds_rebuilds_with_a_reason_and_publishes(client, region, pe
     assert actions == ["built board summary", "rebuilt board summary", "published board summary"]
 
 
+@time_machine.travel(AFTER_Q2, tick=False)
+def test_publishing_past_a_board_member_whose_address_is_not_one(client, built, people, db_session):
+    # QA round 2, #2: the publish button answered 500 for everyone.
+    make_user(db_session, Role.BOARD, name="Dee Typo", email="not-an-email")
+    db_session.commit()
+    sign_in(client, people["admin"])
+    response = client.post("/board/2024-25-q2/publish")
+    assert response.status_code == 302
+    page = get_page(client, "/board/2024-25-q2")
+    banners = [b.get_text(" ", strip=True) for b in page.soup.select(".govuk-notification-banner")]
+    assert banners == [
+        "Success Published revision 1: 1 board member will be emailed",
+        "Important Not emailed, because the email address on their account is not valid: "
+        "Dee Typo (not-an-email). Deactivate the account and invite them again with the "
+        "right address.",
+    ]
+    db_session.refresh(built)
+    assert built.published_at is not None
+    emailed = db_session.scalars(sa.select(Notification.recipient_email)).all()
+    assert emailed == [people["board"].email]
+
+
 def test_the_board_pack_is_a_pdf_whose_pages_are_not_blank(client, built, people, tmp_path):
     sign_in(client, people["admin"])
     response = client.get("/board/2024-25-q2.pdf")

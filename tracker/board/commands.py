@@ -117,9 +117,15 @@ def publish(slug: str) -> None:
         click.echo(f"Revision {latest.revision} of {period.label} was already published.")
         return
     try:
-        queued = publish_summary(latest, actor=None, now=datetime.now(UTC))
+        published = publish_summary(latest, actor=None, now=datetime.now(UTC))
     except SummaryError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
     db.session.commit()
-    click.echo(f"Published revision {latest.revision} of {period.label}: {queued} email(s) queued.")
+    click.echo(
+        f"Published revision {latest.revision} of {period.label}: "
+        f"{published.queued} email(s) queued."
+    )
+    warning = published.warning()
+    if warning:
+        click.echo(warning, err=True)

@@ -180,15 +180,19 @@ def publish(period: str) -> ResponseReturnValue:
         flash(f"Revision {summary.revision} was already published")
         return redirect(url_for("board.period", period=period))
     try:
-        queued = service.publish_summary(summary, actor=user(), now=now())
+        published = service.publish_summary(summary, actor=user(), now=now())
     except service.SummaryError as error:
         db.session.rollback()
         flash(str(error))
         return redirect(url_for("board.period", period=period))
     db.session.commit()
+    queued = published.queued
     flash(
         f"Published revision {summary.revision}: {queued} board member"
         f"{'s' if queued != 1 else ''} will be emailed",
         "success",
     )
+    warning = published.warning()
+    if warning:
+        flash(warning)
     return redirect(url_for("board.period", period=period))

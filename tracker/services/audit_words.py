@@ -239,6 +239,7 @@ _FIELDS: dict[str, tuple[str, Reader | None]] = {
     "closes_on": ("Window closes", lambda v, _: when(v)),
     "revision": ("Revision", None),
     "emails": ("Board members emailed", None),
+    "not_emailed": ("Not emailed (address not valid)", None),
     # Emails
     "state": ("State", lambda v, _: _label_of(NotificationState)(v)),
     "last_error": ("Last error", None),

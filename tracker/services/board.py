@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -28,6 +29,7 @@ from tracker.domain.goalposts import LABELS as GOALPOST_LABELS
 from tracker.domain.smart import SHORT_TITLE
 from tracker.domain.updates import FINAL_STATUSES
 from tracker.extensions import db
+from tracker.mail import address_problem
 from tracker.models import (
     BoardSummary,
     Commitment,
@@ -651,12 +653,35 @@ def ensure_summary(period: ReportingPeriod, *, now: datetime | None = None) -> B
     return build_summary(period, actor=None, now=now)
 
 
+@dataclass(frozen=True)
+class Publication:
+    """What publishing did: the emails queued, and the board members it could not email."""
+
+    queued: int = 0
+    not_emailed: tuple[User, ...] = ()
+
+    def warning(self) -> str | None:
+        """For whoever published: who was not emailed, and how to put it right; None if all were."""
+        if not self.not_emailed:
+            return None
+        people = ", ".join(f"{member.name} ({member.email})" for member in self.not_emailed)
+        # Addresses cannot be edited: a new invitation is the way to a working one.
+        return (
+            f"Not emailed, because the email address on their account is not valid: {people}. "
+            "Deactivate the account and invite them again with the right address."
+        )
+
+
 def publish_summary(
     summary: BoardSummary, *, actor: User | None, now: datetime | None = None
-) -> int:
-    """Publish a summary once and email each active board member; returns emails queued."""
+) -> Publication:
+    """Publish a summary once and email each active board member.
+
+    A member whose stored address the outbox refuses (one kept before accounts' addresses were
+    checked) is skipped and named in the audit event, so the rest of the board still hears.
+    """
     if summary.published_at is not None:
-        return 0
+        return Publication()
     now = now or datetime.now(UTC)
     period = summary.period
     if state_on(period, now.date()) in {PeriodState.UPCOMING, PeriodState.OPEN}:
@@ -668,21 +693,26 @@ def publish_summary(
     period.state = PeriodState.PUBLISHED
     db.session.flush()
     queued = 0
+    not_emailed = []
     members = db.session.scalars(
         select(User).where(User.role == Role.BOARD, User.active.is_(True)).order_by(User.id)
     ).all()
     with _request_context():
         link = current_app.config["PUBLIC_BASE_URL"] + url_for("board.period", period=period.slug)
         for member in members:
+            if address_problem(member.email) is not None:
+                not_emailed.append(member)
+                continue
             queued += _queue_published(summary, member, link)
-    audit.record(
-        "published board summary",
-        "board_summary",
-        summary.id,
-        actor=actor,
-        after={"period": period.slug, "revision": summary.revision, "emails": queued},
-    )
-    return queued
+    after: dict[str, object] = {
+        "period": period.slug,
+        "revision": summary.revision,
+        "emails": queued,
+    }
+    if not_emailed:
+        after["not_emailed"] = [member.email for member in not_emailed]
+    audit.record("published board summary", "board_summary", summary.id, actor=actor, after=after)
+    return Publication(queued, tuple(not_emailed))
 
 
 def _queue_published(summary: BoardSummary, member: User, link: str) -> int:
