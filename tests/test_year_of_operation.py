@@ -128,6 +128,13 @@ class Town:
     def the_return(self, name: str, quarter: Quarter) -> Return:
         return service.find_return(self.orgs[name], self.period(quarter))
 
+    def report(self, names: tuple[str, ...], quarter: Quarter, filed: date, accepted: date) -> None:
+        """Each of ``names`` files the quarter's return on ``filed``; each is accepted on
+        ``accepted``."""
+        for name in names:
+            assert self.file(name, quarter, filed).submitted
+            self.accept(name, quarter, accepted)
+
     def accept(self, name: str, quarter: Quarter, today: date) -> None:
         with self.app.test_request_context():
             return_ = self.the_return(name, quarter)
@@ -715,13 +722,9 @@ def test_revising_a_pledge_never_rewrites_what_was_owed_before(town, db_session)
     # owed then: Quiet's missed returns, and its not communicating, stay on the record, or a
     # failing organisation could wipe its record by rewording its pledge.
     town.day(date(2024, 6, 16))
-    for name in ("Prompt", "Slow"):
-        assert town.file(name, Q1, date(2024, 7, 10)).submitted
-        town.accept(name, Q1, date(2024, 7, 12))
+    town.report(("Prompt", "Slow"), Q1, date(2024, 7, 10), date(2024, 7, 12))
     town.day(date(2024, 9, 16))
-    for name in ("Prompt", "Slow"):
-        assert town.file(name, Q2, date(2024, 10, 10)).submitted
-        town.accept(name, Q2, date(2024, 10, 12))
+    town.report(("Prompt", "Slow"), Q2, date(2024, 10, 10), date(2024, 10, 12))
     today = date(2024, 11, 20)
     town.day(today)
 
@@ -771,9 +774,7 @@ def test_the_board_expects_a_return_only_where_every_other_page_does(town, db_se
     # Q2's window is open, so it reports from Q3. Nobody expects a Q2 return from it — nor
     # may the board's Q2 summary call one missing and Newcomer late.
     town.day(date(2024, 6, 16))
-    for name in ("Prompt", "Slow", "Quiet"):
-        assert town.file(name, Q1, date(2024, 7, 10)).submitted
-        town.accept(name, Q1, date(2024, 7, 11))
+    town.report(("Prompt", "Slow", "Quiet"), Q1, date(2024, 7, 10), date(2024, 7, 11))
     town.day(date(2024, 9, 10))
     with town.app.test_request_context():
         newcomer = create_organisation(
@@ -782,9 +783,7 @@ def test_the_board_expects_a_return_only_where_every_other_page_does(town, db_se
             today=date(2024, 9, 10),
         )
     add_commitment(newcomer, "Build 50 homes", actor=town.admin, today=date(2024, 10, 5))
-    for name in ("Prompt", "Slow", "Quiet"):
-        assert town.file(name, Q2, date(2024, 10, 10)).submitted
-        town.accept(name, Q2, date(2024, 10, 11))
+    town.report(("Prompt", "Slow", "Quiet"), Q2, date(2024, 10, 10), date(2024, 10, 11))
     today = date(2024, 11, 12)
     town.day(today)
     assert return_figures(town.period(Q2), today).expected == 3
@@ -914,9 +913,7 @@ def test_a_rebuilt_summary_counts_the_pledge_as_it_stood_that_quarter(town, db_s
     # In Q2 Prompt's wage (accepted on track in Q1) is retired and Slow adds a commitment.
     # Rebuilt for Quiet's return, Q1's summary still counts the wage and not the newcomer.
     town.day(date(2024, 6, 16))
-    for name in ("Prompt", "Slow"):
-        assert town.file(name, Q1, date(2024, 7, 10)).submitted
-        town.accept(name, Q1, date(2024, 7, 12))
+    town.report(("Prompt", "Slow"), Q1, date(2024, 7, 10), date(2024, 7, 12))
     town.day(date(2024, 8, 12))
     q1 = town.period(Q1)
     with town.app.test_request_context():

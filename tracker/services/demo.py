@@ -47,7 +47,7 @@ from tracker.domain.pledge_page import (
     parse_pledge_page,
 )
 from tracker.domain.reminders import LadderRules, ladder
-from tracker.domain.updates import FINAL_STATUSES, PreviousUpdate, carry_forward
+from tracker.domain.updates import FINAL_STATUSES
 from tracker.extensions import db
 from tracker.models import (
     AuditEvent,
@@ -84,6 +84,7 @@ from tracker.services.return_emails import ACCEPTED, SENT_BACK, SUBMITTED
 from tracker.services.returns import (
     UpdateInput,
     accept,
+    no_change_from,
     reportable_commitments,
     reporting_statuses,
     return_for,
@@ -913,7 +914,7 @@ class _Story:
             and status == previous
             and (status in FINAL_STATUSES or rng.random() < _NO_CHANGE_CHANCE)
         ):
-            return _no_change(last[1])
+            return no_change_from(last[1])
 
         topic, priority = _topic(commitment)
         month = f"{period.ends_on:%B}"
@@ -1094,31 +1095,6 @@ def _years_later(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
-
-
-def _no_change(last: CommitmentUpdate) -> UpdateInput:
-    """ "No change since last quarter", as ``returns.carried_forward`` makes it from ``last``.
-
-    The same domain rule without reading last quarter's return again for every commitment.
-    """
-    carried = carry_forward(
-        PreviousUpdate(
-            status=DeliveryStatus(last.status),
-            progress_value=last.progress_value,
-            narrative=last.narrative,
-            evidence_url=last.evidence_url,
-            risks=last.risks,
-            unchanged_quarters=last.unchanged_quarters,
-        )
-    )
-    return UpdateInput(
-        status=carried.status,
-        progress_value=carried.progress_value,
-        narrative=carried.narrative,
-        evidence_url=carried.evidence_url,
-        risks=carried.risks,
-        no_change=True,
-    )
 
 
 def _request_context():  # type: ignore[no-untyped-def]

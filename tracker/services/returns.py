@@ -709,7 +709,11 @@ def carried_forward(
     organisation: Organisation, period: ReportingPeriod, commitment: Commitment
 ) -> UpdateInput:
     """ "No change since last quarter": last quarter's words, carried into this one."""
-    last = previous_updates(organisation, period).get(commitment.id)
+    return no_change_from(previous_updates(organisation, period).get(commitment.id))
+
+
+def no_change_from(last: CommitmentUpdate | None) -> UpdateInput:
+    """ "No change since last quarter" from ``last``, last quarter's update already read."""
     carried = carry_forward(_as_previous(last))
     return UpdateInput(
         status=carried.status,
