@@ -40,7 +40,7 @@ from tracker.services.figures import return_figures
 from tracker.services.organisations import OrganisationDetails, create_organisation
 from tracker.services.periods import ensure_periods, grant_extension, period_by_slug
 from tracker.services.pledges import add_commitment, retire_commitment
-from tracker.services.reminders import chaseable, send_reminders
+from tracker.services.reminders import chaseable, outstanding, send_reminders
 from tracker.services.worklist import work_list
 
 Q1, Q2, Q3, Q4 = (Quarter(2024, n) for n in (1, 2, 3, 4))
@@ -761,6 +761,9 @@ def test_revising_a_pledge_never_rewrites_what_was_owed_before(town, db_session)
         )
     view = service.return_view(town.orgs["Quiet"], town.period(Q1), today)
     assert sorted(t.commitment.title for t in view.tasks) == ["Quiet's homes", "Quiet's wage"]
+    # And its reminders ask for the same two, not for today's pledge.
+    (owed,) = outstanding(town.period(Q1), [town.orgs["Quiet"].id])
+    assert (owed.total, sorted(owed.missing)) == (2, ["Quiet's homes", "Quiet's wage"])
     assert town.file("Quiet", Q1, date(2024, 11, 21)).submitted
     town.accept("Quiet", Q1, date(2024, 11, 22))
     assert return_figures(town.period(Q1), date(2024, 11, 22)).accepted == 3

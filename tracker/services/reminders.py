@@ -45,7 +45,7 @@ from tracker.models import (
     User,
 )
 from tracker.services import audit
-from tracker.services.periods import commitment_reported_in, expected_for, reporting_began
+from tracker.services.periods import counted_in, expected_for, reporting_began
 
 # How many of the missing commitments an email names before saying "and N more".
 MISSING_LISTED = 10
@@ -263,10 +263,12 @@ def outstanding(
     Four queries whatever the number of organisations: organisations (with leads and contacts),
     returns, reportable commitments, and the complete updates already saved.
     """
+    # What the return asks for: the commitments its quarter counted (``periods.counted_in``),
+    # as its task list does: for a missed return reopened by an extension after the pledge
+    # was revised, those on the pledge then, not now.
     reportable = (
         Commitment.is_heading.is_(False),
-        Commitment.removed_from_page_at.is_(None),
-        commitment_reported_in(period.starts_on),
+        counted_in(period.starts_on, period.closes_on),
     )
 
     def only(column):  # type: ignore[no-untyped-def]
