@@ -943,3 +943,48 @@ def test_a_rebuilt_summary_counts_the_pledge_as_it_stood_that_quarter(town, db_s
     assert rebuilt["headline"]["status_counts"]["on_track"] == 6
     assert rebuilt["headline"]["status_counts"].get("not_started", 0) == 0
     assert "Slow's new one" not in str(rebuilt)
+
+
+def test_the_reporting_status_counts_only_the_quarters_a_pledge_owed(town, db_session):
+    # Slow reports Q1, then its pledge empties before Q2's window opens; a new commitment comes
+    # in January (from Q4). Quiet misses Q1 and Q2, then its pledge empties. Every page reads
+    # the reporting status from the quarters each owed (periods.counted_in), as the figures do:
+    # Slow owed nothing in Q2 and Q3, so it is never late for them; Quiet's missed quarters
+    # stay missed after its pledge empties.
+    town.day(date(2024, 6, 16))
+    town.report(("Prompt", "Slow"), Q1, date(2024, 7, 10), date(2024, 7, 12))
+
+    def empty(name: str, on: date) -> None:
+        for commitment in db_session.scalars(
+            select(Commitment).where(Commitment.organisation_id == town.orgs[name].id)
+        ).all():
+            retire_commitment(commitment, "Pledge withdrawn", actor=town.admin, now=at(on))
+
+    empty("Slow", date(2024, 9, 1))
+    town.day(date(2024, 9, 16))
+    town.report(("Prompt",), Q2, date(2024, 10, 10), date(2024, 10, 12))
+    today = date(2024, 11, 20)
+    town.day(today)
+    empty("Quiet", today)
+    add_commitment(
+        town.orgs["Slow"], "Slow plants 200 trees", actor=town.admin, today=date(2025, 1, 5)
+    )
+    later = date(2025, 1, 25)
+    town.day(later)
+
+    def everywhere(on: date) -> dict[str, ReportingStatus]:
+        statuses = service.reporting_statuses(on)
+        pages = {
+            name: public.organisation_page(org.slug, on).summary.reporting_status
+            for name, org in town.orgs.items()
+        }
+        assert pages == {name: statuses.get(org.id) for name, org in town.orgs.items()}
+        return pages
+
+    assert [return_figures(town.period(q), later).expected for q in (Q1, Q2, Q3)] == [3, 2, 1]
+    assert everywhere(today)["Quiet"] == ReportingStatus.NON_COMMUNICATING
+    assert everywhere(later) == {
+        "Prompt": ReportingStatus.LATE,  # its Q3 return is a few days overdue
+        "Slow": ReportingStatus.ACTIVE,  # it owed Q1 (in) and nothing since
+        "Quiet": ReportingStatus.NON_COMMUNICATING,  # Q1 and Q2 missed, nothing owed since
+    }

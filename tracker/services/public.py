@@ -64,8 +64,8 @@ from tracker.models import (
 from tracker.models.pledge import commitment_themes
 from tracker.services.periods import first_quarter_of, reporting_began, state_on, the_place
 from tracker.services.returns import (
-    FROM_THE_START,
     ReportingFacts,
+    pledged_by,
     reported_in_its_return,
     reporting_facts,
     reporting_statuses,
@@ -468,12 +468,7 @@ def _summary(
     without a query, as ``reporting_facts`` reads it)."""
     joined = None
     if on_record is not None:
-        first = (
-            min(c.reports_from or FROM_THE_START for c in on_record)
-            if any(not c.retired for c in on_record)
-            else None
-        )
-        joined = {organisation.id: (organisation.reports_from, first)}
+        joined = {organisation.id: (organisation.reports_from, pledged_by(on_record))}
     reporting = reporting_facts(today, [organisation.id], joined=joined)
     return _summaries([organisation], reporting, {organisation.id: counts})[0]
 

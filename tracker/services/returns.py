@@ -29,8 +29,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
-    exists,
     func,
     or_,
     select,
@@ -1311,28 +1309,63 @@ def reporting_statuses(
     }
 
 
+@dataclass(frozen=True)
+class Pledged:
+    """What decides the quarters an organisation owed a return for, in ``reporting_facts``:
+    the earliest quarter a commitment still on its pledge is reported from (``FROM_THE_START``
+    for one from the start; None with none on it), and each retired commitment's first quarter
+    and when it was retired."""
+
+    first_on_pledge: date | None
+    retired: tuple[tuple[date | None, datetime], ...] = ()
+
+    def counted(self, period: ReportingPeriod) -> bool:
+        """Whether a commitment counted in ``period`` (``periods.counted_in``, in Python)."""
+        if self.first_on_pledge is not None and self.first_on_pledge <= period.starts_on:
+            return True
+        return any(
+            (first is None or first <= period.starts_on)
+            and retired.astimezone(UTC).date() > period.closes_on
+            for first, retired in self.retired
+        )
+
+
+def pledged_by(commitments: Sequence[Commitment]) -> Pledged:
+    """``Pledged`` from an organisation's commitments already read (not lead-in headings)."""
+    on_pledge = [c.reports_from or FROM_THE_START for c in commitments if not c.retired]
+    return Pledged(
+        min(on_pledge, default=None),
+        tuple(
+            (c.reports_from, c.removed_from_page_at)
+            for c in commitments
+            if c.removed_from_page_at is not None
+        ),
+    )
+
+
 def reporting_facts(
     today: date,
     organisation_ids: Collection[int] | None = None,
     *,
     last_accepted: bool = True,
-    joined: Mapping[int, tuple[date | None, date | None]] | None = None,
+    joined: Mapping[int, tuple[date | None, Pledged]] | None = None,
 ) -> dict[int, ReportingFacts]:
-    """Each organisation's reporting status today and latest accepted quarter (three queries,
-    and a fourth for the few whose newest quarters leave their status open).
+    """Each organisation's reporting status today and latest accepted quarter (four queries,
+    and a fifth for the few whose newest quarters leave their status open).
 
     Only quarters the organisation owed count towards the status: none before reporting began
-    or before it joined, and none while it has nothing to report on. Reads only the columns of
-    each return that the rule needs, and only the newest ``RECENT_QUARTERS`` quarters' for
+    or before it joined, and none in which no commitment of its counted
+    (``periods.counted_in``: a revised pledge keeps what was owed before; a quarter with
+    nothing on the pledge owes nothing). Reads only the columns of each return that the rule
+    needs, and only the newest ``RECENT_QUARTERS`` quarters' for
     everyone (older ones for those they do not settle), so the read does not grow with the
     years; ``organisation_ids`` narrows it to the organisations asked about. Without
     ``last_accepted`` the latest accepted quarters are not grouped (and each is None).
-    ``joined`` gives, for the organisations asked about, what the third query would read: each
-    one's ``reports_from`` and the earliest ``reports_from`` of its commitments, retired ones
-    included (None for one with none on its pledge, ``FROM_THE_START`` for one reported on from
-    the start), for a caller that has both in hand already.
+    ``joined`` gives, for the organisations asked about, what the third and fourth queries
+    would read: each one's ``reports_from`` and its ``Pledged`` (``pledged_by`` its
+    commitments), for a caller that has both in hand already.
     """
-    returns_sql, with_latest_sql, organisations_sql = _facts_statements(
+    returns_sql, with_latest_sql, organisations_sql, retired_sql = _facts_statements(
         organisation_ids is not None
     )
     ids = {} if organisation_ids is None else {"organisations": list(organisation_ids)}
@@ -1366,14 +1399,17 @@ def reporting_facts(
         for period_id, (_, quarter, due_on, closes_on) in dated.items()
     }
 
-    def history_of(
-        organisation_id: int, reports_from: date | None, chosen: Sequence[ReportingPeriod]
-    ) -> list[PeriodRecord]:
+    def owes(organisation_id: int, period: ReportingPeriod) -> bool:
+        reports_from, pledged = owing[organisation_id]
+        had_joined = reports_from is None or period.starts_on >= reports_from
+        return had_joined and pledged.counted(period)
+
+    def history_of(organisation_id: int, chosen: Sequence[ReportingPeriod]) -> list[PeriodRecord]:
         history = []
         for period in chosen:
-            starts_on, quarter, due_on, closes_on = dated[period.id]
-            if reports_from is not None and starts_on < reports_from:
+            if not owes(organisation_id, period):
                 continue
+            _, quarter, due_on, closes_on = dated[period.id]
             row = found.get((organisation_id, period.id))
             if row is None:
                 history.append(nothing[period.id])
@@ -1390,32 +1426,25 @@ def reporting_facts(
             )
         return history
 
-    joining = (
-        [(organisation_id, *dates) for organisation_id, dates in joined.items()]
-        if joined is not None
-        else db.session.execute(organisations_sql, ids)
-    )
-    histories: dict[int, list[PeriodRecord]] = {}
-    owed_from: dict[int, date | None] = {}
-    for organisation_id, reports_from, first in joining:
-        if first is None:  # nothing to report on: it owes no return
-            histories[organisation_id] = []
-            continue
-        if first > FROM_THE_START:
-            reports_from = max(reports_from or first, first)
-        owed_from[organisation_id] = reports_from
-        histories[organisation_id] = history_of(organisation_id, reports_from, recent)
+    owing: dict[int, tuple[date | None, Pledged]] = {}
+    if joined is not None:
+        owing.update(joined)
+    else:
+        retired: dict[int, list[tuple[date | None, datetime]]] = defaultdict(list)
+        for organisation_id, first, removed in db.session.execute(retired_sql, ids):
+            retired[organisation_id].append((first, removed))
+        for organisation_id, reports_from, first in db.session.execute(organisations_sql, ids):
+            owing[organisation_id] = (
+                reports_from,
+                Pledged(first, tuple(retired.get(organisation_id, ()))),
+            )
+    histories = {organisation_id: history_of(organisation_id, recent) for organisation_id in owing}
     # The few whose newest quarters leave their status open, and who owed older ones: their
     # older returns, in one more statement (domain.reporting_status.settled_by).
     deeper = [
         organisation_id
         for organisation_id, history in histories.items()
-        if organisation_id in owed_from
-        and not settled_by(history, today)
-        and any(
-            owed_from[organisation_id] is None or p.starts_on >= owed_from[organisation_id]
-            for p in older
-        )
+        if not settled_by(history, today) and any(owes(organisation_id, p) for p in older)
     ]
     if deeper:
         filtered_sql = _facts_statements(True)[0]
@@ -1425,9 +1454,7 @@ def reporting_facts(
             )
         )
         for organisation_id in deeper:
-            histories[organisation_id] = history_of(
-                organisation_id, owed_from[organisation_id], periods
-            )
+            histories[organisation_id] = history_of(organisation_id, periods)
     return {
         organisation_id: ReportingFacts(
             reporting_status(history, today), accepted.get(organisation_id)
@@ -1443,7 +1470,7 @@ def _periods_sql() -> Select:
 
 
 @cache
-def _facts_statements(filtered: bool) -> tuple[Select, Any, Select]:
+def _facts_statements(filtered: bool) -> tuple[Select, Any, Select, Select]:
     """``reporting_facts``'s SQL, built once (as the public pages' statements are): the returns
     of the quarters bound as ``periods``; the same with each organisation's latest accepted
     quarter, grouped in the database, after them in one statement; and when each organisation
@@ -1467,28 +1494,29 @@ def _facts_statements(filtered: bool) -> tuple[Select, Any, Select]:
         .where(Return.state == ReturnState.ACCEPTED)
         .group_by(Return.organisation_id)
     )
-    # When its first commitment is reported on: the earliest quarter any tracked one is (one
-    # from the start stands for all of them), retired ones included, so a revised pledge keeps
-    # the quarters owed before it; none at all while nothing is on its pledge.
+    # When its first commitment still on its pledge is reported on: the earliest quarter any is
+    # (one from the start stands for all of them); none while nothing is on its pledge.
     first_commitment = (
         select(func.min(func.coalesce(Commitment.reports_from, FROM_THE_START)))
-        .where(Commitment.organisation_id == Organisation.id, Commitment.is_heading.is_(False))
+        .where(
+            Commitment.organisation_id == Organisation.id,
+            Commitment.is_heading.is_(False),
+            Commitment.removed_from_page_at.is_(None),
+        )
         .scalar_subquery()
     )
-    on_pledge = exists().where(
-        Commitment.organisation_id == Organisation.id,
-        Commitment.is_heading.is_(False),
-        Commitment.removed_from_page_at.is_(None),
-    )
-    organisations = select(
-        Organisation.id, Organisation.reports_from, case((on_pledge, first_commitment))
-    )
+    organisations = select(Organisation.id, Organisation.reports_from, first_commitment)
+    # Retired commitments, few: each counted in the quarters whose windows closed before then.
+    retired = select(
+        Commitment.organisation_id, Commitment.reports_from, Commitment.removed_from_page_at
+    ).where(Commitment.is_heading.is_(False), Commitment.removed_from_page_at.is_not(None))
     if filtered:
         chosen = bindparam("organisations", expanding=True)
         returns = returns.where(Return.organisation_id.in_(chosen))
         latest = latest.where(Return.organisation_id.in_(chosen))
         organisations = organisations.where(Organisation.id.in_(chosen))
-    return returns, sa.union_all(returns, latest), organisations
+        retired = retired.where(Commitment.organisation_id.in_(chosen))
+    return returns, sa.union_all(returns, latest), organisations, retired
 
 
 def leads_by_organisation(ids: list[int]) -> dict[int, list[User]]:
